@@ -1,0 +1,203 @@
+/* store-auth - the auth service: sign up, sign in, sign out, current user.
+ *
+ * FastCGI program behind the front server at /api/users. Owns the users
+ * database; sessions are the "session" cookie of API.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/config.h"
+#include "store/db.h"
+#include "store/http.h"
+#include "store/json.h"
+#include "store/log.h"
+#include "store/password.h"
+#include "store/users.h"
+
+#define BODY_LIMIT 16384
+
+static const char usage[] =
+	"usage: store-auth [--help]\n"
+	"\n"
+	"The auth service of Store, a FastCGI program: POST /api/users/signup,\n"
+	"POST /api/users/signin, POST /api/users/signout, GET /api/users/currentuser,\n"
+	"and GET /healthz, /readyz.\n"
+	"\n"
+	"environment:\n"
+	"  STORE_DB              users database: sqlite:PATH or mongodb://... (required)\n"
+	"  STORE_LISTEN          unix socket path or host:port (required)\n"
+	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
+	"  STORE_THREADS         worker threads (4)\n"
+	"  STORE_BODY_LIMIT      largest request body in bytes (16384)\n"
+	"  STORE_ORIGIN          the store's origin for the CSRF check (the request's Host)\n"
+	"  STORE_COOKIE_SECURE   mark the session cookie Secure (false)\n"
+	"  STORE_SESSION_SECONDS session lifetime (86400)\n"
+	"  STORE_LOG_LEVEL       debug, info, warn or error (info)\n"
+	"\n"
+	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
+	"69 database unavailable, 78 configuration error.\n";
+
+typedef struct app {
+	store_db *db;
+} app;
+
+static const store_field signup_fields[] = {
+	{ "email", STORE_V_EMAIL, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,
+	  "Email must be valid" },
+	{ "password", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 4, 20,
+	  "Password must be between 4 and 20 characters" },
+};
+
+static const store_field signin_fields[] = {
+	{ "email", STORE_V_EMAIL, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,
+	  "Email must be valid" },
+	{ "password", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, 1024,
+	  "You must supply a password" },
+};
+
+/* Signs a session for user and answers {id, email} with its cookie. */
+static void
+answer_signed_in(store_req *req, store_res *res, int status, const store_user *user)
+{
+	const store_http_config *cfg = store_http_config_of(req);
+	char *token = NULL;
+	store_err e;
+
+	e = store_jwt_sign(cfg->jwt_key, user, cfg->session_seconds, &token);
+	if (e == STORE_OK)
+		e = store_res_session(res, req, token);
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		goto out;
+	}
+	store_res_json(res, status, json_pack("{s:s,s:s}", "id", user->id,
+	               "email", user->email));
+out:
+	free(token);
+}
+
+static void
+signup(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_user user;
+	store_err e;
+
+	e = store_users_signup(a->db, store_json_str(req->input, "email"),
+	                       store_json_str(req->input, "password"), &user);
+	if (e == STORE_EDUPLICATE) {
+		store_res_error(res, 400, "Email in use", "email");
+		return;
+	}
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		return;
+	}
+	store_log(STORE_LOG_INFO, req->request_id, NULL, "user '%s' signed up", user.id);
+	answer_signed_in(req, res, 201, &user);
+}
+
+static void
+signin(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_user user;
+	store_err e;
+
+	e = store_users_signin(a->db, store_json_str(req->input, "email"),
+	                       store_json_str(req->input, "password"), &user);
+	if (e == STORE_EAUTH) {
+		store_res_error(res, 400, "Invalid credentials", NULL);
+		return;
+	}
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		return;
+	}
+	answer_signed_in(req, res, 200, &user);
+}
+
+static void
+signout(store_req *req, store_res *res)
+{
+	store_err e = store_res_session(res, req, NULL);
+
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		return;
+	}
+	store_res_json(res, 200, json_object());
+}
+
+static void
+currentuser(store_req *req, store_res *res)
+{
+	json_t *u = json_null();
+
+	if (req->user != NULL)
+		u = json_pack("{s:s,s:s,s:I}", "id", req->user->id, "email",
+		              req->user->email, "iat", (json_int_t)req->user->iat);
+	store_res_json(res, 200, json_pack("{s:o}", "currentUser", u));
+}
+
+static const store_route routes[] = {
+	{ "POST", "/api/users/signup", signup, 0, signup_fields, 2 },
+	{ "POST", "/api/users/signin", signin, 0, signin_fields, 2 },
+	{ "POST", "/api/users/signout", signout, 0, NULL, 0 },
+	{ "GET", "/api/users/currentuser", currentuser, 0, NULL, 0 },
+};
+
+static store_err
+ready(void *ctx, char *why, size_t whylen)
+{
+	app *a = ctx;
+	store_err e = store_db_ping(a->db);
+
+	if (e != STORE_OK)
+		snprintf(why, whylen, "database");
+	return e;
+}
+
+int
+main(int argc, char **argv)
+{
+	store_http_config cfg;
+	const char *dburl = NULL;
+	char msg[512] = "";
+	app a = { 0 };
+	int status = 0;
+	const store_setting settings[] = {
+		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
+	};
+	const store_service svc = {
+		"auth", routes, sizeof routes / sizeof *routes, &a, ready,
+	};
+
+	if (argc > 1) {
+		int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fputs(usage, help ? stdout : stderr);
+		return help ? 0 : 64;
+	}
+	store_log_init("auth", STORE_LOG_INFO);
+	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
+	    store_config_load(settings, 1, msg, sizeof msg) != STORE_OK) {
+		fprintf(stderr, "store-auth: %s\n", msg);
+		return 78;
+	}
+	store_log_init("auth", (store_log_level)cfg.log_level);
+	if (store_password_init() != STORE_OK) {
+		fprintf(stderr, "store-auth: cannot initialise libsodium\n");
+		return 70;
+	}
+	if (store_db_open(dburl, store_users_collections, store_users_ncollections,
+	                  &a.db, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot open database: %s", msg);
+		return 69;
+	}
+	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
+		store_error("%s", msg);
+		status = 69;
+	}
+	store_db_free(a.db);
+	return status;
+}

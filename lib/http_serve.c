@@ -1,0 +1,510 @@
+/* http_serve.c - the FastCGI accept loop and the request pipeline. */
+#include "store/http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/config.h"
+#include "store/json.h"
+#include "store/log.h"
+
+#define PATH_MAX_LEN 2048
+#define REQ_ID_MAX 128
+#define THREADS_MAX 256
+
+typedef struct server {
+	const store_service *svc;
+	const store_http_config *cfg;
+	int fd;
+	volatile sig_atomic_t stopping;
+	pthread_mutex_t accept_lock;
+} server;
+
+/* What store_req.priv points at. */
+typedef struct req_priv {
+	FCGX_Request *fcgi;
+	const store_http_config *cfg;
+} req_priv;
+
+store_err
+store_http_config_load(store_http_config *cfg, long default_body_limit,
+                       char *msg, size_t msglen)
+{
+	char deflimit[32], deflevel[8] = "info";
+	const char *level = NULL;
+	store_err e;
+
+	memset(cfg, 0, sizeof *cfg);
+	snprintf(deflimit, sizeof deflimit, "%ld", default_body_limit);
+	const store_setting table[] = {
+		{ "STORE_LISTEN", STORE_SETTING_STR, NULL, 0, 0, &cfg->listen, NULL },
+		{ "JWT_KEY", STORE_SETTING_SECRET, NULL, 32, 0, &cfg->jwt_key, NULL },
+		{ "STORE_THREADS", STORE_SETTING_INT, "4", 1, THREADS_MAX, NULL, &cfg->threads },
+		{ "STORE_BODY_LIMIT", STORE_SETTING_INT, deflimit, 1024, 64L << 20, NULL,
+		  &cfg->body_limit },
+		{ "STORE_ORIGIN", STORE_SETTING_STR, "-", 0, 0, &cfg->origin, NULL },
+		{ "STORE_COOKIE_SECURE", STORE_SETTING_BOOL, "false", 0, 0, NULL,
+		  &cfg->cookie_secure },
+		{ "STORE_SESSION_SECONDS", STORE_SETTING_INT, "86400", 60, 31L * 86400, NULL,
+		  &cfg->session_seconds },
+		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, deflevel, 0, 0, &level, NULL },
+	};
+	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	if (e != STORE_OK)
+		return e;
+	if (strcmp(cfg->origin, "-") == 0) {
+		cfg->origin = NULL;
+	} else if (strncmp(cfg->origin, "http://", 7) != 0 &&
+	           strncmp(cfg->origin, "https://", 8) != 0) {
+		snprintf(msg, msglen, "setting 'STORE_ORIGIN' must start with http:// or https://");
+		return STORE_ECONFIG;
+	}
+	cfg->log_level = store_log_level_parse(level);
+	if (cfg->log_level < 0) {
+		snprintf(msg, msglen, "setting 'STORE_LOG_LEVEL' must be debug, info, warn or error");
+		return STORE_ECONFIG;
+	}
+	return STORE_OK;
+}
+
+const store_http_config *
+store_http_config_of(const store_req *req)
+{
+	return ((const req_priv *)req->priv)->cfg;
+}
+
+const char *
+store_req_param(const store_req *req, const char *cgi_name)
+{
+	return FCGX_GetParam(cgi_name, ((const req_priv *)req->priv)->fcgi->envp);
+}
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default:  return status >= 500 ? "Internal Server Error" : "Status";
+	}
+}
+
+static void
+res_free(store_res *res)
+{
+	free(res->content_type);
+	free(res->body);
+	free(res->set_cookie);
+	for (size_t i = 0; i < res->nheaders; i++) {
+		free(res->headers[i].name);
+		free(res->headers[i].value);
+	}
+}
+
+static void
+write_response(FCGX_Stream *out, const store_req *req, const store_res *res)
+{
+	FCGX_FPrintF(out, "Status: %d %s\r\n", res->status, reason(res->status));
+	FCGX_FPrintF(out, "X-Request-Id: %s\r\n", req->request_id);
+	FCGX_FPrintF(out, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	if (res->set_cookie != NULL)
+		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", res->set_cookie);
+	for (size_t i = 0; i < res->nheaders; i++)
+		if (res->headers[i].name != NULL && res->headers[i].value != NULL)
+			FCGX_FPrintF(out, "%s: %s\r\n", res->headers[i].name,
+			             res->headers[i].value);
+	if (res->body != NULL && res->status != 204) {
+		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+		             res->content_type != NULL ? res->content_type
+		                                        : "application/octet-stream",
+		             res->body_len);
+		FCGX_PutStr(res->body, (int)res->body_len, out);
+	} else {
+		FCGX_FPrintF(out, "Content-Length: 0\r\n\r\n");
+	}
+}
+
+/* The client's request id when it is 1-128 of [A-Za-z0-9._-], else a new
+ * 32-hex id. */
+static void
+request_id(const char *given, char out[REQ_ID_MAX + 1])
+{
+	unsigned char raw[16];
+	size_t n = given != NULL ? strlen(given) : 0;
+	int ok = n > 0 && n <= REQ_ID_MAX;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)given[i]) || strchr("._-", given[i]) != NULL;
+	if (ok) {
+		memcpy(out, given, n + 1);
+		return;
+	}
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2hex(out, REQ_ID_MAX + 1, raw, sizeof raw);
+}
+
+/* CSRF: a state-changing request whose Origin is present must come from the
+ * store's origin (configured, or else scheme://Host of the request). */
+static int
+origin_ok(const store_req *req, const store_http_config *cfg)
+{
+	const char *origin = store_req_param(req, "HTTP_ORIGIN");
+	const char *host, *https;
+	char self[512];
+
+	if (origin == NULL || strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0 || strcmp(req->method, "OPTIONS") == 0)
+		return 1;
+	if (cfg->origin != NULL)
+		return strcasecmp(origin, cfg->origin) == 0;
+	host = store_req_param(req, "HTTP_HOST");
+	https = store_req_param(req, "HTTPS");
+	if (host == NULL)
+		return 0;
+	snprintf(self, sizeof self, "%s://%s",
+	         https != NULL && strcasecmp(https, "on") == 0 ? "https" : "http", host);
+	return strcasecmp(origin, self) == 0;
+}
+
+/* Reads the body, at most limit bytes. Over the limit: the rest is drained
+ * (so the front server sees a whole exchange) and STORE_ETOOBIG returned.
+ * *body is a new NUL-terminated buffer; caller frees. */
+static store_err
+read_body(FCGX_Request *rq, long limit, char **body, size_t *len)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", rq->envp);
+	long want = cl != NULL ? atol(cl) : 0;
+	size_t max = (size_t)limit, cap = (want > 0 && want <= limit ? (size_t)want : 0) + 1;
+	size_t n = 0;
+	char *buf = NULL, scratch[8192];
+	int got;
+
+	*body = NULL;
+	*len = 0;
+	if (want > limit)
+		goto drain;
+	if ((buf = malloc(cap)) == NULL)
+		return STORE_ENOMEM;
+	for (;;) {
+		if (n == cap - 1) {
+			/* Full: no or a wrong Content-Length. Grow, bounded. */
+			if (n >= max) {
+				if (FCGX_GetStr(scratch, 1, rq->in) > 0)
+					goto drain;
+				break;
+			}
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *bigger = realloc(buf, ncap);
+			if (bigger == NULL) {
+				free(buf);
+				return STORE_ENOMEM;
+			}
+			buf = bigger;
+			cap = ncap;
+		}
+		got = FCGX_GetStr(buf + n, (int)(cap - 1 - n), rq->in);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	*body = buf;
+	*len = n;
+	return STORE_OK;
+drain:
+	while (FCGX_GetStr(scratch, sizeof scratch, rq->in) > 0)
+		;
+	free(buf);
+	return STORE_ETOOBIG;
+}
+
+static void
+answer_health(store_req *req, store_res *res, const store_service *svc, int ready)
+{
+	char why[256] = "";
+	store_err e;
+
+	if (!ready) {
+		store_res_json(res, 200, json_pack("{s:s}", "status", "ok"));
+		return;
+	}
+	e = svc->ready != NULL ? svc->ready(svc->app, why, sizeof why) : STORE_OK;
+	if (e == STORE_OK) {
+		store_res_json(res, 200, json_pack("{s:s}", "status", "ready"));
+		return;
+	}
+	store_log(STORE_LOG_WARN, req->request_id, NULL, "not ready: %s", why);
+	store_res_json(res, 503, json_pack("{s:[{s:s,s:s}]}", "errors", "message",
+	               "Service unavailable", "dependency", why));
+}
+
+/* Parses the JSON body and validates the route's fields into req->input. */
+static int
+take_input(store_req *req, store_res *res, const store_route *route)
+{
+	json_t *in = NULL, *errors = NULL;
+	json_error_t jerr;
+	int ok = 0;
+
+	if (route->flags & STORE_ROUTE_RAW) {
+		req->input = json_object();
+		return req->input != NULL;
+	}
+	if (req->body_len == 0) {
+		in = json_object();
+	} else {
+		in = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (in == NULL) {
+			store_res_error(res, 400, "Body must be valid JSON", NULL);
+			goto out;
+		}
+	}
+	if (!json_is_object(in)) {
+		store_res_error(res, 400, "Body must be a JSON object", NULL);
+		goto out;
+	}
+	if (route->nfields == 0) {
+		req->input = json_object();
+		ok = req->input != NULL;
+		goto out;
+	}
+	if (store_validate(in, route->fields, route->nfields, &req->input, &errors) != STORE_OK) {
+		if (errors != NULL)
+			store_res_json(res, 400, json_pack("{s:o}", "errors", errors));
+		else
+			store_res_error(res, 500, "Something went wrong", NULL);
+		goto out;
+	}
+	ok = 1;
+out:
+	json_decref(in);
+	return ok;
+}
+
+static void
+handle(server *srv, FCGX_Request *rq)
+{
+	const store_service *svc = srv->svc;
+	const store_http_config *cfg = srv->cfg;
+	char rid[REQ_ID_MAX + 1], pathbuf[PATH_MAX_LEN], allow[64];
+	req_priv priv = { rq, cfg };
+	store_req req = { 0 };
+	store_res res = { 0 };
+	store_user user;
+	char *body = NULL;
+	const char *path, *q;
+	struct timespec t0, t1;
+	int idx = -1, status;
+	store_err e;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	req.priv = &priv;
+	req.app = svc->app;
+	request_id(FCGX_GetParam("HTTP_X_REQUEST_ID", rq->envp), rid);
+	req.request_id = rid;
+	req.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
+	path = FCGX_GetParam("DOCUMENT_URI", rq->envp);
+	if (path == NULL)
+		path = FCGX_GetParam("REQUEST_URI", rq->envp);
+	q = FCGX_GetParam("QUERY_STRING", rq->envp);
+	req.query = q != NULL ? q : "";
+	req.body = "";
+	if (req.method == NULL || path == NULL || strlen(path) >= PATH_MAX_LEN) {
+		req.method = req.method != NULL ? req.method : "-";
+		req.path = "-";
+		store_res_error(&res, 400, "Bad request", NULL);
+		goto send;
+	}
+	/* REQUEST_URI carries the query; the route sees the path alone. */
+	snprintf(pathbuf, sizeof pathbuf, "%.*s", (int)strcspn(path, "?"), path);
+	req.path = pathbuf;
+
+	if (strcmp(req.method, "GET") == 0 &&
+	    (strcmp(req.path, "/healthz") == 0 || strcmp(req.path, "/readyz") == 0)) {
+		answer_health(&req, &res, svc, req.path[1] == 'r');
+		goto send;
+	}
+	char parambuf[PATH_MAX_LEN];
+	idx = store_route_match(svc->routes, svc->nroutes, req.method, req.path,
+	                        parambuf, sizeof parambuf, req.params, &req.nparams,
+	                        &status, allow, sizeof allow);
+	e = read_body(rq, cfg->body_limit, &body, &req.body_len);
+	if (e == STORE_ETOOBIG) {
+		store_res_error(&res, 413, "Request body too large", NULL);
+		goto send;
+	} else if (e != STORE_OK) {
+		store_res_from_err(&res, &req, e);
+		goto send;
+	}
+	req.body = body;
+	if (idx < 0) {
+		if (status == 405) {
+			store_res_header(&res, "Allow", allow);
+			store_res_error(&res, 405, "Method Not Allowed", NULL);
+		} else {
+			store_res_error(&res, 404, "Not Found", NULL);
+		}
+		goto send;
+	}
+	if (!origin_ok(&req, cfg)) {
+		store_res_error(&res, 403, "Cross-site request refused", NULL);
+		goto send;
+	}
+	if (store_session_from_cookies(cfg->jwt_key, FCGX_GetParam("HTTP_COOKIE", rq->envp),
+	                               time(NULL), &user) == STORE_OK)
+		req.user = &user;
+	if ((svc->routes[idx].flags & STORE_ROUTE_AUTH) && req.user == NULL) {
+		store_res_error(&res, 401, "Not authorized", NULL);
+		goto send;
+	}
+	if (!take_input(&req, &res, &svc->routes[idx]))
+		goto send;
+	svc->routes[idx].fn(&req, &res);
+	if (res.status == 0) {
+		store_log(STORE_LOG_ERROR, rid, NULL, "handler for %s %s gave no answer",
+		          req.method, req.path);
+		store_res_error(&res, 500, "Something went wrong", NULL);
+	}
+send:
+	write_response(rq->out, &req, &res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	store_log(res.status >= 500 ? STORE_LOG_ERROR : STORE_LOG_INFO, rid, NULL,
+	          "%s %s %d %.1fms", req.method, req.path, res.status,
+	          (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	          (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	json_decref(req.input);
+	free(body);
+	res_free(&res);
+}
+
+static void *
+worker(void *arg)
+{
+	server *srv = arg;
+	FCGX_Request rq;
+	int rc;
+
+	if (FCGX_InitRequest(&rq, srv->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		return NULL;
+	for (;;) {
+		pthread_mutex_lock(&srv->accept_lock);
+		rc = srv->stopping ? -1 : FCGX_Accept_r(&rq);
+		pthread_mutex_unlock(&srv->accept_lock);
+		if (rc < 0) {
+			if (srv->stopping)
+				break;
+			continue;
+		}
+		handle(srv, &rq);
+		FCGX_Finish_r(&rq);
+	}
+	FCGX_Free(&rq, 1);
+	return NULL;
+}
+
+static store_err
+open_listener(const char *listen, int *fd, char *err, size_t errlen)
+{
+	const char *colon = strrchr(listen, ':');
+	char addr[512];
+
+	/* A unix path (anything with a slash, or without a port) or host:port. */
+	if (strchr(listen, '/') != NULL || colon == NULL) {
+		if (unlink(listen) != 0 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove stale socket '%s': %s", listen,
+			         strerror(errno));
+			return STORE_EIO;
+		}
+		snprintf(addr, sizeof addr, "%s", listen);
+	} else {
+		snprintf(addr, sizeof addr, "%s", listen);
+	}
+	if (FCGX_Init() != 0) {
+		snprintf(err, errlen, "fastcgi library failed to initialise");
+		return STORE_EINTERNAL;
+	}
+	*fd = FCGX_OpenSocket(addr, 128);
+	if (*fd < 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", listen, strerror(errno));
+		return STORE_EIO;
+	}
+	if (strchr(listen, '/') != NULL || colon == NULL)
+		chmod(listen, 0660);
+	return STORE_OK;
+}
+
+store_err
+store_http_serve(const store_service *svc, const store_http_config *cfg,
+                 char *err, size_t errlen)
+{
+	server srv = { .svc = svc, .cfg = cfg, .fd = -1 };
+	pthread_t threads[THREADS_MAX];
+	long started = 0;
+	sigset_t sigs, old;
+	int sig = 0;
+	store_err e;
+
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialise");
+		return STORE_EINTERNAL;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	e = open_listener(cfg->listen, &srv.fd, err, errlen);
+	if (e != STORE_OK)
+		return e;
+	pthread_mutex_init(&srv.accept_lock, NULL);
+	/* Workers never see SIGTERM/SIGINT: this thread waits for them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	for (; started < cfg->threads; started++)
+		if (pthread_create(&threads[started], NULL, worker, &srv) != 0)
+			break;
+	if (started == 0) {
+		snprintf(err, errlen, "cannot start worker threads");
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	store_info("listening on '%s' with %ld threads", cfg->listen, started);
+	sigwait(&sigs, &sig);
+	store_info("stopping on signal %d", sig);
+	srv.stopping = 1;
+	FCGX_ShutdownPending();
+	shutdown(srv.fd, SHUT_RDWR);
+out:
+	for (long i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(srv.fd);
+	if (strchr(cfg->listen, '/') != NULL || strchr(cfg->listen, ':') == NULL)
+		unlink(cfg->listen);
+	pthread_mutex_destroy(&srv.accept_lock);
+	return e;
+}

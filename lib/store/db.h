@@ -1,0 +1,120 @@
+/* db.h - the document-store port.
+ *
+ * Collections of JSON objects. Every document has "id" (a 24-hex ObjectId,
+ * generated on insert) and "version" (0 on insert, +1 on every update).
+ * Two backends behind one interface, chosen by the URL given to
+ * store_db_open:
+ *   sqlite:PATH           embedded default (one file, WAL, busy timeout)
+ *   mongodb://...         MongoDB through mongo-c-driver (a replica set for
+ *                         transactions); the database is the URI's path
+ *
+ * Threads: a store_db is shared by all threads of a process. Each thread
+ * uses its own backend connection internally. Calls made inside the
+ * callback of store_db_txn, on the same thread, join that transaction.
+ *
+ * Filters are equality maps built by code ({"field": value, ...}, values
+ * string, integer, real, true/false or null), never taken from request JSON:
+ * a value that is an object or array is refused with STORE_EINVAL, so
+ * operator injection cannot happen. Field names are [A-Za-z0-9_.] only.
+ */
+#ifndef STORE_DB_H
+#define STORE_DB_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "store/err.h"
+
+typedef struct store_db store_db;
+
+/* A collection the program uses: its name ([a-z_]+), the fields whose
+ * values must be unique (NULL-terminated, may be NULL) and the fields it
+ * finds or sorts by (NULL-terminated, may be NULL). Callers wanting
+ * case-insensitive uniqueness store a normalised value. */
+typedef struct store_collection {
+	const char *name;
+	const char *const *unique;
+	const char *const *indexed;
+} store_collection;
+
+/* Opens the database at url and makes sure each collection, its unique
+ * indexes and its indexes exist (colls is copied; "id" and "version" may
+ * not be listed, they are built in). On failure returns an error and
+ * writes a message (no secrets, no password from the URL) into err:
+ * STORE_ECONFIG for an unsupported or malformed url, STORE_EINVAL for a
+ * bad schema, STORE_EUNAVAIL when the server cannot be reached.
+ * Caller frees *out with store_db_free. */
+store_err store_db_open(const char *url, const store_collection *colls,
+                        size_t ncolls, store_db **out, char *err, size_t errlen);
+void store_db_free(store_db *db);
+
+/* "sqlite" or "mongodb". */
+const char *store_db_backend(const store_db *db);
+
+/* Describes the calling thread's last failure on db in words (lowercase,
+ * the subject in quotes, no secrets), for a log line; "" when there was
+ * none. The string belongs to db and changes on the thread's next call. */
+const char *store_db_errmsg(store_db *db);
+
+/* Answers STORE_OK when the backend responds (readiness). */
+store_err store_db_ping(store_db *db);
+
+/* Inserts doc. Sets doc's "id" (a new ObjectId unless doc already has a
+ * valid "id") and "version" = 0 in place. doc is borrowed.
+ * STORE_EDUPLICATE when a unique field (or the id) is taken; then *field,
+ * when field is not NULL, points at the static name of that field
+ * ("id" or one of the collection's unique fields; db owns it, valid until
+ * store_db_free). Keys of doc, at any depth, must not be empty, start with
+ * '$' or hold '.', and "_id" is reserved (STORE_EINVAL). */
+store_err store_db_insert(store_db *db, const char *coll, json_t *doc,
+                          const char **field);
+
+/* Gets one document by id. STORE_ENOTFOUND when absent (also for a malformed
+ * id). Caller frees *out with json_decref. */
+store_err store_db_get(store_db *db, const char *coll, const char *id,
+                       json_t **out);
+
+typedef struct store_find_opts {
+	const char *sort;  /* field name, or NULL for insertion (id) order */
+	int desc;          /* nonzero: descending */
+	size_t limit;      /* 0: no limit */
+	size_t skip;
+} store_find_opts;
+
+/* Finds documents equal to filter on every field (filter may be NULL or {}
+ * for all). opts may be NULL. Caller frees *out (an array) with json_decref. */
+store_err store_db_find(store_db *db, const char *coll, const json_t *filter,
+                        const store_find_opts *opts, json_t **out);
+
+/* Finds the first match or STORE_ENOTFOUND. Caller frees *out. */
+store_err store_db_find_one(store_db *db, const char *coll,
+                            const json_t *filter, json_t **out);
+
+/* Counts documents equal to filter. */
+store_err store_db_count(store_db *db, const char *coll, const json_t *filter,
+                         size_t *out);
+
+/* Replaces the document with doc's "id" when its stored version equals doc's
+ * "version"; on success doc's "version" becomes version + 1 (in place).
+ * STORE_ECONFLICT when the stored version differs, STORE_ENOTFOUND when
+ * there is no such document, STORE_EDUPLICATE (and *field) on a unique
+ * field. doc is borrowed. */
+store_err store_db_update(store_db *db, const char *coll, json_t *doc,
+                          const char **field);
+
+/* Deletes the document id when its stored version equals version.
+ * STORE_ECONFLICT / STORE_ENOTFOUND as for update. */
+store_err store_db_delete(store_db *db, const char *coll, const char *id,
+                          long long version);
+
+/* Runs fn(db, ctx) in one transaction: committed when fn returns STORE_OK,
+ * rolled back otherwise (fn's error is returned). Transient failures
+ * (SQLite busy, MongoDB TransientTransactionError / unknown commit result)
+ * run fn again, a bounded number of times, so fn must be safe to re-run
+ * (no effects outside the database). Nested calls on the same thread join
+ * the outer transaction; when a nested call fails, the outer transaction is
+ * rolled back even if its fn returns STORE_OK, and the nested call's error
+ * is returned. */
+typedef store_err (*store_db_txn_fn)(store_db *db, void *ctx);
+store_err store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx);
+
+#endif

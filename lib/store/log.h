@@ -1,0 +1,29 @@
+/* log.h - JSON-lines logging to stderr.
+ *
+ * One object per line: {"ts","level","svc","msg"[,"req_id"][,"event_id"]}.
+ * Thread-safe: each line is written with a single write(2). Never log secrets,
+ * passwords, tokens or card numbers. */
+#ifndef STORE_LOG_H
+#define STORE_LOG_H
+
+typedef enum store_log_level {
+	STORE_LOG_DEBUG, STORE_LOG_INFO, STORE_LOG_WARN, STORE_LOG_ERROR
+} store_log_level;
+
+/* Sets the service name written as "svc" and the minimum level
+ * (from STORE_LOG_LEVEL when the caller reads it). svc is copied. */
+void store_log_init(const char *svc, store_log_level min);
+
+/* Parses "debug", "info", "warn" or "error"; returns -1 for anything else. */
+int store_log_level_parse(const char *s);
+
+/* Writes one line. req_id and event_id may be NULL (then omitted). */
+void store_log(store_log_level lvl, const char *req_id, const char *event_id,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define store_info(...)  store_log(STORE_LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define store_warn(...)  store_log(STORE_LOG_WARN, NULL, NULL, __VA_ARGS__)
+#define store_error(...) store_log(STORE_LOG_ERROR, NULL, NULL, __VA_ARGS__)
+#define store_debug(...) store_log(STORE_LOG_DEBUG, NULL, NULL, __VA_ARGS__)
+
+#endif

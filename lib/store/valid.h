@@ -1,0 +1,62 @@
+/* valid.h - declared inputs: tables of fields with validators.
+ *
+ * A handler declares the fields it reads; store_validate checks a request
+ * object against the table and hands on only the fields that passed,
+ * normalised (strings trimmed, money as integer cents). Every failing field
+ * gives one {"message","field"} entry, in table order. */
+#ifndef STORE_VALID_H
+#define STORE_VALID_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "store/err.h"
+
+typedef enum store_validator {
+	STORE_V_STRING,   /* string, length in characters within [min, max] */
+	STORE_V_EMAIL,    /* string, a plausible address, at most 254 bytes */
+	STORE_V_MONEY,    /* number > 0 and <= 1,000,000, at most two decimals;
+	                     handed on as integer cents */
+	STORE_V_POSINT,   /* integer > 0 and <= max (max 0: no bound) */
+	STORE_V_INT,      /* integer within [min, max] */
+	STORE_V_OBJECTID, /* 24 lowercase hex characters */
+	STORE_V_PICTURE,  /* http(s) URL (<= 2048 bytes) or a data:image/
+	                     (png|jpeg|gif|webp);base64 URL of at most
+	                     STORE_PICTURE_MAX decoded bytes */
+	STORE_V_BOOL,     /* true or false */
+	STORE_V_ANY       /* any JSON value, passed on as is */
+} store_validator;
+
+#define STORE_PICTURE_MAX (2u * 1024u * 1024u)
+
+enum {
+	STORE_F_REQUIRED = 1 << 0, /* absent or null fails with message */
+	STORE_F_TRIM     = 1 << 1, /* strings: trim white space first */
+	STORE_F_NONZERO  = 1 << 2  /* INT: 0 fails */
+};
+
+typedef struct store_field {
+	const char *name;      /* JSON key, also the "field" of the error */
+	store_validator kind;
+	unsigned flags;
+	long long min, max;    /* STRING: length bounds; INT/POSINT: value bounds */
+	const char *message;   /* the message of any failure of this field */
+} store_field;
+
+/* Checks in (any JSON value; not an object fails as a whole) against the
+ * table. On STORE_OK, *out is a new object with the fields that were present
+ * and valid; caller frees with json_decref. On STORE_EINVAL, *errors is a
+ * new array of {"message","field"} objects; caller frees with json_decref.
+ * Pointers not set are left NULL. */
+store_err store_validate(const json_t *in, const store_field *fields, size_t n,
+                         json_t **out, json_t **errors);
+
+/* Single checks, also used by the table. Each returns nonzero when valid. */
+int store_valid_email(const char *s);
+int store_valid_picture(const char *s);
+/* Money: *cents gets the value in cents when valid. */
+int store_valid_money(const json_t *v, long long *cents);
+
+/* Number of characters (UTF-8 code points) in s. */
+size_t store_utf8_len(const char *s);
+
+#endif
