@@ -11,6 +11,8 @@
  * Threads: a store_db is shared by all threads of a process. Each thread
  * uses its own backend connection internally. Calls made inside the
  * callback of store_db_txn, on the same thread, join that transaction.
+ * Call store_db_free once no other thread uses db. Processes: a forked
+ * child neither uses nor frees its parent's store_db; it opens its own.
  *
  * Filters are equality maps built by code ({"field": value, ...}, values
  * string, integer, real, true/false or null), never taken from request JSON:
@@ -113,7 +115,9 @@ store_err store_db_delete(store_db *db, const char *coll, const char *id,
  * (no effects outside the database). Nested calls on the same thread join
  * the outer transaction; when a nested call fails, the outer transaction is
  * rolled back even if its fn returns STORE_OK, and the nested call's error
- * is returned. */
+ * is returned. A write that fails inside fn (STORE_EDUPLICATE, ...) may
+ * end the whole transaction (MongoDB aborts it), so fn should return
+ * that error rather than carry on. */
 typedef store_err (*store_db_txn_fn)(store_db *db, void *ctx);
 store_err store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx);
 

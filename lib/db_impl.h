@@ -1,0 +1,114 @@
+/* db_impl.h - private: what db.c shares with the backends (db_sqlite.c,
+ * db_mongo.c).
+ *
+ * db.c checks every argument (collection declared, field names, scalar
+ * filter values, document keys) before calling a backend, resolves the
+ * collection, and runs store_db_txn's retry loop and nesting; a backend
+ * only talks to its database. */
+#ifndef STORE_DB_IMPL_H
+#define STORE_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "store/db.h"
+
+#define DB_NAME_MAX    64        /* collection name length */
+#define DB_FIELD_MAX   128       /* field name length */
+#define DB_FILTER_MAX  32        /* fields in one filter */
+#define DB_DEPTH_MAX   64        /* nesting of objects and arrays in a doc */
+#define DB_DOC_MAX     (16u << 20) /* encoded document size (MongoDB's) */
+#define DB_ERRMSG_MAX  256
+
+/* A declared collection, copied from the caller's store_collection. */
+struct db_coll {
+	char *name;
+	char **unique;            /* nunique names */
+	size_t nunique;
+	char **indexed;           /* nindexed names */
+	size_t nindexed;
+};
+
+/* One thread's state for one store_db, made on the thread's first call and
+ * freed when the thread exits or by store_db_free. */
+struct db_thread {
+	store_db *db;
+	struct db_thread *prev, *next;  /* in db->threads, under db->mu */
+	void *conn;                     /* the backend's; freed by conn_free */
+	int depth;                      /* store_db_txn nesting, 0 outside */
+	store_err doomed;               /* a joined store_db_txn failed */
+	bool transient;                 /* the transaction may succeed if re-run */
+	char errmsg[DB_ERRMSG_MAX];     /* store_db_errmsg */
+};
+
+struct db_ops {
+	const char *name;
+	/* Connects to url (the whole URL, scheme included) and creates the
+	 * collections and indexes; sets db->impl. Writes a message to err. */
+	store_err (*open)(store_db *db, const char *url, char *err, size_t errlen);
+	/* Frees db->impl; every thread's conn is already freed. */
+	void (*close)(store_db *db);
+	/* Frees one thread's conn (maybe from another thread). */
+	void (*conn_free)(store_db *db, void *conn);
+	store_err (*ping)(store_db *db);
+	/* doc has a valid "id" and "version" 0. */
+	store_err (*insert)(store_db *db, const struct db_coll *c, json_t *doc,
+	                    const char **field);
+	/* id is a valid ObjectId. */
+	store_err (*get)(store_db *db, const struct db_coll *c, const char *id,
+	                 json_t **out);
+	/* filter is an object of checked fields and scalar values; opts is
+	 * never NULL. */
+	store_err (*find)(store_db *db, const struct db_coll *c,
+	                  const json_t *filter, const store_find_opts *opts,
+	                  json_t **out);
+	store_err (*count)(store_db *db, const struct db_coll *c,
+	                   const json_t *filter, size_t *out);
+	/* doc has a valid "id"; version is its "version". On success the
+	 * stored document is doc with "version" version + 1. */
+	store_err (*update)(store_db *db, const struct db_coll *c, json_t *doc,
+	                    long long version, const char **field);
+	store_err (*delete)(store_db *db, const struct db_coll *c, const char *id,
+	                    long long version);
+	/* Transactions, on t's thread; t->depth is 0 during these calls. */
+	store_err (*begin)(store_db *db, struct db_thread *t);
+	store_err (*commit)(store_db *db, struct db_thread *t);
+	void (*rollback)(store_db *db, struct db_thread *t);
+};
+
+struct store_db {
+	const struct db_ops *ops;
+	void *impl;                     /* the backend's */
+	struct db_coll *colls;
+	size_t ncolls;
+	pthread_key_t key;              /* -> struct db_thread */
+	pthread_mutex_t mu;             /* guards threads */
+	struct db_thread *threads;
+};
+
+extern const struct db_ops db_sqlite_ops;
+extern const struct db_ops db_mongo_ops;
+
+/* The calling thread's state, made on first use; NULL when out of memory. */
+struct db_thread *db_thread_get(store_db *db);
+
+/* Records a message for store_db_errmsg on the calling thread and returns e.
+ * Lowercase, the subject in quotes, no secrets. */
+store_err db_fail(store_db *db, store_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Marks the calling thread's transaction, if any, as worth re-running. */
+void db_mark_transient(store_db *db);
+
+/* The document without its "id" and "version" members (a shallow copy);
+ * NULL when out of memory. Caller frees with json_decref. */
+json_t *db_doc_body(const json_t *doc);
+
+/* The first of c's unique fields equal to name (the pointer db owns), or
+ * NULL. */
+const char *db_unique_field(const struct db_coll *c, const char *name,
+                            size_t len);
+
+#endif

@@ -1,0 +1,880 @@
+/* db_sqlite.c - the embedded backend: one SQLite file, one table per
+ * collection (id, version, doc without id and version), unique and plain
+ * expression indexes on json_extract(doc, '$.field'). Each thread has its
+ * own connection with a small cache of prepared statements. WAL, a busy
+ * timeout and BEGIN IMMEDIATE let several processes share the file. */
+#include "db_impl.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sqlite3.h>
+
+#define SQ_BUSY_MS     5000
+#define SQ_CACHE       32      /* prepared statements per connection */
+#define SQ_SQL_MAX     16384   /* longest statement we build */
+#define SQ_WAL_TRIES   20
+
+struct sq_db {
+	char *path;
+};
+
+struct sq_stmt {
+	char *sql;
+	sqlite3_stmt *st;
+};
+
+struct sq_conn {
+	sqlite3 *h;
+	struct sq_stmt cache[SQ_CACHE];
+	unsigned next;             /* the cache slot to reuse when full */
+};
+
+/* A statement under construction. */
+struct sb {
+	char s[SQ_SQL_MAX];
+	size_t n;
+	bool over;
+};
+
+/* The values a WHERE clause binds, in placeholder order. */
+struct sq_where {
+	const json_t *vals[DB_FILTER_MAX];
+	int n;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void
+sb_add(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->over)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof b->s - b->n)
+		b->over = true;
+	else
+		b->n += (size_t)n;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Maps a failed SQLite call to an error and records its message. */
+static store_err
+sq_fail(store_db *db, sqlite3 *h, int rc, const char *coll)
+{
+	const char *msg = h != NULL ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
+	store_err e;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		db_mark_transient(db);
+		e = STORE_EUNAVAIL;
+		break;
+	case SQLITE_NOMEM:
+		e = STORE_ENOMEM;
+		break;
+	case SQLITE_TOOBIG:
+		e = STORE_ETOOBIG;
+		break;
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+		e = STORE_EUNAVAIL;
+		break;
+	default:
+		e = STORE_EIO;
+		break;
+	}
+	return db_fail(db, e, "sqlite error '%s' on '%s'", msg, coll);
+}
+
+/* After a constraint failure: which unique field (or "id") was taken.
+ * Expression indexes are named "<coll>:u:<field>" and SQLite names them in
+ * its message: "UNIQUE constraint failed: index 'users:u:email'". */
+static store_err
+sq_duplicate(store_db *db, const struct db_coll *c, sqlite3 *h,
+             const char **field)
+{
+	const char *msg = sqlite3_errmsg(h), *p, *end, *name = NULL;
+	size_t plen = strlen(c->name);
+
+	if (sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		name = "id";
+	} else if ((p = strstr(msg, "index '")) != NULL) {
+		p += 7;
+		end = strchr(p, '\'');
+		if (end != NULL && strncmp(p, c->name, plen) == 0 &&
+		    strncmp(p + plen, ":u:", 3) == 0)
+			name = db_unique_field(c, p + plen + 3,
+			                       (size_t)(end - p - plen - 3));
+	}
+	if (name == NULL)
+		name = c->nunique > 0 ? c->unique[0] : "id";
+	if (field != NULL)
+		*field = name;
+	return db_fail(db, STORE_EDUPLICATE, "'%s' of '%s' is taken", name,
+	               c->name);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void
+sq_conn_free(store_db *db, void *p)
+{
+	struct sq_conn *k = p;
+
+	(void)db;
+	for (size_t i = 0; i < SQ_CACHE; i++) {
+		sqlite3_finalize(k->cache[i].st);
+		free(k->cache[i].sql);
+	}
+	sqlite3_close_v2(k->h);
+	free(k);
+}
+
+static store_err
+sq_conn_open(store_db *db, struct sq_conn **out)
+{
+	struct sq_db *s = db->impl;
+	struct sq_conn *k;
+	store_err e = STORE_OK;
+	int rc;
+
+	k = calloc(1, sizeof *k);
+	if (k == NULL)
+		return STORE_ENOMEM;
+	rc = sqlite3_open_v2(s->path, &k->h, SQLITE_OPEN_READWRITE |
+	                     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(k->h, 1);
+		rc = sqlite3_busy_timeout(k->h, SQ_BUSY_MS);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(k->h, "PRAGMA synchronous=NORMAL", NULL, NULL,
+		                  NULL);
+	if (rc != SQLITE_OK) {
+		e = sq_fail(db, k->h, rc, s->path);
+		db_fail(db, e, "cannot open sqlite database '%s': %s", s->path,
+		        k->h != NULL ? sqlite3_errmsg(k->h) : sqlite3_errstr(rc));
+		sq_conn_free(db, k);
+		return e;
+	}
+	*out = k;
+	return STORE_OK;
+}
+
+/* The calling thread's connection, opened on first use. */
+static store_err
+sq_conn(store_db *db, struct sq_conn **out)
+{
+	struct db_thread *t = db_thread_get(db);
+	struct sq_conn *k = NULL;
+	store_err e;
+
+	if (t == NULL)
+		return STORE_ENOMEM;
+	if (t->conn == NULL) {
+		e = sq_conn_open(db, &k);
+		if (e != STORE_OK)
+			return e;
+		t->conn = k;
+	}
+	*out = t->conn;
+	return STORE_OK;
+}
+
+/* A prepared statement for sql from k's cache (prepared and cached on a
+ * miss). The statement stays k's; give it back with sq_done. */
+static store_err
+sq_prepare(store_db *db, struct sq_conn *k, const char *sql,
+           const char *coll, sqlite3_stmt **out)
+{
+	struct sq_stmt *slot = NULL;
+	sqlite3_stmt *st = NULL;
+	char *copy;
+	int rc;
+
+	for (size_t i = 0; i < SQ_CACHE; i++) {
+		if (k->cache[i].sql != NULL && strcmp(k->cache[i].sql, sql) == 0) {
+			*out = k->cache[i].st;
+			return STORE_OK;
+		}
+		if (slot == NULL && k->cache[i].sql == NULL)
+			slot = &k->cache[i];
+	}
+	if (slot == NULL)
+		slot = &k->cache[k->next++ % SQ_CACHE];
+	rc = sqlite3_prepare_v3(k->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	                        NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(db, k->h, rc, coll);
+	copy = strdup(sql);
+	if (copy == NULL) {
+		sqlite3_finalize(st);
+		return STORE_ENOMEM;
+	}
+	sqlite3_finalize(slot->st);
+	free(slot->sql);
+	slot->sql = copy;
+	slot->st = st;
+	*out = st;
+	return STORE_OK;
+}
+
+static void
+sq_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* ---- rows and filters ---------------------------------------------------- */
+
+/* The document in the current row (columns id, version, doc).
+ * Caller frees *out with json_decref. */
+static store_err
+sq_row(store_db *db, const char *coll, sqlite3_stmt *st, json_t **out)
+{
+	const char *text = (const char *)sqlite3_column_text(st, 2);
+	json_t *body = NULL, *doc = NULL;
+	store_err e = STORE_ENOMEM;
+	json_error_t jerr;
+
+	if (text == NULL) {
+		e = db_fail(db, STORE_EIO, "stored document of '%s' is null", coll);
+		goto out;
+	}
+	body = json_loadb(text, (size_t)sqlite3_column_bytes(st, 2),
+	                  JSON_ALLOW_NUL, &jerr);
+	if (!json_is_object(body)) {
+		e = db_fail(db, STORE_EIO, "stored document of '%s' is not a "
+		            "json object", coll);
+		goto out;
+	}
+	doc = json_object();
+	if (doc == NULL ||
+	    json_object_set_new(doc, "id", json_stringn(
+	        (const char *)sqlite3_column_text(st, 0),
+	        (size_t)sqlite3_column_bytes(st, 0))) != 0 ||
+	    json_object_set_new(doc, "version",
+	        json_integer(sqlite3_column_int64(st, 1))) != 0 ||
+	    json_object_update_missing(doc, body) != 0)
+		goto out;
+	*out = doc;
+	doc = NULL;
+	e = STORE_OK;
+out:
+	json_decref(body);
+	json_decref(doc);
+	return e;
+}
+
+/* Appends " WHERE ..." for filter: equality by JSON type, so that "1",
+ * 1 and true stay distinct as in MongoDB; null matches a missing field. */
+static void
+sq_where(struct sb *b, const json_t *filter, struct sq_where *w)
+{
+	const char *key, *and = " WHERE ";
+	json_t *v;
+
+	w->n = 0;
+	json_object_foreach((json_t *)filter, key, v) {
+		sb_add(b, "%s", and);
+		and = " AND ";
+		if (strcmp(key, "id") == 0 || strcmp(key, "version") == 0) {
+			if ((key[0] == 'i' && json_is_string(v)) ||
+			    (key[0] == 'v' && json_is_number(v))) {
+				sb_add(b, "%s = ?", key);
+				w->vals[w->n++] = v;
+			} else {
+				sb_add(b, "0");
+			}
+			continue;
+		}
+		switch (json_typeof(v)) {
+		case JSON_STRING:
+			sb_add(b, "json_extract(doc,'$.%s') = ? AND "
+			       "json_type(doc,'$.%s') = 'text'", key, key);
+			w->vals[w->n++] = v;
+			break;
+		case JSON_INTEGER:
+		case JSON_REAL:
+			sb_add(b, "json_extract(doc,'$.%s') = ? AND "
+			       "json_type(doc,'$.%s') IN ('integer','real')", key, key);
+			w->vals[w->n++] = v;
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			sb_add(b, "json_extract(doc,'$.%s') = %d AND "
+			       "json_type(doc,'$.%s') = '%s'", key, json_is_true(v),
+			       key, json_is_true(v) ? "true" : "false");
+			break;
+		default:
+			sb_add(b, "json_extract(doc,'$.%s') IS NULL", key);
+			break;
+		}
+	}
+}
+
+/* Binds w's values from placeholder 1. Returns an SQLite result code. */
+static int
+sq_bind_where(sqlite3_stmt *st, const struct sq_where *w)
+{
+	int rc = SQLITE_OK;
+
+	for (int i = 0; i < w->n && rc == SQLITE_OK; i++) {
+		const json_t *v = w->vals[i];
+
+		if (json_is_string(v))
+			rc = sqlite3_bind_text64(st, i + 1, json_string_value(v),
+			                         json_string_length(v), SQLITE_STATIC,
+			                         SQLITE_UTF8);
+		else if (json_is_integer(v))
+			rc = sqlite3_bind_int64(st, i + 1, json_integer_value(v));
+		else
+			rc = sqlite3_bind_double(st, i + 1, json_real_value(v));
+	}
+	return rc;
+}
+
+/* doc without id and version, as compact JSON. Caller frees *out. */
+static store_err
+sq_body_text(store_db *db, const char *coll, const json_t *doc, char **out,
+             size_t *len)
+{
+	json_t *body = db_doc_body(doc);
+
+	*out = NULL;
+	if (body == NULL)
+		return STORE_ENOMEM;
+	*out = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (*out == NULL)
+		return STORE_ENOMEM;
+	*len = strlen(*out);
+	if (*len > DB_DOC_MAX) {
+		free(*out);
+		*out = NULL;
+		return db_fail(db, STORE_ETOOBIG, "document for '%s' is over %u "
+		               "bytes", coll, DB_DOC_MAX);
+	}
+	return STORE_OK;
+}
+
+/* After 0 rows changed by a version-guarded write: ENOTFOUND when id is
+ * absent, else ECONFLICT. */
+static store_err
+sq_why_unchanged(store_db *db, struct sq_conn *k, const struct db_coll *c,
+                 const char *id)
+{
+	char sql[256];
+	sqlite3_stmt *st = NULL;
+	store_err e;
+	int rc;
+
+	snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id = ?", c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		return e;
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = STORE_ECONFLICT;
+	else if (rc == SQLITE_DONE)
+		e = STORE_ENOTFOUND;
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+	sq_done(st);
+	return e;
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static store_err
+sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
+          const char **field)
+{
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	char sql[256], *text = NULL;
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	size_t len = 0;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e == STORE_OK)
+		e = sq_body_text(db, c->name, doc, &text, &len);
+	if (e != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (id, version, doc) "
+	         "VALUES (?, 0, ?)", c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text64(st, 2, text, len, SQLITE_STATIC,
+		                         SQLITE_UTF8);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		e = STORE_OK;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		e = sq_duplicate(db, c, k->h, field);
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
+	free(text);
+	return e;
+}
+
+static store_err
+sq_get(store_db *db, const struct db_coll *c, const char *id, json_t **out)
+{
+	char sql[256];
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof sql, "SELECT id, version, doc FROM \"%s\" "
+	         "WHERE id = ?", c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = sq_row(db, c->name, st, out);
+	else if (rc == SQLITE_DONE)
+		e = STORE_ENOTFOUND;
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
+	return e;
+}
+
+static store_err
+sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
+        const store_find_opts *opts, json_t **out)
+{
+	const char *dir = opts->desc ? "DESC" : "ASC";
+	struct sb *b = NULL;
+	struct sq_where w;
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	json_t *all = NULL, *doc;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	b = calloc(1, sizeof *b);
+	all = json_array();
+	if (b == NULL || all == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	sb_add(b, "SELECT id, version, doc FROM \"%s\"", c->name);
+	sq_where(b, filter, &w);
+	if (opts->sort == NULL || strcmp(opts->sort, "id") == 0)
+		sb_add(b, " ORDER BY id %s", dir);
+	else if (strcmp(opts->sort, "version") == 0)
+		sb_add(b, " ORDER BY version %s, id %s", dir, dir);
+	else
+		sb_add(b, " ORDER BY json_extract(doc,'$.%s') %s, id %s",
+		       opts->sort, dir, dir);
+	sb_add(b, " LIMIT ? OFFSET ?");
+	if (b->over) {
+		e = db_fail(db, STORE_EINTERNAL, "query on '%s' too long", c->name);
+		goto out;
+	}
+	e = sq_prepare(db, k, b->s, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sq_bind_where(st, &w);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, w.n + 1, opts->limit == 0 ||
+		                        opts->limit > INT64_MAX ? -1 :
+		                        (sqlite3_int64)opts->limit);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, w.n + 2, opts->skip > INT64_MAX ?
+		                        INT64_MAX : (sqlite3_int64)opts->skip);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		e = sq_row(db, c->name, st, &doc);
+		if (e != STORE_OK)
+			goto out;
+		if (json_array_append_new(all, doc) != 0) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		e = sq_fail(db, k->h, rc, c->name);
+		goto out;
+	}
+	*out = all;
+	all = NULL;
+out:
+	sq_done(st);
+	json_decref(all);
+	free(b);
+	return e;
+}
+
+static store_err
+sq_count(store_db *db, const struct db_coll *c, const json_t *filter,
+         size_t *out)
+{
+	struct sb *b = NULL;
+	struct sq_where w;
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	b = calloc(1, sizeof *b);
+	if (b == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	sb_add(b, "SELECT count(*) FROM \"%s\"", c->name);
+	sq_where(b, filter, &w);
+	if (b->over) {
+		e = db_fail(db, STORE_EINTERNAL, "query on '%s' too long", c->name);
+		goto out;
+	}
+	e = sq_prepare(db, k, b->s, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sq_bind_where(st, &w);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (size_t)sqlite3_column_int64(st, 0);
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
+	free(b);
+	return e;
+}
+
+static store_err
+sq_update(store_db *db, const struct db_coll *c, json_t *doc,
+          long long version, const char **field)
+{
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	char sql[256], *text = NULL;
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k = NULL;
+	bool unchanged = false;
+	store_err e;
+	size_t len = 0;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e == STORE_OK)
+		e = sq_body_text(db, c->name, doc, &text, &len);
+	if (e != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof sql, "UPDATE \"%s\" SET version = version + 1, "
+	         "doc = ? WHERE id = ? AND version = ?", c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_bind_text64(st, 1, text, len, SQLITE_STATIC, SQLITE_UTF8);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, version);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
+		e = STORE_OK;
+	else if (rc == SQLITE_DONE)
+		unchanged = true;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		e = sq_duplicate(db, c, k->h, field);
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);   /* before another prepare may evict st */
+	free(text);
+	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
+}
+
+static store_err
+sq_delete(store_db *db, const struct db_coll *c, const char *id,
+          long long version)
+{
+	char sql[256];
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k = NULL;
+	bool unchanged = false;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ? AND "
+	         "version = ?", c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, version);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
+		e = STORE_OK;
+	else if (rc == SQLITE_DONE)
+		unchanged = true;
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);   /* before another prepare may evict st */
+	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
+}
+
+static store_err
+sq_ping(store_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	e = sq_prepare(db, k, "SELECT count(*) FROM sqlite_schema", "sqlite_schema",
+	               &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		e = sq_fail(db, k->h, rc, "sqlite_schema");
+out:
+	sq_done(st);
+	return e;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static store_err
+sq_exec(store_db *db, struct sq_conn *k, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(k->h, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : sq_fail(db, k->h, rc, what);
+}
+
+static store_err
+sq_begin(store_db *db, struct db_thread *t)
+{
+	struct sq_conn *k;
+	store_err e = sq_conn(db, &k);
+
+	(void)t;
+	if (e != STORE_OK)
+		return e;
+	return sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+}
+
+static void
+sq_rollback(store_db *db, struct db_thread *t)
+{
+	struct sq_conn *k = t->conn;
+
+	if (k != NULL && !sqlite3_get_autocommit(k->h))
+		sqlite3_exec(k->h, "ROLLBACK", NULL, NULL, NULL);
+	(void)db;
+}
+
+static store_err
+sq_commit(store_db *db, struct db_thread *t)
+{
+	struct sq_conn *k = t->conn;
+	store_err e;
+
+	if (k == NULL)
+		return STORE_EINTERNAL;
+	e = sq_exec(db, k, "COMMIT", "commit");
+	if (e != STORE_OK)
+		sq_rollback(db, t);
+	return e;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+/* Switches the file to WAL (persistent); another process may hold a lock
+ * while it creates the file, so try a few times. */
+static store_err
+sq_wal(store_db *db, struct sq_conn *k)
+{
+	const struct timespec pause = { 0, 50 * 1000000L };
+	sqlite3_stmt *st = NULL;
+	store_err e = STORE_EUNAVAIL;
+	int rc;
+
+	for (int i = 0; i < SQ_WAL_TRIES; i++) {
+		rc = sqlite3_prepare_v2(k->h, "PRAGMA journal_mode=WAL", -1, &st,
+		                        NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+			e = mode != NULL && strcmp(mode, "wal") == 0 ? STORE_OK :
+			    db_fail(db, STORE_EIO, "cannot switch sqlite database "
+			            "to wal mode");
+			break;
+		}
+		e = sq_fail(db, k->h, rc, "journal_mode");
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+static bool
+listed(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Creates one collection's table and indexes (inside a transaction). */
+static store_err
+sq_create(store_db *db, struct sq_conn *k, const struct db_coll *c)
+{
+	char sql[512];
+	store_err e;
+
+	snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS \"%s\" (id TEXT "
+	         "PRIMARY KEY NOT NULL, version INTEGER NOT NULL, doc TEXT NOT "
+	         "NULL)", c->name);
+	e = sq_exec(db, k, sql, c->name);
+	for (size_t i = 0; e == STORE_OK && i < c->nunique; i++) {
+		snprintf(sql, sizeof sql, "CREATE UNIQUE INDEX IF NOT EXISTS "
+		         "\"%s:u:%s\" ON \"%s\" (json_extract(doc,'$.%s'))", c->name,
+		         c->unique[i], c->name, c->unique[i]);
+		e = sq_exec(db, k, sql, c->name);
+	}
+	for (size_t i = 0; e == STORE_OK && i < c->nindexed; i++) {
+		if (listed(c->unique, c->nunique, c->indexed[i]))
+			continue;
+		snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS \"%s:i:%s\" "
+		         "ON \"%s\" (json_extract(doc,'$.%s'))", c->name,
+		         c->indexed[i], c->name, c->indexed[i]);
+		e = sq_exec(db, k, sql, c->name);
+	}
+	return e;
+}
+
+static store_err
+sq_open(store_db *db, const char *url, char *err, size_t errlen)
+{
+	const char *path = url + strlen("sqlite:");
+	struct sq_conn *k = NULL;
+	struct sq_db *s;
+	store_err e;
+
+	if (*path == '\0' || strcmp(path, ":memory:") == 0 ||
+	    strlen(path) >= PATH_MAX) {
+		snprintf(err, errlen, "sqlite url needs a file path "
+		         "('sqlite:PATH')");
+		return STORE_ECONFIG;
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return STORE_ENOMEM;
+	db->impl = s;
+	s->path = strdup(path);
+	if (s->path == NULL)
+		return STORE_ENOMEM;
+	e = sq_conn(db, &k);
+	if (e != STORE_OK) {
+		snprintf(err, errlen, "%s", store_db_errmsg(db));
+		return e;
+	}
+	e = sq_wal(db, k);
+	if (e == STORE_OK)
+		e = sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	for (size_t i = 0; e == STORE_OK && i < db->ncolls; i++)
+		e = sq_create(db, k, &db->colls[i]);
+	if (e == STORE_OK)
+		e = sq_exec(db, k, "COMMIT", "commit");
+	if (e != STORE_OK) {
+		if (!sqlite3_get_autocommit(k->h))
+			sqlite3_exec(k->h, "ROLLBACK", NULL, NULL, NULL);
+		snprintf(err, errlen, "sqlite database '%s': %s", path,
+		         store_db_errmsg(db));
+	}
+	return e;
+}
+
+static void
+sq_close(store_db *db)
+{
+	struct sq_db *s = db->impl;
+
+	if (s == NULL)
+		return;
+	free(s->path);
+	free(s);
+	db->impl = NULL;
+}
+
+const struct db_ops db_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.conn_free = sq_conn_free,
+	.ping = sq_ping,
+	.insert = sq_insert,
+	.get = sq_get,
+	.find = sq_find,
+	.count = sq_count,
+	.update = sq_update,
+	.delete = sq_delete,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+};

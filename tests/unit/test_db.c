@@ -1,0 +1,742 @@
+/* test_db.c - one conformance suite for every db backend: SQLite always
+ * (a file in a temporary folder), MongoDB when STORE_TEST_MONGODB_URI
+ * names a server (a replica set, for transactions). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store/db.h"
+#include "store/oid.h"
+
+#define NTHREADS   8
+#define NTHREAD_INC 200
+#define NPROCS     4
+#define NPROC_INC  200
+
+static const char *const users_unique[] = { "email", NULL };
+static const char *const users_indexed[] = { "name", NULL };
+static const char *const items_indexed[] = { "kind", "rank", NULL };
+
+static const store_collection schema[] = {
+	{ "t_users", users_unique, users_indexed },
+	{ "t_items", NULL, items_indexed },
+	{ "t_counters", NULL, NULL },
+	{ "t_a", NULL, NULL },
+	{ "t_b", NULL, NULL },
+};
+#define NSCHEMA (sizeof schema / sizeof *schema)
+
+static const char *be;   /* the backend under test, for messages */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static store_db *
+open_db(const char *url)
+{
+	char err[256];
+	store_db *db = NULL;
+	store_err e = store_db_open(url, schema, NSCHEMA, &db, err, sizeof err);
+
+	if (e != STORE_OK)
+		fprintf(stderr, "# open: %s: %s\n", store_strerror(e), err);
+	return db;
+}
+
+/* Deletes every document of coll (a MongoDB database outlives runs). */
+static void
+wipe(store_db *db, const char *coll)
+{
+	json_t *all = NULL, *d;
+	size_t i;
+
+	if (store_db_find(db, coll, NULL, NULL, &all) != STORE_OK)
+		return;
+	json_array_foreach(all, i, d)
+		store_db_delete(db, coll, json_string_value(json_object_get(d, "id")),
+		                json_integer_value(json_object_get(d, "version")));
+	json_decref(all);
+}
+
+static json_t *
+insert(store_db *db, const char *coll, json_t *doc)
+{
+	if (store_db_insert(db, coll, doc, NULL) != STORE_OK) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static size_t
+count(store_db *db, const char *coll, json_t *filter)
+{
+	size_t n = (size_t)-1;
+
+	store_db_count(db, coll, filter, &n);
+	json_decref(filter);
+	return n;
+}
+
+/* The values of member key of each document of arr, joined by ','. */
+static const char *
+column(const json_t *arr, const char *key)
+{
+	static char buf[512];
+	size_t i, n = 0;
+	json_t *d, *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, d) {
+		v = json_object_get(d, key);
+		if (json_is_integer(v))
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%lld",
+			                      i ? "," : "", json_integer_value(v));
+		else
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s",
+			                      i ? "," : "", json_string_value(v));
+		if (n >= sizeof buf)
+			break;
+	}
+	return buf;
+}
+
+static const char *
+find_col(store_db *db, const char *coll, json_t *filter,
+         const store_find_opts *opts, const char *key)
+{
+	json_t *out = NULL;
+	const char *s = "(error)";
+
+	if (store_db_find(db, coll, filter, opts, &out) == STORE_OK)
+		s = column(out, key);
+	json_decref(out);
+	json_decref(filter);
+	return s;
+}
+
+/* ---- documents ---------------------------------------------------------- */
+
+static void
+test_insert_get(store_db *db)
+{
+	json_t *a = insert(db, "t_items", json_pack("{s:s, s:i}", "kind", "x",
+	                                              "rank", 7));
+	json_t *b = insert(db, "t_items", json_pack("{s:s}", "kind", "y"));
+	json_t *got = NULL, *c;
+	const char *ida = json_string_value(json_object_get(a, "id"));
+	const char *idb = json_string_value(json_object_get(b, "id"));
+	char fresh[STORE_OID_LEN + 1], upper[STORE_OID_LEN + 1];
+	const char *field = NULL;
+	store_err e;
+
+	CHECK(a != NULL && b != NULL, "%s: insert succeeds", be);
+	CHECK(store_oid_valid(ida) && store_oid_valid(idb),
+	      "%s: insert sets a valid ObjectId", be);
+	CHECK(ida != NULL && idb != NULL && strcmp(ida, idb) != 0,
+	      "%s: ids are distinct", be);
+	CHECK(json_integer_value(json_object_get(a, "version")) == 0 &&
+	      json_is_integer(json_object_get(b, "version")),
+	      "%s: insert sets version 0", be);
+
+	e = store_db_get(db, "t_items", ida, &got);
+	CHECK(e == STORE_OK && json_equal(got, a),
+	      "%s: get returns the document with id and version (%s)", be,
+	      store_strerror(e));
+	json_decref(got);
+	got = NULL;
+
+	store_oid_new(fresh);
+	CHECK(store_db_get(db, "t_items", fresh, &got) == STORE_ENOTFOUND &&
+	      got == NULL, "%s: get of an unknown id is ENOTFOUND", be);
+	CHECK(store_db_get(db, "t_items", "not-an-id", &got) == STORE_ENOTFOUND,
+	      "%s: get of a malformed id is ENOTFOUND", be);
+	for (size_t i = 0; i <= STORE_OID_LEN; i++)
+		upper[i] = (ida != NULL && ida[i] >= 'a' && ida[i] <= 'f') ?
+		           (char)(ida[i] - 32) : (ida != NULL ? ida[i] : '\0');
+	CHECK(store_db_get(db, "t_items", upper, &got) == STORE_ENOTFOUND,
+	      "%s: get of an uppercase id is ENOTFOUND", be);
+	CHECK(store_db_get(db, "t_items", NULL, &got) == STORE_ENOTFOUND,
+	      "%s: get of a NULL id is ENOTFOUND", be);
+
+	c = json_pack("{s:s, s:s}", "id", fresh, "kind", "z");
+	e = store_db_insert(db, "t_items", c, NULL);
+	CHECK(e == STORE_OK && strcmp(json_string_value(json_object_get(c, "id")),
+	      fresh) == 0, "%s: insert keeps a given valid id", be);
+	json_object_set_new(c, "version", json_integer(5));
+	e = store_db_insert(db, "t_items", c, &field);
+	CHECK(e == STORE_EDUPLICATE && field != NULL && strcmp(field, "id") == 0,
+	      "%s: inserting a taken id is EDUPLICATE on 'id' (%s)", be,
+	      store_strerror(e));
+	json_decref(c);
+
+	c = json_pack("{s:i, s:s}", "id", 12, "kind", "w");
+	e = store_db_insert(db, "t_items", c, NULL);
+	CHECK(e == STORE_OK && store_oid_valid(json_string_value(
+	      json_object_get(c, "id"))), "%s: insert replaces an invalid id", be);
+	json_decref(c);
+	json_decref(a);
+	json_decref(b);
+	wipe(db, "t_items");
+}
+
+static void
+test_find(store_db *db)
+{
+	static const struct { const char *kind; int rank; int active; } rows[] = {
+		{ "a", 3, 1 }, { "b", 1, 0 }, { "a", 5, 0 }, { "a", 1, 1 },
+		{ "b", 4, 1 }, { "a", 2, 1 },
+	};
+	store_find_opts asc = { .sort = "rank" }, desc = { .sort = "rank", .desc = 1 };
+	store_find_opts page = { .sort = "rank", .limit = 2, .skip = 1 };
+	store_find_opts first2 = { .limit = 2 }, skip5 = { .skip = 5 };
+	json_t *one = NULL, *ones = NULL;
+	store_err e;
+
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		json_t *d = insert(db, "t_items", json_pack("{s:s, s:i, s:b, s:i}",
+		                   "kind", rows[i].kind, "rank", rows[i].rank,
+		                   "active", rows[i].active, "seq", (int)i));
+		json_decref(d);
+	}
+	/* "1" the string, 1 the number and true are three different values */
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:s, s:i}", "kind",
+	                   "c", "code", "1", "seq", 6)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:i, s:i}", "kind",
+	                   "c", "code", 1, "seq", 7)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:b, s:i}", "kind",
+	                   "c", "code", 1, "seq", 8)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:f, s:i}", "kind",
+	                   "d", "price", 2.5, "seq", 9)));
+
+	CHECK(strcmp(find_col(db, "t_items", NULL, NULL, "seq"),
+	      "0,1,2,3,4,5,6,7,8,9") == 0, "%s: find all, in insertion order", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s}", "kind", "a"),
+	      NULL, "seq"), "0,2,3,5") == 0, "%s: find by a string field", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:i}", "rank", 1),
+	      NULL, "seq"), "1,3") == 0, "%s: find by an integer field", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:b}", "active", 1),
+	      NULL, "seq"), "0,3,4,5") == 0, "%s: find by a boolean field", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s, s:b}", "kind", "a",
+	      "active", 0), NULL, "seq"), "2") == 0,
+	      "%s: find by two fields", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:f}", "price", 2.5),
+	      NULL, "seq"), "9") == 0, "%s: find by a real field", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s}", "code", "1"),
+	      NULL, "seq"), "6") == 0 &&
+	      strcmp(find_col(db, "t_items", json_pack("{s:i}", "code", 1),
+	      NULL, "seq"), "7") == 0 &&
+	      strcmp(find_col(db, "t_items", json_pack("{s:b}", "code", 1),
+	      NULL, "seq"), "8") == 0,
+	      "%s: equality keeps \"1\", 1 and true apart", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:n, s:s}", "rank",
+	      "kind", "c"), NULL, "seq"), "6,7,8") == 0,
+	      "%s: null matches a missing field", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s}", "kind", "a"),
+	      &asc, "rank"), "1,2,3,5") == 0, "%s: sort ascending", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s}", "kind", "a"),
+	      &desc, "rank"), "5,3,2,1") == 0, "%s: sort descending", be);
+	CHECK(strcmp(find_col(db, "t_items", json_pack("{s:s}", "kind", "a"),
+	      &page, "rank"), "2,3") == 0, "%s: sort with limit and skip", be);
+	CHECK(strcmp(find_col(db, "t_items", json_object(), &first2, "seq"),
+	      "0,1") == 0, "%s: limit in id order", be);
+	CHECK(strcmp(find_col(db, "t_items", NULL, &skip5, "seq"),
+	      "5,6,7,8,9") == 0, "%s: skip in id order", be);
+
+	CHECK(count(db, "t_items", NULL) == 10, "%s: count all", be);
+	CHECK(count(db, "t_items", json_pack("{s:s}", "kind", "a")) == 4,
+	      "%s: count by a field", be);
+	CHECK(count(db, "t_items", json_pack("{s:s}", "kind", "none")) == 0,
+	      "%s: count of nothing is 0", be);
+
+	e = store_db_find_one(db, "t_items", ones = json_pack("{s:i}", "rank", 4),
+	                      &one);
+	CHECK(e == STORE_OK && json_integer_value(json_object_get(one, "seq")) == 4,
+	      "%s: find_one", be);
+	CHECK(e == STORE_OK && strcmp(find_col(db, "t_items", json_pack("{s:O}",
+	      "id", json_object_get(one, "id")), NULL, "seq"), "4") == 0,
+	      "%s: find by id", be);
+	json_decref(one);
+	json_decref(ones);
+	one = NULL;
+	ones = json_pack("{s:s}", "kind", "none");
+	CHECK(store_db_find_one(db, "t_items", ones, &one) == STORE_ENOTFOUND &&
+	      one == NULL, "%s: find_one without a match is ENOTFOUND", be);
+	json_decref(ones);
+	wipe(db, "t_items");
+}
+
+static void
+test_unique(store_db *db)
+{
+	json_t *a = insert(db, "t_users", json_pack("{s:s, s:s}", "email",
+	                   "a@example.com", "name", "ann"));
+	json_t *b = insert(db, "t_users", json_pack("{s:s, s:s}", "email",
+	                   "b@example.com", "name", "bob"));
+	json_t *dup = json_pack("{s:s, s:s}", "email", "a@example.com", "name",
+	                        "eve");
+	json_t *got = NULL;
+	const char *field = NULL;
+	store_err e;
+
+	CHECK(a != NULL && b != NULL, "%s: distinct unique values insert", be);
+	e = store_db_insert(db, "t_users", dup, &field);
+	CHECK(e == STORE_EDUPLICATE && field != NULL && strcmp(field, "email") == 0,
+	      "%s: a taken unique value is EDUPLICATE on 'email' (%s)", be,
+	      store_strerror(e));
+	CHECK(count(db, "t_users", NULL) == 2, "%s: the duplicate is not stored",
+	      be);
+
+	field = NULL;
+	json_object_set_new(b, "email", json_string("a@example.com"));
+	e = store_db_update(db, "t_users", b, &field);
+	CHECK(e == STORE_EDUPLICATE && field != NULL && strcmp(field, "email") == 0,
+	      "%s: updating to a taken unique value is EDUPLICATE (%s)", be,
+	      store_strerror(e));
+	CHECK(json_integer_value(json_object_get(b, "version")) == 0,
+	      "%s: a failed update leaves the version", be);
+	e = store_db_get(db, "t_users", json_string_value(json_object_get(b, "id")),
+	                 &got);
+	CHECK(e == STORE_OK && strcmp(json_string_value(json_object_get(got,
+	      "email")), "b@example.com") == 0 &&
+	      json_integer_value(json_object_get(got, "version")) == 0,
+	      "%s: a failed update changes nothing", be);
+	json_decref(got);
+
+	json_decref(insert(db, "t_users", json_pack("{s:s}", "name", "nomail1")));
+	json_decref(insert(db, "t_users", json_pack("{s:s}", "name", "nomail2")));
+	CHECK(count(db, "t_users", NULL) == 4,
+	      "%s: documents without the unique field may be many", be);
+	json_decref(a);
+	json_decref(b);
+	json_decref(dup);
+	wipe(db, "t_users");
+}
+
+static void
+test_versions(store_db *db)
+{
+	json_t *d = insert(db, "t_items", json_pack("{s:s, s:i}", "kind", "v",
+	                   "rank", 1));
+	json_t *stale = json_deep_copy(d), *ghost, *got = NULL;
+	char id[STORE_OID_LEN + 1], fresh[STORE_OID_LEN + 1];
+	store_err e;
+
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(d, "id")));
+	json_object_set_new(d, "rank", json_integer(2));
+	e = store_db_update(db, "t_items", d, NULL);
+	CHECK(e == STORE_OK && json_integer_value(json_object_get(d, "version")) == 1,
+	      "%s: update bumps the version in the document (%s)", be,
+	      store_strerror(e));
+	e = store_db_get(db, "t_items", id, &got);
+	CHECK(e == STORE_OK && json_integer_value(json_object_get(got, "version")) == 1
+	      && json_integer_value(json_object_get(got, "rank")) == 2,
+	      "%s: update stores the document and version", be);
+	json_decref(got);
+
+	json_object_set_new(stale, "rank", json_integer(99));
+	e = store_db_update(db, "t_items", stale, NULL);
+	CHECK(e == STORE_ECONFLICT, "%s: update at a stale version is ECONFLICT (%s)",
+	      be, store_strerror(e));
+	CHECK(json_integer_value(json_object_get(stale, "version")) == 0,
+	      "%s: a conflicting update leaves the version", be);
+
+	store_oid_new(fresh);
+	ghost = json_pack("{s:s, s:i, s:s}", "id", fresh, "version", 0, "kind", "g");
+	CHECK(store_db_update(db, "t_items", ghost, NULL) == STORE_ENOTFOUND,
+	      "%s: update of an unknown id is ENOTFOUND", be);
+	json_object_set_new(ghost, "id", json_string("nope"));
+	CHECK(store_db_update(db, "t_items", ghost, NULL) == STORE_ENOTFOUND,
+	      "%s: update of a malformed id is ENOTFOUND", be);
+	json_object_del(ghost, "version");
+	CHECK(store_db_update(db, "t_items", ghost, NULL) == STORE_EINVAL,
+	      "%s: update without a version is EINVAL", be);
+
+	CHECK(store_db_delete(db, "t_items", id, 0) == STORE_ECONFLICT,
+	      "%s: delete at a stale version is ECONFLICT", be);
+	CHECK(store_db_delete(db, "t_items", fresh, 0) == STORE_ENOTFOUND,
+	      "%s: delete of an unknown id is ENOTFOUND", be);
+	CHECK(store_db_delete(db, "t_items", "zz", 0) == STORE_ENOTFOUND,
+	      "%s: delete of a malformed id is ENOTFOUND", be);
+	e = store_db_delete(db, "t_items", id, 1);
+	CHECK(e == STORE_OK, "%s: delete at the current version (%s)", be,
+	      store_strerror(e));
+	got = NULL;
+	CHECK(store_db_get(db, "t_items", id, &got) == STORE_ENOTFOUND,
+	      "%s: a deleted document is gone", be);
+	CHECK(store_db_delete(db, "t_items", id, 1) == STORE_ENOTFOUND,
+	      "%s: deleting twice is ENOTFOUND", be);
+	json_decref(d);
+	json_decref(stale);
+	json_decref(ghost);
+}
+
+static void
+test_invalid(store_db *db)
+{
+	json_t *op = json_pack("{s:{s:s}}", "email", "$gt", "");
+	json_t *arr = json_pack("{s:[s]}", "email", "a");
+	json_t *badkey = json_pack("{s:s}", "email;drop", "a");
+	json_t *out = NULL, *doc;
+	store_find_opts badsort = { .sort = "rank desc" };
+	size_t n = 0;
+
+	CHECK(store_db_find(db, "t_users", op, NULL, &out) == STORE_EINVAL &&
+	      out == NULL, "%s: a filter with an operator object is EINVAL", be);
+	CHECK(store_db_count(db, "t_users", op, &n) == STORE_EINVAL,
+	      "%s: count with an operator object is EINVAL", be);
+	CHECK(store_db_find_one(db, "t_users", op, &out) == STORE_EINVAL,
+	      "%s: find_one with an operator object is EINVAL", be);
+	CHECK(store_db_find(db, "t_users", arr, NULL, &out) == STORE_EINVAL,
+	      "%s: a filter with an array value is EINVAL", be);
+	CHECK(store_db_find(db, "t_users", badkey, NULL, &out) == STORE_EINVAL,
+	      "%s: a filter with a bad field name is EINVAL", be);
+	CHECK(store_db_find(db, "t_items", NULL, &badsort, &out) == STORE_EINVAL,
+	      "%s: a bad sort field is EINVAL", be);
+	CHECK(store_db_find(db, "t_nope", NULL, NULL, &out) == STORE_EINVAL,
+	      "%s: an undeclared collection is EINVAL", be);
+	CHECK(strstr(store_db_errmsg(db), "'t_nope'") != NULL,
+	      "%s: errmsg names the collection ('%s')", be, store_db_errmsg(db));
+	doc = json_pack("{s:{s:i}}", "a", "$set", 1);
+	CHECK(store_db_insert(db, "t_items", doc, NULL) == STORE_EINVAL,
+	      "%s: a document key starting with '$' is EINVAL", be);
+	json_decref(doc);
+	doc = json_pack("{s:i}", "a.b", 1);
+	CHECK(store_db_insert(db, "t_items", doc, NULL) == STORE_EINVAL,
+	      "%s: a document key with '.' is EINVAL", be);
+	json_decref(doc);
+	doc = json_pack("{s:i}", "_id", 1);
+	CHECK(store_db_insert(db, "t_items", doc, NULL) == STORE_EINVAL,
+	      "%s: a document key '_id' is EINVAL", be);
+	json_decref(doc);
+	CHECK(count(db, "t_items", NULL) == 0, "%s: nothing invalid was stored",
+	      be);
+	json_decref(op);
+	json_decref(arr);
+	json_decref(badkey);
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+struct txn_ctx {
+	store_err result;      /* what fn returns after its writes */
+	int nested;            /* 1: also run an inner txn returning inner */
+	store_err inner;
+};
+
+static store_err
+txn_inner(store_db *db, void *p)
+{
+	struct txn_ctx *c = p;
+	json_t *d = json_pack("{s:s}", "in", "inner");
+	store_err e = store_db_insert(db, "t_b", d, NULL);
+
+	json_decref(d);
+	return e != STORE_OK ? e : c->inner;
+}
+
+static store_err
+txn_fn(store_db *db, void *p)
+{
+	struct txn_ctx *c = p;
+	json_t *a = json_pack("{s:s}", "in", "a"), *b = json_pack("{s:s}", "in", "b");
+	store_err e = store_db_insert(db, "t_a", a, NULL);
+
+	if (e == STORE_OK)
+		e = store_db_insert(db, "t_b", b, NULL);
+	if (e == STORE_OK) {   /* read your own write, then change it */
+		json_object_set_new(a, "n", json_integer(1));
+		e = store_db_update(db, "t_a", a, NULL);
+	}
+	if (e == STORE_OK && count(db, "t_a", NULL) != 1)
+		e = STORE_EINTERNAL;
+	if (e == STORE_OK && c->nested)
+		store_db_txn(db, txn_inner, c);   /* its result is ignored here */
+	json_decref(a);
+	json_decref(b);
+	return e != STORE_OK ? e : c->result;
+}
+
+static void
+test_txn(store_db *db)
+{
+	struct txn_ctx c = { .result = STORE_ECONFLICT };
+	json_t *got = NULL;
+	store_err e;
+
+	e = store_db_txn(db, txn_fn, &c);
+	CHECK(e == STORE_ECONFLICT, "%s: txn returns fn's error (%s)", be,
+	      store_strerror(e));
+	CHECK(count(db, "t_a", NULL) == 0 && count(db, "t_b", NULL) == 0,
+	      "%s: a failed txn leaves both collections empty", be);
+
+	c.result = STORE_OK;
+	e = store_db_txn(db, txn_fn, &c);
+	CHECK(e == STORE_OK, "%s: txn commits (%s)", be, store_strerror(e));
+	CHECK(count(db, "t_a", NULL) == 1 && count(db, "t_b", NULL) == 1,
+	      "%s: a committed txn keeps its writes", be);
+	e = store_db_find_one(db, "t_a", NULL, &got);
+	CHECK(e == STORE_OK && json_integer_value(json_object_get(got, "n")) == 1 &&
+	      json_integer_value(json_object_get(got, "version")) == 1,
+	      "%s: a committed txn keeps its update", be);
+	json_decref(got);
+	wipe(db, "t_a");
+	wipe(db, "t_b");
+
+	c = (struct txn_ctx){ .result = STORE_OK, .nested = 1, .inner = STORE_OK };
+	e = store_db_txn(db, txn_fn, &c);
+	CHECK(e == STORE_OK && count(db, "t_a", NULL) == 1 &&
+	      count(db, "t_b", NULL) == 2,
+	      "%s: a nested txn joins the outer one (%s)", be, store_strerror(e));
+	wipe(db, "t_a");
+	wipe(db, "t_b");
+
+	c = (struct txn_ctx){ .result = STORE_OK, .nested = 1,
+	                      .inner = STORE_EDUPLICATE };
+	e = store_db_txn(db, txn_fn, &c);
+	CHECK(e == STORE_EDUPLICATE && count(db, "t_a", NULL) == 0 &&
+	      count(db, "t_b", NULL) == 0,
+	      "%s: a failed nested txn rolls back the outer one (%s)", be,
+	      store_strerror(e));
+	CHECK(store_db_txn(db, NULL, NULL) == STORE_EINVAL,
+	      "%s: txn without fn is EINVAL", be);
+}
+
+/* ---- concurrency -------------------------------------------------------- */
+
+/* Adds 1 to the counter id: get, modify, update, again on ECONFLICT. */
+static store_err
+increment(store_db *db, const char *id)
+{
+	json_t *d = NULL;
+	store_err e;
+
+	do {
+		json_decref(d);
+		d = NULL;
+		e = store_db_get(db, "t_counters", id, &d);
+		if (e != STORE_OK)
+			break;
+		json_object_set_new(d, "n", json_integer(
+		    json_integer_value(json_object_get(d, "n")) + 1));
+		e = store_db_update(db, "t_counters", d, NULL);
+	} while (e == STORE_ECONFLICT);
+	json_decref(d);
+	return e;
+}
+
+struct worker {
+	store_db *db;
+	const char *id;
+	int n;
+	int failed;
+};
+
+static void *
+worker_run(void *p)
+{
+	struct worker *w = p;
+
+	for (int i = 0; i < w->n; i++)
+		if (increment(w->db, w->id) != STORE_OK)
+			w->failed++;
+	return NULL;
+}
+
+static long long
+counter_value(store_db *db, const char *id)
+{
+	json_t *d = NULL;
+	long long n = -1;
+
+	if (store_db_get(db, "t_counters", id, &d) == STORE_OK)
+		n = json_integer_value(json_object_get(d, "n"));
+	json_decref(d);
+	return n;
+}
+
+static void
+test_threads(store_db *db)
+{
+	json_t *c = insert(db, "t_counters", json_pack("{s:i}", "n", 0));
+	const char *id = json_string_value(json_object_get(c, "id"));
+	struct worker w[NTHREADS];
+	pthread_t th[NTHREADS];
+	int failed = 0, started = 0;
+
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct worker){ db, id, NTHREAD_INC, 0 };
+		if (pthread_create(&th[i], NULL, worker_run, &w[i]) == 0)
+			started++;
+		else
+			failed++;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		failed += w[i].failed;
+	}
+	CHECK(failed == 0 && counter_value(db, id) == NTHREADS * NTHREAD_INC,
+	      "%s: %d threads x %d increments lose no update (%lld, %d failed)",
+	      be, NTHREADS, NTHREAD_INC, counter_value(db, id), failed);
+	json_decref(c);
+	wipe(db, "t_counters");
+}
+
+/* NPROCS processes, each with its own store_db on url. */
+static void
+test_processes(const char *url)
+{
+	store_db *db = open_db(url);
+	json_t *c = db != NULL ? insert(db, "t_counters",
+	                                json_pack("{s:i}", "n", 0)) : NULL;
+	char id[STORE_OID_LEN + 1] = "";
+	pid_t pids[NPROCS];
+	int failed = 0, status;
+
+	if (c != NULL)
+		snprintf(id, sizeof id, "%s",
+		         json_string_value(json_object_get(c, "id")));
+	json_decref(c);
+	store_db_free(db);   /* children must not inherit a connection */
+	fflush(stdout);
+	for (int i = 0; i < NPROCS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			store_db *mine = open_db(url);
+			int bad = mine == NULL;
+
+			for (int k = 0; mine != NULL && k < NPROC_INC; k++)
+				bad += increment(mine, id) != STORE_OK;
+			store_db_free(mine);
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int i = 0; i < NPROCS; i++)
+		if (pids[i] < 0 || waitpid(pids[i], &status, 0) < 0 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	db = open_db(url);
+	CHECK(failed == 0 && db != NULL &&
+	      counter_value(db, id) == NPROCS * NPROC_INC,
+	      "%s: %d processes x %d increments lose no update (%lld, %d failed)",
+	      be, NPROCS, NPROC_INC, db != NULL ? counter_value(db, id) : -1,
+	      failed);
+	if (db != NULL)
+		wipe(db, "t_counters");
+	store_db_free(db);
+}
+
+/* ---- the suite ---------------------------------------------------------- */
+
+static void
+suite(const char *url, const char *name)
+{
+	store_db *db;
+
+	be = name;
+	db = open_db(url);
+	CHECK(db != NULL, "%s: open", be);
+	if (db == NULL)
+		return;
+	CHECK(strcmp(store_db_backend(db), name) == 0, "%s: backend name", be);
+	CHECK(store_db_ping(db) == STORE_OK, "%s: ping", be);
+	for (size_t i = 0; i < NSCHEMA; i++)
+		wipe(db, schema[i].name);
+	test_insert_get(db);
+	test_find(db);
+	test_unique(db);
+	test_versions(db);
+	test_invalid(db);
+	test_txn(db);
+	test_threads(db);
+	store_db_free(db);
+	test_processes(url);
+
+	db = open_db(url);   /* a second open finds the schema in place */
+	CHECK(db != NULL, "%s: reopen an existing database", be);
+	store_db_free(db);
+}
+
+static void
+test_open_errors(void)
+{
+	static const char *const bad_field[] = { "e-mail", NULL };
+	const store_collection bad[] = { { "Bad-Name", NULL, NULL } };
+	const store_collection twice[] = { { "ok", NULL, NULL },
+	                                   { "ok", NULL, NULL } };
+	const store_collection badfield[] = { { "ok", bad_field, NULL } };
+	char err[256];
+	store_db *db = NULL;
+	store_err e;
+
+	e = store_db_open("postgres://user:s3cret@host/db", schema, NSCHEMA, &db,
+	                  err, sizeof err);
+	CHECK(e == STORE_ECONFIG && db == NULL && strstr(err, "'postgres'") &&
+	      !strstr(err, "s3cret"),
+	      "open: an unknown scheme is ECONFIG naming only it (%s)", err);
+	e = store_db_open("nonsense", schema, NSCHEMA, &db, err, sizeof err);
+	CHECK(e == STORE_ECONFIG && err[0] != '\0',
+	      "open: a url without a scheme is ECONFIG (%s)", err);
+	e = store_db_open("sqlite:", schema, NSCHEMA, &db, err, sizeof err);
+	CHECK(e == STORE_ECONFIG, "open: 'sqlite:' without a path is ECONFIG (%s)",
+	      err);
+	e = store_db_open("sqlite:/nonexistent-dir/x/y.db", schema, NSCHEMA, &db,
+	                  err, sizeof err);
+	CHECK(e == STORE_EUNAVAIL && strstr(err, "/nonexistent-dir/x/y.db"),
+	      "open: an unopenable sqlite file is EUNAVAIL (%s)", err);
+	e = store_db_open("sqlite:/tmp/never-created.db", bad, 1, &db, err,
+	                  sizeof err);
+	CHECK(e == STORE_EINVAL && strstr(err, "'Bad-Name'"),
+	      "open: a bad collection name is EINVAL (%s)", err);
+	e = store_db_open("sqlite:/tmp/never-created.db", twice, 2, &db, err,
+	                  sizeof err);
+	CHECK(e == STORE_EINVAL, "open: a collection declared twice is EINVAL "
+	      "(%s)", err);
+	e = store_db_open("sqlite:/tmp/never-created.db", badfield, 1, &db, err,
+	                  sizeof err);
+	CHECK(e == STORE_EINVAL && strstr(err, "'e-mail'"),
+	      "open: a bad unique field name is EINVAL (%s)", err);
+	e = store_db_open("mongodb://user:s3cret@", schema, NSCHEMA, &db, err,
+	                  sizeof err);
+	CHECK(e == STORE_ECONFIG && !strstr(err, "s3cret"),
+	      "open: a malformed mongodb url is ECONFIG without its password (%s)",
+	      err);
+	e = store_db_open("mongodb://user:s3cret@127.0.0.1:1/shop?"
+	                  "serverSelectionTimeoutMS=200&connectTimeoutMS=200",
+	                  schema, NSCHEMA, &db, err, sizeof err);
+	CHECK(e == STORE_EUNAVAIL && db == NULL && !strstr(err, "s3cret") &&
+	      strstr(err, "'shop'"),
+	      "open: an unreachable mongodb is EUNAVAIL without its password (%s)",
+	      err);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/store-test-db-XXXXXX", url[128], path[128];
+	const char *mongo = getenv("STORE_TEST_MONGODB_URI");
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	int rc;
+
+	test_open_errors();
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "sqlite: make a temporary folder");
+	} else {
+		snprintf(url, sizeof url, "sqlite:%s/test.db", dir);
+		suite(url, "sqlite");
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof path, "%s/test.db%s", dir, suffix[i]);
+			unlink(path);
+		}
+		rc = rmdir(dir);
+		CHECK(rc == 0, "sqlite: temporary folder removed");
+	}
+	if (mongo != NULL && *mongo != '\0')
+		suite(mongo, "mongodb");
+	else
+		SKIP("mongodb backend skipped: STORE_TEST_MONGODB_URI is not set");
+	return CHECK_DONE();
+}
