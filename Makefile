@@ -25,7 +25,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc
-CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -pthread \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
            -Ilib $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lfcgi -pthread -lm
 LDFLAGS += $(SANFLAGS)
@@ -40,7 +40,7 @@ BIN_SRC   := $(wildcard bin/*.c)
 PROGRAMS  := $(CGI_SRC:cgi/%.c=$(BUILD)/bin/%) \
              $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%) \
              $(BIN_SRC:bin/%.c=$(BUILD)/bin/%)
-SCRIPTS   := bin/store-run
+SCRIPTS   := bin/store-run bin/store-nginx-conf bin/store-deps
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -127,12 +127,23 @@ res_free(store_res *res)
 	}
 }
 
+static int
+has_header(const store_res *res, const char *name)
+{
+	for (size_t i = 0; i < res->nheaders; i++)
+		if (res->headers[i].name != NULL && strcasecmp(res->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 write_response(FCGX_Stream *out, const store_req *req, const store_res *res)
 {
 	FCGX_FPrintF(out, "Status: %d %s\r\n", res->status, reason(res->status));
 	FCGX_FPrintF(out, "X-Request-Id: %s\r\n", req->request_id);
-	FCGX_FPrintF(out, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	FCGX_FPrintF(out, "X-Content-Type-Options: nosniff\r\n");
+	if (!has_header(res, "Cache-Control"))
+		FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
 	if (res->set_cookie != NULL)
 		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", res->set_cookie);
 	for (size_t i = 0; i < res->nheaders; i++)
@@ -140,10 +151,12 @@ write_response(FCGX_Stream *out, const store_req *req, const store_res *res)
 			FCGX_FPrintF(out, "%s: %s\r\n", res->headers[i].name,
 			             res->headers[i].value);
 	if (res->body != NULL && res->status != 204) {
-		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+		/* libfcgi's printf knows no %zu: format the length here. */
+		char len[32];
+		snprintf(len, sizeof len, "%zu", res->body_len);
+		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %s\r\n\r\n",
 		             res->content_type != NULL ? res->content_type
-		                                        : "application/octet-stream",
-		             res->body_len);
+		                                        : "application/octet-stream", len);
 		FCGX_PutStr(res->body, (int)res->body_len, out);
 	} else {
 		FCGX_FPrintF(out, "Content-Length: 0\r\n\r\n");
