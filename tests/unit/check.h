@@ -11,15 +11,16 @@ static int check_failed;
 static int check_count;
 
 #define CHECK(cond, ...) do {                                          \
+	int check_ok_ = !!(cond);    /* evaluated once */                  \
 	check_count++;                                                     \
-	if (cond) {                                                        \
+	if (check_ok_) {                                                   \
 		printf("ok %d - ", check_count);                                \
 	} else {                                                           \
 		check_failed++;                                                \
 		printf("not ok %d - ", check_count);                            \
 	}                                                                  \
 	printf(__VA_ARGS__);                                               \
-	if (!(cond))                                                       \
+	if (!check_ok_)                                                    \
 		printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);             \
 	printf("\n");                                                      \
 	fflush(stdout);                                                    \
