@@ -234,6 +234,12 @@ check_value(const store_field *f, const json_t *v, json_t **norm)
 	return 0;
 }
 
+static const char *
+missing_message(const store_field *f)
+{
+	return f->missing != NULL ? f->missing : f->message;
+}
+
 store_err
 store_validate(const json_t *in, const store_field *fields, size_t n,
                json_t **out, json_t **errors)
@@ -264,7 +270,8 @@ store_validate(const json_t *in, const store_field *fields, size_t n,
 			continue;
 		}
 		json_array_append_new(errs, json_pack("{s:s,s:s}", "message",
-		                      f->message, "field", f->name));
+		                      v == NULL || json_is_null(v) ? missing_message(f)
+		                      : f->message, "field", f->name));
 	}
 	e = json_array_size(errs) > 0 ? STORE_EINVAL : STORE_OK;
 done:

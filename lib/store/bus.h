@@ -14,10 +14,17 @@
  * calls the handler of each message's event. The handler's answer decides:
  *   STORE_OK      ack (after the handler's own transaction committed);
  *   STORE_ELATER  nak with a delay (an earlier version is missing);
- *   other errors  nak; after max deliveries the message is copied to
- *                 store.dead.<subject> with its headers and the error, and
- *                 acked.
- * Malformed payloads (not a JSON object) go straight to the dead letters. */
+ *   other errors  nak with a delay too (a dependency may be back soon);
+ *   and on the max_deliver-th delivery, instead of a nak, the message is
+ *   copied to store.dead.<subject> with its headers and the error, and
+ *   acked. The delay is nak_delay_ms on the first delivery, doubling on each
+ *   one up to 64 times that. The bound is kept by the listener (the server
+ *   consumer has no MaxDeliver), so a message whose handler never answered
+ *   (the process crashed on it) is dead-lettered on its next delivery.
+ * Malformed payloads (not a JSON object) and messages without a
+ * Nats-Msg-Id go straight to the dead letters.
+ * Handlers must be idempotent (EVENTS.md rule 4): a message can come again
+ * after a crash, a lost ack, or a handler slower than the ack wait. */
 #ifndef STORE_BUS_H
 #define STORE_BUS_H
 
@@ -30,6 +37,22 @@
 
 #define STORE_STREAM "STORE"
 
+/* Dead letters go to STORE_DEAD_PREFIX + the original subject
+ * ("store.dead.store.product.created"), with the original body and
+ * headers, except Nats-Msg-Id, which becomes "dead-<consumer>-<seq>" (so a
+ * second dead-lettering of one delivery is dropped as a duplicate), plus
+ * the STORE_HDR_EVENT_ID ... STORE_HDR_DELIVERED headers below. */
+#define STORE_DEAD_PREFIX "store.dead."
+
+/* Message headers. Nats-Msg-Id carries the event id. */
+#define STORE_HDR_REQUEST_ID   "Store-Request-Id"
+#define STORE_HDR_OCCURRED_AT  "Store-Occurred-At"
+#define STORE_HDR_EVENT_ID     "Store-Event-Id"      /* dead letters: the id */
+#define STORE_HDR_ERROR        "Store-Error"         /* why it was given up */
+#define STORE_HDR_CONSUMER     "Store-Consumer"      /* who gave it up */
+#define STORE_HDR_ORIGINAL_SEQ "Store-Original-Seq"  /* its stream sequence */
+#define STORE_HDR_DELIVERED    "Store-Delivered"     /* deliveries it had */
+
 typedef struct store_bus store_bus;
 
 /* Settings, from the environment:
@@ -37,7 +60,7 @@ typedef struct store_bus store_bus;
  *   STORE_STREAM_MAX_AGE     days the stream keeps events (30)
  *   STORE_ACK_WAIT_MS        consumer ack wait            (5000)
  *   STORE_MAX_DELIVER        deliveries before dead letter (10)
- *   STORE_NAK_DELAY_MS       delay of a STORE_ELATER nak   (200) */
+ *   STORE_NAK_DELAY_MS       first delay of a failed delivery's nak (200) */
 typedef struct store_bus_config {
 	const char *url;
 	const char *service;     /* "cart": names the durable consumers */
@@ -55,7 +78,8 @@ store_err store_bus_config_load(store_bus_config *cfg, const char *service,
  * (added, or updated when it differs) as soon as NATS answers. With db
  * non-NULL, starts the relay thread for that database's outbox.
  * Caller frees *out with store_bus_free, which stops the relay after one
- * last flush attempt. */
+ * last flush attempt; db must outlive the bus, and every store_bus_listen
+ * on it must have returned. */
 store_err store_bus_open(const store_bus_config *cfg, store_db *db,
                          store_bus **out, char *err, size_t errlen);
 void store_bus_free(store_bus *bus);
@@ -67,6 +91,11 @@ store_err store_bus_ping(store_bus *bus);
  * "outbox" and "processed". */
 extern const store_collection store_bus_collections[];
 extern const size_t store_bus_ncollections;
+
+/* The same two entries, for a service's own collection table. */
+#define STORE_BUS_COLLECTIONS                                               \
+	{ "outbox", NULL, (const char *const[]){ "published", NULL } },         \
+	{ "processed", (const char *const[]){ "key", NULL }, NULL }
 
 /* Records an event in the outbox; call inside the txn of the change.
  * subject is the full subject ("store.product.created"); payload is

@@ -20,6 +20,15 @@ typedef enum store_err {
 	STORE_EINTERNAL   /* a bug: should not happen */
 } store_err;
 
+/* Why a domain rule refused a request (with STORE_EINVAL): the API's
+ * message and, for a validation error, the field. message points at a
+ * static string or at buf. */
+typedef struct store_refusal {
+	const char *message;
+	const char *field;
+	char buf[256];
+} store_refusal;
+
 /* Returns a static, lowercase description of e; never NULL. */
 const char *store_strerror(store_err e);
 

@@ -40,6 +40,7 @@ typedef struct store_field {
 	unsigned flags;
 	long long min, max;    /* STRING: length bounds; INT/POSINT: value bounds */
 	const char *message;   /* the message of any failure of this field */
+	const char *missing;   /* the message when absent, if another (NULL) */
 } store_field;
 
 /* Checks in (any JSON value; not an object fails as a whole) against the

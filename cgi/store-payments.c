@@ -1,0 +1,205 @@
+/* store-payments - the payments service: pay for the cart, list payments.
+ *
+ * FastCGI program behind the front server at /api/payments. Owns the
+ * payments database (payments, the cart replica kept by paymentsd, the
+ * idempotency attempts, the sandbox's charges). The total is computed from
+ * the replica, never taken from the client. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/bus.h"
+#include "store/config.h"
+#include "store/http.h"
+#include "store/json.h"
+#include "store/log.h"
+#include "store/pay.h"
+#include "store/payments.h"
+
+#define BODY_LIMIT 16384
+#define KEY_MAX 255
+
+static const char usage[] =
+	"usage: store-payments [--help]\n"
+	"\n"
+	"The payments service of Store, a FastCGI program: POST /api/payments\n"
+	"{token, total?} with an optional Idempotency-Key header, GET /api/payments,\n"
+	"and GET /healthz, /readyz. Charges go to Stripe (STORE_PAYMENTS=stripe) or\n"
+	"to the built-in sandbox, which takes Stripe's test tokens and cards.\n"
+	"\n"
+	"environment:\n"
+	"  STORE_DB              payments database: sqlite:PATH or mongodb://... (required)\n"
+	"  STORE_LISTEN          unix socket path or host:port (required)\n"
+	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
+	"  NATS_URL              NATS server with JetStream (nats://127.0.0.1:4222)\n"
+	"  STORE_PAYMENTS        stripe or sandbox (stripe when STRIPE_KEY is set)\n"
+	"  STRIPE_KEY            Stripe secret key\n"
+	"  STRIPE_API_BASE       Stripe API base URL (https://api.stripe.com)\n"
+	"  STORE_CURRENCY        currency of charges (usd)\n"
+	"  STRIPE_CONNECT_TIMEOUT_MS, STRIPE_TIMEOUT_MS   (5000, 30000)\n"
+	"  STORE_THREADS, STORE_BODY_LIMIT (16384), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
+	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL, STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS,\n"
+	"  STORE_MAX_DELIVER, STORE_NAK_DELAY_MS: see store(7)\n"
+	"\n"
+	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
+	"69 database unavailable, 78 configuration error.\n";
+
+typedef struct app {
+	store_db *db;
+	store_bus *bus;
+	store_pay *pay;
+} app;
+
+static const store_field pay_fields[] = {
+	{ "token", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, 255,
+	  "Token is required" },
+	{ "total", STORE_V_MONEY, 0, 0, 0, "Total must be a positive amount with at most two decimals" },
+};
+
+/* The Idempotency-Key header: absent, or 1-255 printable ASCII characters. */
+static int
+key_ok(const char *key)
+{
+	size_t n = key != NULL ? strlen(key) : 0;
+
+	if (key == NULL)
+		return 1;
+	if (n == 0 || n > KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)key[i]))
+			return 0;
+	return 1;
+}
+
+static void
+pay(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	const char *key = store_req_param(req, "HTTP_IDEMPOTENCY_KEY");
+	json_t *total = json_object_get(req->input, "total"), *out = NULL;
+	store_payment_req preq = {
+		req->user, store_json_str(req->input, "token"), total != NULL,
+		json_integer_value(total), key, req->request_id,
+	};
+	store_refusal why = { 0 };
+	store_err e;
+
+	if (!key_ok(key)) {
+		store_res_error(res, 400, "Idempotency-Key must be 1 to 255 printable characters",
+		                NULL);
+		return;
+	}
+	e = store_payment_create(a->db, a->pay, &preq, &out, &why);
+	switch (e) {
+	case STORE_OK:
+		store_bus_kick(a->bus);
+		store_res_json(res, 201, out);
+		return;
+	case STORE_EINVAL:
+		store_res_error(res, 400, why.message, why.field);
+		return;
+	case STORE_EDECLINED:
+		store_res_error(res, 402, why.message, why.field);
+		return;
+	case STORE_ECONFLICT:
+		store_res_error(res, 409, "A payment with this Idempotency-Key is in progress", NULL);
+		return;
+	case STORE_EUNAVAIL:
+		store_res_error(res, 503, "The payment provider is unavailable; nothing was charged, "
+		                "try again", NULL);
+		return;
+	default:
+		store_res_from_err(res, req, e);
+		return;
+	}
+}
+
+static void
+list(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	json_t *out = NULL;
+	store_err e = store_payments_list(a->db, req->user->id, &out);
+
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		return;
+	}
+	store_res_json(res, 200, out);
+}
+
+static const store_route routes[] = {
+	{ "POST", "/api/payments", pay, STORE_ROUTE_AUTH, pay_fields, 2 },
+	{ "GET", "/api/payments", list, STORE_ROUTE_AUTH },
+};
+
+static store_err
+ready(void *ctx, char *why, size_t whylen)
+{
+	app *a = ctx;
+
+	if (store_db_ping(a->db) != STORE_OK) {
+		snprintf(why, whylen, "database");
+		return STORE_EUNAVAIL;
+	}
+	if (store_bus_ping(a->bus) != STORE_OK) {
+		snprintf(why, whylen, "nats");
+		return STORE_EUNAVAIL;
+	}
+	return STORE_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	store_http_config cfg;
+	store_bus_config bcfg;
+	store_pay_config pcfg;
+	const char *dburl = NULL;
+	char msg[512] = "";
+	app a = { 0 };
+	int status = 0;
+	const store_setting settings[] = {
+		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
+	};
+	const store_service svc = {
+		"payments", routes, sizeof routes / sizeof *routes, &a, ready,
+	};
+
+	if (argc > 1) {
+		int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fputs(usage, help ? stdout : stderr);
+		return help ? 0 : 64;
+	}
+	store_log_init("payments", STORE_LOG_INFO);
+	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
+	    store_config_load(settings, 1, msg, sizeof msg) != STORE_OK ||
+	    store_bus_config_load(&bcfg, "payments", msg, sizeof msg) != STORE_OK ||
+	    store_pay_config_load(&pcfg, msg, sizeof msg) != STORE_OK) {
+		fprintf(stderr, "store-payments: %s\n", msg);
+		return 78;
+	}
+	store_log_init("payments", (store_log_level)cfg.log_level);
+	if (store_db_open(dburl, store_payments_collections, store_payments_ncollections,
+	                  &a.db, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot open database: %s", msg);
+		return 69;
+	}
+	if (store_pay_open(&pcfg, a.db, &a.pay, msg, sizeof msg) != STORE_OK ||
+	    store_bus_open(&bcfg, a.db, &a.bus, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot start: %s", msg);
+		status = 69;
+		goto out;
+	}
+	store_info("card provider: %s", store_pay_name(a.pay));
+	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
+		store_error("%s", msg);
+		status = 69;
+	}
+out:
+	store_bus_free(a.bus);
+	store_pay_free(a.pay);
+	store_db_free(a.db);
+	return status;
+}

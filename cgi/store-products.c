@@ -1,0 +1,317 @@
+/* store-products - the products service: categories, products, addToCart.
+ *
+ * FastCGI program behind the front server at /api/categories and
+ * /api/products. Owns the catalog database; announces its changes through
+ * the outbox (lib/bus), which productsd and this program both relay. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/bus.h"
+#include "store/catalog.h"
+#include "store/config.h"
+#include "store/http.h"
+#include "store/json.h"
+#include "store/log.h"
+
+#define BODY_LIMIT (3700L * 1024)   /* a 2 MiB picture as a data URL, and text */
+
+static const char usage[] =
+	"usage: store-products [--help]\n"
+	"\n"
+	"The products service of Store, a FastCGI program: the categories and\n"
+	"products routes of API.md (/api/categories, /api/products), addToCart\n"
+	"with timed holds on stock, uploaded pictures at\n"
+	"/api/products/picture/:id, and GET /healthz, /readyz.\n"
+	"\n"
+	"environment:\n"
+	"  STORE_DB              catalog database: sqlite:PATH or mongodb://... (required)\n"
+	"  STORE_LISTEN          unix socket path or host:port (required)\n"
+	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
+	"  NATS_URL              NATS server with JetStream (nats://127.0.0.1:4222)\n"
+	"  STORE_HOLD_SECONDS    how long addToCart holds a unit (900)\n"
+	"  STORE_THREADS, STORE_BODY_LIMIT (3788800), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
+	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL, STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS,\n"
+	"  STORE_MAX_DELIVER, STORE_NAK_DELAY_MS: see store(7)\n"
+	"\n"
+	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
+	"69 database unavailable, 78 configuration error.\n";
+
+typedef struct app {
+	store_db *db;
+	store_bus *bus;
+	long hold_seconds;
+} app;
+
+#define NAME_FIELD(max) \
+	{ "name", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, max, \
+	  "Name is required" }
+#define DESCRIPTION_FIELD(max) \
+	{ "description", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, max, \
+	  "Description is required" }
+
+static const store_field category_fields[] = {
+	NAME_FIELD(100),
+	DESCRIPTION_FIELD(1000),
+};
+
+#define PRODUCT_FIELDS(picture_flags) {                                         \
+	NAME_FIELD(200),                                                            \
+	DESCRIPTION_FIELD(5000),                                                    \
+	{ "price", STORE_V_MONEY, STORE_F_REQUIRED, 0, 0,                           \
+	  "Price must be greater than 0" },                                         \
+	{ "count", STORE_V_POSINT, STORE_F_REQUIRED, 0, 1000000,                    \
+	  "Count must be greater than 0" },                                         \
+	{ "picture", STORE_V_PICTURE, (picture_flags) | STORE_F_TRIM, 0, 0,         \
+	  "Picture must be an http(s) URL or a png, jpeg, gif or webp image of at most 2 MiB", \
+	  "Picture is required" },                                                  \
+	{ "categoryId", STORE_V_OBJECTID, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,    \
+	  "Invalid Category Id", "Category is required" },                          \
+}
+
+static const store_field product_create_fields[] = PRODUCT_FIELDS(STORE_F_REQUIRED);
+static const store_field product_update_fields[] = PRODUCT_FIELDS(0);
+
+static const store_field select_fields[] = {
+	{ "id", STORE_V_OBJECTID, STORE_F_REQUIRED, 0, 0, "Invalid Product Id",
+	  "Product is required" },
+	{ "categoryId", STORE_V_OBJECTID, STORE_F_REQUIRED, 0, 0, "Invalid Category Id",
+	  "Category is required" },
+};
+
+/* Answers a domain result: the value with status, a refusal as 400, any
+ * other error by its kind. Kicks the relay after a change. */
+static void
+answer(store_req *req, store_res *res, store_err e, int status, json_t *value,
+       const store_refusal *why, int changed)
+{
+	app *a = req->app;
+
+	if (e == STORE_OK) {
+		if (changed)
+			store_bus_kick(a->bus);
+		store_res_json(res, status, value);
+		return;
+	}
+	json_decref(value);
+	if (e == STORE_EINVAL && why->message != NULL)
+		store_res_error(res, 400, why->message, why->field);
+	else
+		store_res_from_err(res, req, e);
+}
+
+#define ACTOR(req) { (req)->user, (req)->request_id }
+
+static void
+categories_list(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	json_t *out = NULL;
+	store_err e = store_categories_list(a->db, &out);
+
+	answer(req, res, e, 200, out, NULL, 0);
+}
+
+static void
+category_create(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e = store_category_create(a->db, &who, req->input, &out, &why);
+
+	answer(req, res, e, 201, out, &why, 1);
+}
+
+static void
+category_update(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e = store_category_update(a->db, &who, req->params[0], req->input, &out, &why);
+
+	answer(req, res, e, 200, out, &why, 1);
+}
+
+static void
+category_delete(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	store_err e = store_category_delete(a->db, &who, req->params[0], &why);
+
+	answer(req, res, e, 204, NULL, &why, 1);
+}
+
+static void
+products_of_category(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	json_t *out = NULL;
+	store_err e = store_products_list(a->db, req->params[0], NULL, &out);
+
+	answer(req, res, e, 200, out, NULL, 0);
+}
+
+static void
+products_of_user(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	json_t *out = NULL;
+	store_err e = store_products_list(a->db, req->params[0], req->user->id, &out);
+
+	answer(req, res, e, 200, out, NULL, 0);
+}
+
+static void
+product_create(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e = store_product_create(a->db, &who, req->input, &out, &why);
+
+	answer(req, res, e, 201, out, &why, 1);
+}
+
+static void
+product_update(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e = store_product_update(a->db, &who, req->params[0], req->input, &out, &why);
+
+	answer(req, res, e, 200, out, &why, 1);
+}
+
+static void
+product_delete(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_err e = store_product_delete(a->db, &who, req->params[0]);
+
+	answer(req, res, e, 204, NULL, NULL, 1);
+}
+
+static void
+add_to_cart(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	store_actor who = ACTOR(req);
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e = store_product_select(a->db, &who, store_json_str(req->input, "id"),
+	                                   store_json_str(req->input, "categoryId"),
+	                                   a->hold_seconds, &out, &why);
+
+	answer(req, res, e, 200, out, &why, 1);
+}
+
+static void
+picture(store_req *req, store_res *res)
+{
+	app *a = req->app;
+	char *type = NULL;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	store_err e = store_picture_get(a->db, req->params[0], &type, &data, &len);
+
+	if (e != STORE_OK) {
+		store_res_from_err(res, req, e);
+		return;
+	}
+	/* A picture never changes: a new upload gets a new id. */
+	store_res_header(res, "Cache-Control", "public, max-age=31536000, immutable");
+	store_res_body(res, 200, type, (const char *)data, len);
+	free(type);
+	free(data);
+}
+
+static const store_route routes[] = {
+	{ "GET", "/api/categories", categories_list, 0 },
+	{ "POST", "/api/categories", category_create, STORE_ROUTE_AUTH, category_fields, 2 },
+	{ "PUT", "/api/categories/:id", category_update, STORE_ROUTE_AUTH, category_fields, 2 },
+	{ "DELETE", "/api/categories/:id", category_delete, STORE_ROUTE_AUTH },
+	{ "GET", "/api/products/picture/:id", picture, 0 },
+	{ "GET", "/api/products/user/:catId", products_of_user, STORE_ROUTE_AUTH },
+	{ "POST", "/api/products/addToCart", add_to_cart, STORE_ROUTE_AUTH, select_fields, 2 },
+	{ "GET", "/api/products/:catId", products_of_category, 0 },
+	{ "POST", "/api/products", product_create, STORE_ROUTE_AUTH, product_create_fields, 6 },
+	{ "PUT", "/api/products/:id", product_update, STORE_ROUTE_AUTH, product_update_fields, 6 },
+	{ "DELETE", "/api/products/:id", product_delete, STORE_ROUTE_AUTH },
+};
+
+static store_err
+ready(void *ctx, char *why, size_t whylen)
+{
+	app *a = ctx;
+
+	if (store_db_ping(a->db) != STORE_OK) {
+		snprintf(why, whylen, "database");
+		return STORE_EUNAVAIL;
+	}
+	if (store_bus_ping(a->bus) != STORE_OK) {
+		snprintf(why, whylen, "nats");
+		return STORE_EUNAVAIL;
+	}
+	return STORE_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	store_http_config cfg;
+	store_bus_config bcfg;
+	const char *dburl = NULL;
+	char msg[512] = "";
+	app a = { 0 };
+	int status = 0;
+	const store_setting settings[] = {
+		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
+		{ "STORE_HOLD_SECONDS", STORE_SETTING_INT, "900", 1, 7 * 86400, NULL,
+		  &a.hold_seconds },
+	};
+	const store_service svc = {
+		"products", routes, sizeof routes / sizeof *routes, &a, ready,
+	};
+
+	if (argc > 1) {
+		int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fputs(usage, help ? stdout : stderr);
+		return help ? 0 : 64;
+	}
+	store_log_init("products", STORE_LOG_INFO);
+	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
+	    store_config_load(settings, 2, msg, sizeof msg) != STORE_OK ||
+	    store_bus_config_load(&bcfg, "products", msg, sizeof msg) != STORE_OK) {
+		fprintf(stderr, "store-products: %s\n", msg);
+		return 78;
+	}
+	store_log_init("products", (store_log_level)cfg.log_level);
+	if (store_db_open(dburl, store_catalog_collections, store_catalog_ncollections,
+	                  &a.db, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot open database: %s", msg);
+		return 69;
+	}
+	if (store_bus_open(&bcfg, a.db, &a.bus, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot start the bus: %s", msg);
+		status = 69;
+		goto out;
+	}
+	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
+		store_error("%s", msg);
+		status = 69;
+	}
+out:
+	store_bus_free(a.bus);
+	store_db_free(a.db);
+	return status;
+}

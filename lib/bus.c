@@ -1,0 +1,540 @@
+/* bus.c - the connection to NATS, the STORE stream and direct publishes.
+ * The outbox and its relay are in bus_outbox.c, consumers in bus_listen.c.
+ *
+ * The connection retries for ever, also when NATS is down at start
+ * (RetryOnFailedConnect), so a program starts and serves what it can while
+ * NATS is away. The stream is checked lazily, before the first publish or
+ * consume, and again after every reconnect (the server may be a new one). */
+#include "bus_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/config.h"
+#include "store/log.h"
+#include "store/oid.h"
+
+#define NS_PER_MS          1000000LL
+#define NS_PER_S           1000000000LL
+#define BUS_DUP_WINDOW_S   120     /* JetStream duplicate window */
+#define BUS_RECONNECT_MS   250
+#define BUS_CLOSE_WAIT_MS  5000    /* for the closed callback in free */
+#define BUS_ASYNC_PENDING  1000    /* relay publishes in flight, >= batch */
+
+/* ---- small helpers ------------------------------------------------------ */
+
+void
+bus_now_rfc3339(char out[BUS_TIME_LEN])
+{
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	n = strftime(out, BUS_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, BUS_TIME_LEN - n, ".%03dZ",
+	         (int)(now.tv_nsec / NS_PER_MS) % 1000);
+}
+
+void
+bus_header_value(char out[BUS_HDR_MAX], const char *s)
+{
+	size_t i = 0;
+
+	for (; s != NULL && s[i] != '\0' && i < BUS_HDR_MAX - 1; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+	out[i] = '\0';
+}
+
+bool
+bus_subject_ok(const char *s)
+{
+	size_t len, n;
+
+	if (s == NULL || strncmp(s, "store.", 6) != 0)
+		return false;
+	len = strlen(s);
+	if (len + strlen(STORE_DEAD_PREFIX) >= BUS_SUBJECT_MAX)
+		return false;
+	for (s += 6; ; s += n + 1) {
+		n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		              "0123456789_-");
+		if (n == 0 || (s[n] != '.' && s[n] != '\0'))
+			return false;
+		if (s[n] == '\0')
+			return true;
+	}
+}
+
+/* An event id fit for a header: [A-Za-z0-9_-], 1 to BUS_ID_MAX bytes. */
+static bool
+event_id_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "0123456789_-");
+	return n > 0 && n <= BUS_ID_MAX && s[n] == '\0';
+}
+
+/* A service name: [a-z0-9_-], 1 to BUS_NAME_MAX bytes. */
+static bool
+service_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	return n > 0 && n <= BUS_NAME_MAX && s[n] == '\0';
+}
+
+/* ---- settings ----------------------------------------------------------- */
+
+store_err
+store_bus_config_load(store_bus_config *cfg, const char *service, char *msg,
+                      size_t msglen)
+{
+	store_err e;
+
+	memset(cfg, 0, sizeof *cfg);
+	if (!service_ok(service)) {
+		snprintf(msg, msglen, "bus service name '%.64s' is not [a-z0-9_-]",
+		         service != NULL ? service : "");
+		return STORE_EINVAL;
+	}
+	cfg->service = service;
+	const store_setting table[] = {
+		{ "NATS_URL", STORE_SETTING_STR, "nats://127.0.0.1:4222", 0, 0,
+		  &cfg->url, NULL },
+		{ "STORE_STREAM_MAX_AGE", STORE_SETTING_INT, "30", 1, 3650, NULL,
+		  &cfg->max_age_days },
+		{ "STORE_ACK_WAIT_MS", STORE_SETTING_INT, "5000", 100, 3600000, NULL,
+		  &cfg->ack_wait_ms },
+		{ "STORE_MAX_DELIVER", STORE_SETTING_INT, "10", 1, 1000, NULL,
+		  &cfg->max_deliver },
+		{ "STORE_NAK_DELAY_MS", STORE_SETTING_INT, "200", 1, 600000, NULL,
+		  &cfg->nak_delay_ms },
+	};
+	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	return e;
+}
+
+/* Checks a configuration given by code (tests build theirs by hand). */
+static store_err
+config_check(const store_bus_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->url == NULL || cfg->url[0] == '\0' || strlen(cfg->url) > 1024) {
+		snprintf(err, errlen, "setting 'NATS_URL' is missing or too long");
+		return STORE_ECONFIG;
+	}
+	if (!service_ok(cfg->service)) {
+		snprintf(err, errlen, "bus service name '%.64s' is not [a-z0-9_-]",
+		         cfg->service != NULL ? cfg->service : "");
+		return STORE_EINVAL;
+	}
+	if (cfg->max_age_days < 1 || cfg->max_age_days > 3650 ||
+	    cfg->ack_wait_ms < 100 || cfg->ack_wait_ms > 3600000 ||
+	    cfg->max_deliver < 1 || cfg->max_deliver > 1000 ||
+	    cfg->nak_delay_ms < 1 || cfg->nak_delay_ms > 600000) {
+		snprintf(err, errlen, "bus settings out of range (max age 1-3650 "
+		         "days, ack wait 100-3600000 ms, max deliver 1-1000, nak "
+		         "delay 1-600000 ms)");
+		return STORE_ECONFIG;
+	}
+	return STORE_OK;
+}
+
+/* ---- connection callbacks (on the library's callback thread) ------------ */
+
+static void
+on_connected(natsConnection *nc, void *closure)
+{
+	store_bus *bus = closure;
+
+	(void)nc;
+	atomic_fetch_add(&bus->generation, 1);
+	atomic_store(&bus->stream_ok, false);
+	if (atomic_exchange(&bus->nats_down, false))
+		store_info("connected to nats");
+	store_bus_kick(bus);
+}
+
+static void
+on_disconnected(natsConnection *nc, void *closure)
+{
+	store_bus *bus = closure;
+	bool stopping;
+
+	(void)nc;
+	pthread_mutex_lock(&bus->mu);
+	stopping = bus->stopping;
+	pthread_mutex_unlock(&bus->mu);
+	if (!stopping && !atomic_exchange(&bus->nats_down, true))
+		store_warn("disconnected from nats, reconnecting");
+}
+
+static void
+on_closed(natsConnection *nc, void *closure)
+{
+	store_bus *bus = closure;
+
+	(void)nc;
+	pthread_mutex_lock(&bus->mu);
+	bus->closed = true;
+	pthread_cond_broadcast(&bus->cond);
+	pthread_mutex_unlock(&bus->mu);
+}
+
+static void
+on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus s,
+               void *closure)
+{
+	(void)nc;
+	(void)sub;
+	(void)closure;
+	store_warn("nats: %s", natsStatus_GetText(s));
+}
+
+bool
+bus_connected(store_bus *bus)
+{
+	return natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+/* ---- the stream --------------------------------------------------------- */
+
+store_err
+bus_stream_ensure(store_bus *bus)
+{
+	static const char *subjects[] = { "store.>" };
+	jsStreamConfig sc;
+	jsStreamInfo *si = NULL;
+	jsErrCode je = 0;
+	natsStatus s;
+	store_err e = STORE_OK;
+
+	if (atomic_load(&bus->stream_ok))
+		return STORE_OK;
+	if (!bus_connected(bus))
+		return STORE_EUNAVAIL;
+	pthread_mutex_lock(&bus->stream_mu);
+	if (atomic_load(&bus->stream_ok))
+		goto out;
+	jsStreamConfig_Init(&sc);
+	sc.Name = STORE_STREAM;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Retention = js_LimitsPolicy;
+	sc.Discard = js_DiscardOld;
+	sc.Storage = js_FileStorage;
+	sc.MaxAge = (int64_t)bus->cfg.max_age_days * 86400 * NS_PER_S;
+	sc.Duplicates = (int64_t)BUS_DUP_WINDOW_S * NS_PER_S;
+	s = js_AddStream(&si, bus->js, &sc, NULL, &je);
+	if (s != NATS_OK && je == JSStreamNameExistErr) {
+		/* It exists with other settings: bring them in line. */
+		je = 0;
+		s = js_UpdateStream(&si, bus->js, &sc, NULL, &je);
+		if (s != NATS_OK && je != 0) {
+			/* Settings that cannot change (storage, ...): the stream
+			 * is usable as it is; say so once per connection. */
+			store_error("stream '%s' exists with settings that cannot be "
+			            "updated (jetstream error %d), using it as it is",
+			            STORE_STREAM, (int)je);
+			s = NATS_OK;
+		}
+	}
+	if (s != NATS_OK) {
+		store_warn("cannot make stream '%s': %s (jetstream error %d)",
+		           STORE_STREAM, natsStatus_GetText(s), (int)je);
+		e = STORE_EUNAVAIL;
+		goto out;
+	}
+	atomic_store(&bus->stream_ok, true);
+out:
+	pthread_mutex_unlock(&bus->stream_mu);
+	jsStreamInfo_Destroy(si);
+	return e;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+store_err
+bus_msg_new(const char *subject, const char *data, size_t len, const char *id,
+            const char *req_id, const char *at, natsMsg **out)
+{
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	*out = NULL;
+	if (len > BUS_PAYLOAD_MAX)
+		return STORE_ETOOBIG;
+	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+	if (s == NATS_OK && id != NULL)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	if (s == NATS_OK && req_id != NULL)
+		s = natsMsgHeader_Set(m, STORE_HDR_REQUEST_ID, req_id);
+	if (s == NATS_OK && at != NULL)
+		s = natsMsgHeader_Set(m, STORE_HDR_OCCURRED_AT, at);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return s == NATS_NO_MEMORY ? STORE_ENOMEM : STORE_EINVAL;
+	}
+	*out = m;
+	return STORE_OK;
+}
+
+store_err
+bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq)
+{
+	jsPubOptions po;
+	jsPubAck *pa = NULL;
+	jsErrCode je = 0;
+	natsStatus s;
+	store_err e;
+
+	if ((e = bus_stream_ensure(bus)) != STORE_OK)
+		return e;
+	jsPubOptions_Init(&po);
+	po.MaxWait = BUS_PUB_WAIT_MS;
+	s = js_PublishMsg(&pa, bus->js, msg, &po, &je);
+	if (s == NATS_OK) {
+		if (seq != NULL)
+			*seq = pa->Sequence;
+		goto out;
+	}
+	if (s == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr)
+		atomic_store(&bus->stream_ok, false);
+	store_warn("cannot publish to '%s': %s (jetstream error %d)",
+	           natsMsg_GetSubject(msg), natsStatus_GetText(s), (int)je);
+	e = STORE_EUNAVAIL;
+out:
+	jsPubAck_Destroy(pa);
+	return e;
+}
+
+store_err
+store_bus_publish(store_bus *bus, const char *subject, const json_t *payload,
+                  const char *event_id, const char *request_id, uint64_t *seq)
+{
+	char id[STORE_OID_LEN + 1], at[BUS_TIME_LEN], req[BUS_HDR_MAX];
+	natsMsg *m = NULL;
+	char *data = NULL;
+	store_err e = STORE_EINVAL;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (bus == NULL || !bus_subject_ok(subject) || !json_is_object(payload) ||
+	    (event_id != NULL && !event_id_ok(event_id)))
+		goto out;
+	if (event_id == NULL) {
+		store_oid_new(id);
+		event_id = id;
+	}
+	if (request_id != NULL) {
+		bus_header_value(req, request_id);
+		request_id = req;
+	}
+	data = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (data == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	bus_now_rfc3339(at);
+	e = bus_msg_new(subject, data, strlen(data), event_id, request_id, at, &m);
+	if (e != STORE_OK)
+		goto out;
+	if (!bus_connected(bus)) {
+		e = STORE_EUNAVAIL;
+		goto out;
+	}
+	e = bus_publish_sync(bus, m, seq);
+out:
+	natsMsg_Destroy(m);
+	free(data);
+	return e;
+}
+
+/* ---- open / free -------------------------------------------------------- */
+
+/* Sets the connection options; NATS_OK or the first failure. */
+static natsStatus
+options_make(store_bus *bus)
+{
+	char name[BUS_NAME_MAX + 8];
+	natsStatus s;
+
+	snprintf(name, sizeof name, "store-%s", bus->service);
+	s = natsOptions_Create(&bus->opts);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(bus->opts, bus->url);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(bus->opts, name);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(bus->opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(bus->opts, BUS_RECONNECT_MS);
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(bus->opts, true, on_connected,
+		                                        bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(bus->opts, on_connected, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(bus->opts, on_disconnected, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(bus->opts, on_closed, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(bus->opts, on_async_error, bus);
+	return s;
+}
+
+store_err
+store_bus_open(const store_bus_config *cfg, store_db *db, store_bus **out,
+               char *err, size_t errlen)
+{
+	pthread_condattr_t ca;
+	store_bus *bus = NULL;
+	jsOptions jo;
+	natsStatus s;
+	store_err e;
+
+	if (err == NULL)
+		errlen = 0;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (out == NULL || cfg == NULL)
+		return STORE_EINVAL;
+	*out = NULL;
+	if ((e = config_check(cfg, err, errlen)) != STORE_OK)
+		return e;
+	bus = calloc(1, sizeof *bus);
+	if (bus == NULL)
+		return STORE_ENOMEM;
+	pthread_mutex_init(&bus->mu, NULL);
+	pthread_mutex_init(&bus->stream_mu, NULL);
+	pthread_mutex_init(&bus->flush_mu, NULL);
+	pthread_mutex_init(&bus->batch_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&bus->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&bus->stream_ok, false);
+	atomic_init(&bus->nats_down, false);
+	atomic_init(&bus->generation, 0);
+	bus->cfg = *cfg;
+	bus->url = strdup(cfg->url);
+	bus->service = strdup(cfg->service);
+	if (bus->url == NULL || bus->service == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	bus->cfg.url = bus->url;
+	bus->cfg.service = bus->service;
+	bus->db = db;
+
+	if ((s = options_make(bus)) != NATS_OK) {
+		snprintf(err, errlen, "bad nats settings: %s", natsStatus_GetText(s));
+		e = s == NATS_NO_MEMORY ? STORE_ENOMEM : STORE_ECONFIG;
+		goto out;
+	}
+	s = natsConnection_Connect(&bus->nc, bus->opts);
+	if (s == NATS_NOT_YET_CONNECTED) {
+		atomic_store(&bus->nats_down, true);
+		store_warn("nats is not reachable yet, connecting in the background");
+	} else if (s != NATS_OK) {
+		snprintf(err, errlen, "cannot use 'NATS_URL': %s",
+		         natsStatus_GetText(s));
+		e = STORE_ECONFIG;
+		goto out;
+	}
+	jsOptions_Init(&jo);
+	jo.Wait = BUS_API_WAIT_MS;
+	jo.PublishAsync.MaxPending = BUS_ASYNC_PENDING;
+	jo.PublishAsync.AckHandler = bus_relay_ack;
+	jo.PublishAsync.AckHandlerClosure = bus;
+	if ((s = natsConnection_JetStream(&bus->js, bus->nc, &jo)) != NATS_OK) {
+		snprintf(err, errlen, "cannot use jetstream: %s", natsStatus_GetText(s));
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	/* Best effort now; the relay and the listeners check again. */
+	(void)bus_stream_ensure(bus);
+	if (db != NULL && (e = bus_relay_start(bus)) != STORE_OK) {
+		snprintf(err, errlen, "cannot start the outbox relay");
+		goto out;
+	}
+	*out = bus;
+	bus = NULL;
+out:
+	store_bus_free(bus);
+	return e;
+}
+
+void
+store_bus_free(store_bus *bus)
+{
+	struct timespec until;
+	bool closed = false;
+	int rc = 0;
+
+	if (bus == NULL)
+		return;
+	pthread_mutex_lock(&bus->mu);
+	bus->stopping = true;
+	pthread_cond_broadcast(&bus->cond);
+	pthread_mutex_unlock(&bus->mu);
+	bus_relay_stop(bus);
+	jsCtx_Destroy(bus->js);
+	if (bus->nc != NULL) {
+		/* The callbacks hold bus: wait for the last one (closed, which
+		 * the library delivers after every earlier one). */
+		natsConnection_Close(bus->nc);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
+		pthread_mutex_lock(&bus->mu);
+		while (!bus->closed && rc == 0)
+			rc = pthread_cond_timedwait(&bus->cond, &bus->mu, &until);
+		closed = bus->closed;
+		pthread_mutex_unlock(&bus->mu);
+		natsConnection_Destroy(bus->nc);
+		if (!closed) {
+			/* A late callback could still use bus: keep it alive. */
+			store_error("nats connection did not report closing, leaking it");
+			natsOptions_Destroy(bus->opts);
+			return;
+		}
+	}
+	natsOptions_Destroy(bus->opts);
+	pthread_cond_destroy(&bus->cond);
+	pthread_mutex_destroy(&bus->batch_mu);
+	pthread_mutex_destroy(&bus->flush_mu);
+	pthread_mutex_destroy(&bus->stream_mu);
+	pthread_mutex_destroy(&bus->mu);
+	free(bus->service);
+	free(bus->url);
+	free(bus);
+}
+
+store_err
+store_bus_ping(store_bus *bus)
+{
+	if (bus == NULL)
+		return STORE_EINVAL;
+	return bus_connected(bus) ? STORE_OK : STORE_EUNAVAIL;
+}
+
+void
+store_bus_kick(store_bus *bus)
+{
+	if (bus == NULL)
+		return;
+	pthread_mutex_lock(&bus->mu);
+	bus->kicked = true;
+	pthread_cond_broadcast(&bus->cond);
+	pthread_mutex_unlock(&bus->mu);
+}

@@ -1,0 +1,109 @@
+/* bus_impl.h - private: what bus.c (connection, stream, direct publish),
+ * bus_outbox.c (outbox, relay, processed) and bus_listen.c (durable
+ * consumers) share. */
+#ifndef STORE_BUS_IMPL_H
+#define STORE_BUS_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <nats/nats.h>
+
+#include "store/bus.h"
+
+#define BUS_SUBJECT_MAX   200          /* a subject, "store.dead." included */
+#define BUS_NAME_MAX      64           /* service and event token lengths */
+#define BUS_DURABLE_MAX   (2 * BUS_NAME_MAX + 2)
+#define BUS_ID_MAX        64           /* a Nats-Msg-Id we accept */
+#define BUS_HDR_MAX       256          /* a header value we write */
+#define BUS_PAYLOAD_MAX   (512u << 10) /* an encoded payload (NATS max 1 MB) */
+#define BUS_API_WAIT_MS   3000         /* JetStream API requests */
+#define BUS_PUB_WAIT_MS   5000         /* one publish acknowledgement */
+#define BUS_TIME_LEN      32           /* "2024-01-02T03:04:05.678Z" */
+
+struct store_bus {
+	store_bus_config cfg;         /* url and service point at the copies */
+	char *url, *service;          /* owned */
+	store_db *db;                 /* borrowed; NULL: no relay */
+
+	natsOptions *opts;
+	natsConnection *nc;
+	jsCtx *js;
+
+	pthread_mutex_t mu;           /* guards the fields below it */
+	pthread_cond_t cond;          /* kicked, stopping, closed changed */
+	bool kicked;                  /* store_bus_kick since the last flush */
+	bool stopping;                /* store_bus_free has begun */
+	bool closed;                  /* the connection's closed callback ran */
+	bool relay_started;
+	pthread_t relay;
+
+	atomic_bool stream_ok;        /* STORE exists as configured */
+	atomic_bool nats_down;        /* last seen state, for log transitions */
+	atomic_uint generation;       /* +1 on every (re)connect */
+	pthread_mutex_t stream_mu;    /* one stream check at a time */
+	pthread_mutex_t flush_mu;     /* one outbox flush at a time */
+
+	pthread_mutex_t batch_mu;     /* guards batch: the relay's publishes */
+	struct bus_batch *batch;      /* in flight; NULL between flushes */
+};
+
+/* One row of an outbox flush and what JetStream answered. */
+struct bus_row {
+	json_t *doc;                  /* the outbox document; borrowed from rows */
+	const char *id;
+	bool acked;
+	bool bad;                     /* malformed: marked published, not sent */
+};
+
+struct bus_batch {
+	struct bus_row *rows;
+	size_t n;
+	size_t hint;                  /* where the next ack probably is */
+	size_t failed;                /* negative answers */
+	natsStatus last_err;          /* the last of them, for the log */
+	jsErrCode last_je;
+};
+
+/* True for "store" followed by dot-separated tokens of [A-Za-z0-9_-], short
+ * enough that its dead-letter subject fits in BUS_SUBJECT_MAX. */
+bool bus_subject_ok(const char *s);
+
+/* True when the connection is up now. */
+bool bus_connected(store_bus *bus);
+
+/* Makes sure the STORE stream exists with the configured limits (adds it,
+ * or updates it when it differs); cached until the next reconnect or a
+ * publish that found no stream. STORE_EUNAVAIL when NATS does not answer. */
+store_err bus_stream_ensure(store_bus *bus);
+
+/* A new message on subject with payload bytes and the event headers
+ * (Nats-Msg-Id id, Store-Request-Id when req_id is not NULL,
+ * Store-Occurred-At when at is not NULL). Caller frees *out with
+ * natsMsg_Destroy (or hands it to a js_Publish*Async call). */
+store_err bus_msg_new(const char *subject, const char *data, size_t len,
+                      const char *id, const char *req_id, const char *at,
+                      natsMsg **out);
+
+/* Publishes msg and waits for JetStream's acknowledgement (msg stays the
+ * caller's). seq, when not NULL, gets the stream sequence. */
+store_err bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq);
+
+/* Writes the current UTC time as RFC 3339 with milliseconds. */
+void bus_now_rfc3339(char out[BUS_TIME_LEN]);
+
+/* Copies s into a header value: at most BUS_HDR_MAX - 1 bytes, control
+ * characters replaced by spaces. */
+void bus_header_value(char out[BUS_HDR_MAX], const char *s);
+
+/* The relay thread (bus_outbox.c): store_bus_open starts it with
+ * bus_relay_start and store_bus_free stops it with bus_relay_stop. */
+store_err bus_relay_start(store_bus *bus);
+void bus_relay_stop(store_bus *bus);
+
+/* jsOptions.PublishAsync.AckHandler for the relay's publishes. */
+void bus_relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+                   void *closure);
+
+#endif

@@ -1,0 +1,448 @@
+/* payments.c - paying for a cart exactly once. */
+#include "store/payments.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/json.h"
+#include "store/log.h"
+#include "store/oid.h"
+#include "store/valid.h"
+
+#define LEASE_MS 60000        /* an attempt's claim, should its process die */
+#define WAIT_STEP_MS 100
+#define WAIT_STEPS 300        /* 30 s for a concurrent attempt to finish */
+#define ATTEMPTS 50           /* optimistic-concurrency retries */
+
+const store_collection store_payments_collections[] = {
+	{ "carts", NULL, NULL },
+	{ "attempts", (const char *const[]){ "key", NULL }, NULL },
+	{ "payments", NULL, (const char *const[]){ "userId", "createdAtMs", NULL } },
+	STORE_PAY_COLLECTIONS,
+	STORE_BUS_COLLECTIONS,
+};
+const size_t store_payments_ncollections =
+	sizeof store_payments_collections / sizeof *store_payments_collections;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static store_err
+refuse(store_refusal *why, const char *message, const char *field)
+{
+	why->message = message;
+	why->field = field;
+	return STORE_EINVAL;
+}
+
+/* The cart's total in cents, or -1 when a line is malformed. */
+static long long
+cart_total(const json_t *info)
+{
+	const json_t *line;
+	long long total = 0, cents;
+	size_t i;
+
+	json_array_foreach(info, i, line) {
+		long long qty = store_json_int(line, "qty", 0);
+		if (qty <= 0 || !store_valid_money(json_object_get(json_object_get(line, "product"),
+		                                                   "price"), &cents))
+			return -1;
+		total += cents * qty;
+	}
+	return total;
+}
+
+/* The key of this payment (the client's, or the cart version and token),
+ * hashed to 64 hex characters: it names the attempt and is the provider's
+ * Idempotency-Key. */
+static void
+payment_key(const store_payment_req *req, long long cart_version, char out[65])
+{
+	unsigned char h[32];
+	char *raw = NULL;
+	int n;
+
+	if (req->idempotency_key != NULL)
+		n = asprintf(&raw, "key:%s:%s", req->user->id, req->idempotency_key);
+	else
+		n = asprintf(&raw, "cart:%s:%lld:%s", req->user->id, cart_version, req->token);
+	if (n < 0) {
+		raw = NULL;
+		n = 0;
+	}
+	crypto_generichash(h, sizeof h, (const unsigned char *)(raw != NULL ? raw : ""),
+	                   (size_t)n, NULL, 0);
+	sodium_bin2hex(out, 65, h, sizeof h);
+	free(raw);
+}
+
+typedef struct claim {
+	const char *key;
+	char request[160];
+	json_t *attempt;      /* ours once claimed, or the finished one */
+} claim;
+
+/* Claims the attempt of key, waiting while another request holds it.
+ * STORE_OK: ours (c->attempt pending). STORE_EDUPLICATE: already finished
+ * (c->attempt says how). STORE_EINVAL: the key belongs to another request.
+ * STORE_ECONFLICT: still in flight elsewhere after the wait. */
+static store_err
+claim_attempt(store_db *db, claim *c)
+{
+	json_t *filter = json_pack("{s:s}", "key", c->key);
+	store_err e = STORE_ENOMEM;
+
+	if (filter == NULL)
+		return e;
+	for (int step = 0; step < WAIT_STEPS; step++) {
+		json_decref(c->attempt);
+		c->attempt = json_pack("{s:s,s:s,s:s,s:I}", "key", c->key, "request", c->request,
+		                       "status", "pending", "leaseUntil",
+		                       (json_int_t)(now_ms() + LEASE_MS));
+		if (c->attempt == NULL) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
+		e = store_db_insert(db, "attempts", c->attempt, NULL);
+		if (e != STORE_EDUPLICATE)
+			goto out;
+		json_decref(c->attempt);
+		c->attempt = NULL;
+		e = store_db_find_one(db, "attempts", filter, &c->attempt);
+		if (e == STORE_ENOTFOUND)
+			continue;     /* released meanwhile: try again */
+		if (e != STORE_OK)
+			goto out;
+		if (strcmp(store_json_str(c->attempt, "request"), c->request) != 0) {
+			e = STORE_EINVAL;
+			goto out;
+		}
+		if (strcmp(store_json_str(c->attempt, "status"), "pending") != 0) {
+			e = STORE_EDUPLICATE;
+			goto out;
+		}
+		if (store_json_int(c->attempt, "leaseUntil", 0) < now_ms()) {
+			/* Its process died: take it over (the provider's idempotency
+			 * key makes a second charge attempt safe). */
+			json_object_set_new(c->attempt, "leaseUntil", json_integer(now_ms() + LEASE_MS));
+			e = store_db_update(db, "attempts", c->attempt, NULL);
+			if (e != STORE_ECONFLICT)
+				goto out;
+			continue;
+		}
+		struct timespec ts = { 0, WAIT_STEP_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	e = STORE_ECONFLICT;
+out:
+	json_decref(filter);
+	return e;
+}
+
+/* An attempt of c->key that already finished: STORE_EDUPLICATE (in
+ * c->attempt), STORE_EINVAL when it was for another request, or
+ * STORE_ENOTFOUND when there is none or it is still pending. */
+static store_err
+finished_attempt(store_db *db, claim *c)
+{
+	json_t *filter = json_pack("{s:s}", "key", c->key);
+	store_err e;
+
+	if (filter == NULL)
+		return STORE_ENOMEM;
+	e = store_db_find_one(db, "attempts", filter, &c->attempt);
+	json_decref(filter);
+	if (e != STORE_OK)
+		return e;
+	if (strcmp(store_json_str(c->attempt, "request"), c->request) != 0)
+		return STORE_EINVAL;
+	if (strcmp(store_json_str(c->attempt, "status"), "pending") != 0)
+		return STORE_EDUPLICATE;
+	json_decref(c->attempt);
+	c->attempt = NULL;
+	return STORE_ENOTFOUND;
+}
+
+typedef struct record_ctx {
+	const store_payment_req *req;
+	const char *user_id;
+	const store_charge *charge;
+	const char *key;
+	long long total;
+	const char *currency;
+	char payment_id[25];
+} record_ctx;
+
+/* Records a successful charge: the payment, the attempt's outcome, the
+ * replica emptied, payment.created into the outbox; one transaction. */
+static store_err
+record_tx(store_db *db, void *arg)
+{
+	record_ctx *c = arg;
+	json_t *cart = NULL, *att = NULL, *pay = NULL, *lines = NULL, *ev_info = NULL, *line;
+	json_t *filter = json_pack("{s:s}", "key", c->key);
+	char created[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t i;
+	store_err e;
+
+	if (filter == NULL)
+		return STORE_ENOMEM;
+	if ((e = store_db_get(db, "carts", c->user_id, &cart)) != STORE_OK ||
+	    (e = store_db_find_one(db, "attempts", filter, &att)) != STORE_OK)
+		goto out;
+	gmtime_r(&t, &tm);
+	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	lines = json_array();
+	ev_info = json_array();
+	json_array_foreach(json_object_get(cart, "info"), i, line) {
+		json_t *product = json_object_get(line, "product");
+		json_array_append_new(lines, json_pack("{s:O,s:O}", "product", product,
+		                                       "qty", json_object_get(line, "qty")));
+		json_array_append_new(ev_info, json_pack("{s:s?,s:O}", "productId",
+		                                         store_json_str(product, "id"),
+		                                         "qty", json_object_get(line, "qty")));
+	}
+	pay = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:s,s:I}", "userId", c->user_id,
+	                "stripeId", c->charge->id, "total", (json_int_t)c->total,
+	                "currency", c->currency, "status", "succeeded", "info", lines,
+	                "createdAt", created, "createdAtMs", (json_int_t)now_ms());
+	if (pay == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	if ((e = store_db_insert(db, "payments", pay, NULL)) != STORE_OK)
+		goto out;
+	snprintf(c->payment_id, sizeof c->payment_id, "%s", store_json_str(pay, "id"));
+	json_object_set_new(att, "status", json_string("succeeded"));
+	json_object_set_new(att, "paymentId", json_string(c->payment_id));
+	json_object_set_new(cart, "info", json_array());
+	if ((e = store_db_update(db, "attempts", att, NULL)) != STORE_OK ||
+	    (e = store_db_update(db, "carts", cart, NULL)) != STORE_OK)
+		goto out;
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:O}", "id", c->payment_id, "userId", c->user_id,
+	                       "stripeId", c->charge->id, "total", store_json_money(c->total),
+	                       "info", ev_info);
+	if (ev == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	e = store_outbox_add(db, "store.payment.created", ev, c->req->request_id, NULL);
+	json_decref(ev);
+out:
+	json_decref(pay);
+	json_decref(ev_info);
+	json_decref(lines);
+	json_decref(att);
+	json_decref(cart);
+	json_decref(filter);
+	return e;
+}
+
+/* Keeps a decline as the attempt's outcome, so a retry answers the same. */
+static store_err
+record_decline(store_db *db, json_t *attempt, const store_charge *ch)
+{
+	json_object_set_new(attempt, "status", json_string("declined"));
+	json_object_set_new(attempt, "message", json_string(ch->message));
+	json_object_set_new(attempt, "code", json_string(ch->code));
+	return store_db_update(db, "attempts", attempt, NULL);
+}
+
+/* The answer of an attempt finished earlier. */
+static store_err
+replay(const json_t *attempt, json_t **out, store_refusal *why)
+{
+	if (strcmp(store_json_str(attempt, "status"), "succeeded") == 0) {
+		*out = json_pack("{s:s}", "id", store_json_str(attempt, "paymentId"));
+		return *out != NULL ? STORE_OK : STORE_ENOMEM;
+	}
+	snprintf(why->buf, sizeof why->buf, "%s", store_json_str(attempt, "message"));
+	why->message = why->buf;
+	why->field = "token";
+	return STORE_EDECLINED;
+}
+
+/* The cart's total, checked: not empty, matching the client's total. */
+static store_err
+cart_checks(const json_t *cart, const store_payment_req *req, long long *total,
+            store_refusal *why)
+{
+	const json_t *info = json_object_get(cart, "info");
+
+	if (json_array_size(info) == 0)
+		return refuse(why, "Cart is empty", NULL);
+	if ((*total = cart_total(info)) <= 0) {
+		store_log(STORE_LOG_ERROR, req->request_id, NULL, "cart of '%s' has a malformed line",
+		          req->user->id);
+		return STORE_EINTERNAL;
+	}
+	if (req->has_total && req->total != *total)
+		return refuse(why, "Total does not match the cart", "total");
+	return STORE_OK;
+}
+
+/* Charges under the claimed attempt c and records the outcome. */
+static store_err
+charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
+       long long total, json_t **out, store_refusal *why)
+{
+	store_charge_req creq = { 0 };
+	store_charge ch;
+	record_ctx rc = { 0 };
+	store_err e;
+
+	creq.amount = total;
+	creq.token = req->token;
+	creq.idempotency_key = c->key;
+	creq.description = "Store order";
+	creq.user_id = req->user->id;
+	e = store_pay_charge(pay, &creq, &ch);
+	if (e == STORE_OK) {
+		rc = (record_ctx){ req, req->user->id, &ch, c->key, total,
+		                   store_pay_currency(pay), "" };
+		for (int i = 0; i < ATTEMPTS; i++)
+			if ((e = store_db_txn(db, record_tx, &rc)) != STORE_ECONFLICT)
+				break;
+		if (e != STORE_OK) {
+			/* Charged but not recorded: the attempt stays pending, its
+			 * lease lapses, and a retry replays the provider's charge. */
+			store_log(STORE_LOG_ERROR, req->request_id, NULL,
+			          "charge '%s' made but not recorded: %s", ch.id, store_strerror(e));
+			return e;
+		}
+		*out = json_pack("{s:s}", "id", rc.payment_id);
+		return *out != NULL ? STORE_OK : STORE_ENOMEM;
+	}
+	if (e == STORE_EDECLINED) {
+		if (record_decline(db, c->attempt, &ch) != STORE_OK)
+			store_log(STORE_LOG_WARN, req->request_id, NULL, "decline not recorded");
+	} else {
+		/* Refused or unreachable: nothing was charged; free the key. */
+		store_db_delete(db, "attempts", store_json_str(c->attempt, "id"),
+		                store_json_int(c->attempt, "version", 0));
+	}
+	if (e == STORE_EDECLINED || e == STORE_EINVAL) {
+		snprintf(why->buf, sizeof why->buf, "%s", ch.message);
+		why->message = why->buf;
+		why->field = "token";
+	}
+	return e;
+}
+
+store_err
+store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
+                     json_t **out, store_refusal *why)
+{
+	json_t *cart = NULL;
+	char key[65];
+	claim c = { key, "", NULL };
+	long long total = 0;
+	store_err e;
+
+	*out = NULL;
+	why->message = NULL;
+	if ((e = store_db_get(db, "carts", req->user->id, &cart)) != STORE_OK)
+		goto out;
+	/* A retry of a finished payment answers as the first time did, even
+	 * though the cart has been emptied since. */
+	payment_key(req, store_json_int(cart, "cartVersion", 0), key);
+	snprintf(c.request, sizeof c.request, "%.150s", req->token);
+	e = finished_attempt(db, &c);
+	if (e == STORE_ENOTFOUND && (e = cart_checks(cart, req, &total, why)) == STORE_OK)
+		e = claim_attempt(db, &c);
+	if (e == STORE_EDUPLICATE)
+		e = replay(c.attempt, out, why);
+	else if (e == STORE_EINVAL && why->message == NULL)
+		e = refuse(why, "Idempotency-Key was already used for another payment", NULL);
+	else if (e == STORE_OK)
+		e = charge(db, pay, req, &c, total, out, why);
+out:
+	json_decref(c.attempt);
+	json_decref(cart);
+	return e;
+}
+
+store_err
+store_payments_list(store_db *db, const char *user_id, json_t **out)
+{
+	store_find_opts opts = { "createdAtMs", 1, 0, 0 };
+	json_t *filter = json_pack("{s:s}", "userId", user_id), *docs = NULL, *d;
+	size_t i;
+	store_err e = STORE_ENOMEM;
+
+	*out = NULL;
+	if (filter == NULL || (e = store_db_find(db, "payments", filter, &opts, &docs)) != STORE_OK)
+		goto out;
+	*out = json_array();
+	json_array_foreach(docs, i, d)
+		json_array_append_new(*out, json_pack("{s:s?,s:s?,s:s?,s:o,s:s?,s:s?,s:O,s:s?}",
+		                      "id", store_json_str(d, "id"),
+		                      "userId", store_json_str(d, "userId"),
+		                      "stripeId", store_json_str(d, "stripeId"),
+		                      "total", store_json_money(store_json_int(d, "total", 0)),
+		                      "currency", store_json_str(d, "currency"),
+		                      "status", store_json_str(d, "status"),
+		                      "info", json_object_get(d, "info"),
+		                      "createdAt", store_json_str(d, "createdAt")));
+	e = *out != NULL ? STORE_OK : STORE_ENOMEM;
+out:
+	json_decref(docs);
+	json_decref(filter);
+	return e;
+}
+
+typedef struct cart_ctx {
+	const store_event *ev;
+} cart_ctx;
+
+static store_err
+cart_changed_tx(store_db *db, void *arg)
+{
+	const json_t *p = ((cart_ctx *)arg)->ev->payload;
+	const char *uid = store_json_str(p, "userId");
+	const json_t *info = json_object_get(p, "info");
+	long long v = store_json_int(p, "version", -1);
+	json_t *doc = NULL;
+	store_err e;
+
+	if (!store_oid_valid(uid) || !json_is_array(info) || v < 0 || cart_total(info) < 0)
+		return STORE_EINVAL;
+	e = store_db_get(db, "carts", uid, &doc);
+	if (e == STORE_ENOTFOUND) {
+		doc = json_pack("{s:s,s:s,s:I,s:O}", "id", uid, "userId", uid,
+		                "cartVersion", (json_int_t)v, "info", info);
+		e = doc != NULL ? store_db_insert(db, "carts", doc, NULL) : STORE_ENOMEM;
+		goto out;
+	}
+	if (e != STORE_OK || store_json_int(doc, "cartVersion", -1) >= v)
+		goto out;   /* an older or repeated cart: the newer one stands */
+	json_object_set_new(doc, "cartVersion", json_integer(v));
+	json_object_set(doc, "info", (json_t *)info);
+	e = store_db_update(db, "carts", doc, NULL);
+out:
+	json_decref(doc);
+	return e;
+}
+
+store_err
+store_payments_on_cart_changed(store_db *db, const store_event *ev)
+{
+	cart_ctx c = { ev };
+	store_err e = STORE_ECONFLICT;
+
+	for (int i = 0; i < ATTEMPTS && e == STORE_ECONFLICT; i++)
+		e = store_db_txn(db, cart_changed_tx, &c);
+	return e == STORE_EDUPLICATE ? STORE_OK : e;
+}

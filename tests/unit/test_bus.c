@@ -1,0 +1,974 @@
+/* test_bus.c - the event bus against a real nats-server with JetStream,
+ * started here on a free port in a temporary folder (skipped, saying so,
+ * when nats-server is not installed), and a SQLite outbox. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <nats/nats.h>
+
+#include "check.h"
+#include "store/bus.h"
+#include "store/log.h"
+#include "store/oid.h"
+
+#define NS_MS 1000000LL
+
+static char tmpdir[] = "/tmp/store-bus-XXXXXX";
+static bool tmpdir_made;
+static char server_bin[512];
+static int port;
+static pid_t server_pid = -1;
+static char url[64];
+
+static store_db *db;
+static store_bus *bus;
+static store_bus_config cfg;
+static natsConnection *insp_nc;   /* the test's own eyes on the server */
+static jsCtx *insp_js;
+
+/* ---- helpers: time, server ---------------------------------------------- */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * NS_MS };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* CHECK evaluates its condition twice (once more for the message):
+ * EXPECT evaluates it once, so conditions may have effects. */
+#define EXPECT(cond, ...) do {                                         \
+	bool expect_ = (cond);                                             \
+	CHECK(expect_, __VA_ARGS__);                                       \
+} while (0)
+
+/* Polls cond every 10 ms for up to ms milliseconds. */
+#define WAIT_UNTIL(cond, ms) do {                                      \
+	long long until_ = now_ms() + (ms);                                \
+	while (!(cond) && now_ms() < until_)                               \
+		sleep_ms(10);                                                  \
+} while (0)
+
+static bool
+find_server(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	snprintf(buf, sizeof buf, "%s:/usr/sbin:/usr/local/sbin:/sbin",
+	         path != NULL ? path : "/usr/bin:/bin");
+	for (char *dir = strtok(buf, ":"); dir != NULL; dir = strtok(NULL, ":")) {
+		snprintf(server_bin, sizeof server_bin, "%s/nats-server", dir);
+		if (access(server_bin, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		p = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+static bool
+port_open(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void
+server_stop(void)
+{
+	if (server_pid <= 0)
+		return;
+	kill(server_pid, SIGTERM);
+	waitpid(server_pid, NULL, 0);
+	server_pid = -1;
+}
+
+static bool
+server_start(void)
+{
+	char sd[600], portstr[16], logpath[600];
+	pid_t pid, parent;
+	int fd;
+
+	snprintf(sd, sizeof sd, "%s/js", tmpdir);
+	snprintf(logpath, sizeof logpath, "%s/nats.log", tmpdir);
+	snprintf(portstr, sizeof portstr, "%d", port);
+	parent = getpid();
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
+		if (getppid() != parent)
+			_exit(1);
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(server_bin, server_bin, "-js", "-sd", sd, "-a", "127.0.0.1",
+		      "-p", portstr, (char *)NULL);
+		_exit(127);
+	}
+	server_pid = pid;
+	WAIT_UNTIL(port_open(), 10000);
+	return port_open();
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+cleanup(void)
+{
+	server_stop();
+	if (tmpdir_made)
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_made = false;
+}
+
+static void
+on_signal(int sig)
+{
+	if (server_pid > 0)
+		kill(server_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* ---- helpers: looking at the stream ------------------------------------- */
+
+/* The test's own connection, reconnecting quickly after a server restart. */
+static bool
+inspector_connect(void)
+{
+	natsOptions *o = NULL;
+	bool ok;
+
+	ok = natsOptions_Create(&o) == NATS_OK &&
+	     natsOptions_SetURL(o, url) == NATS_OK &&
+	     natsOptions_SetMaxReconnect(o, -1) == NATS_OK &&
+	     natsOptions_SetReconnectWait(o, 100) == NATS_OK &&
+	     natsConnection_Connect(&insp_nc, o) == NATS_OK &&
+	     natsConnection_JetStream(&insp_js, insp_nc, NULL) == NATS_OK;
+	natsOptions_Destroy(o);
+	return ok;
+}
+
+/* Messages stored on subject (exact). */
+static long long
+stream_count(const char *subject)
+{
+	jsStreamInfo *si = NULL;
+	jsOptions o;
+	long long n = -1;
+
+	jsOptions_Init(&o);
+	o.Stream.Info.SubjectsFilter = subject;
+	if (js_GetStreamInfo(&si, insp_js, STORE_STREAM, &o, NULL) != NATS_OK)
+		return -1;
+	n = 0;
+	if (si->State.Subjects != NULL)
+		for (int i = 0; i < si->State.Subjects->Count; i++)
+			if (strcmp(si->State.Subjects->List[i].Subject, subject) == 0)
+				n = (long long)si->State.Subjects->List[i].Msgs;
+	jsStreamInfo_Destroy(si);
+	return n;
+}
+
+/* All messages on subject, oldest first, through an ephemeral consumer.
+ * Caller frees *out with natsMsgList_Destroy. */
+static bool
+stream_fetch(const char *subject, natsMsgList *out)
+{
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	natsMsg **all = NULL;
+	int n = 0;
+	natsMsgList l;
+
+	memset(out, 0, sizeof *out);
+	jsSubOptions_Init(&so);
+	so.Stream = STORE_STREAM;
+	so.Config.AckPolicy = js_AckNone;
+	so.Config.DeliverPolicy = js_DeliverAll;
+	if (js_PullSubscribe(&sub, insp_js, subject, NULL, NULL, &so, NULL) != NATS_OK)
+		return false;
+	for (;;) {
+		memset(&l, 0, sizeof l);
+		if (natsSubscription_Fetch(&l, sub, 256, 300, NULL) != NATS_OK)
+			break;
+		all = realloc(all, (size_t)(n + l.Count) * sizeof *all);
+		for (int i = 0; i < l.Count; i++) {
+			all[n++] = l.Msgs[i];
+			l.Msgs[i] = NULL;
+		}
+		natsMsgList_Destroy(&l);
+	}
+	natsMsgList_Destroy(&l);
+	natsSubscription_Unsubscribe(sub);
+	natsSubscription_Destroy(sub);
+	out->Msgs = all;
+	out->Count = n;
+	return true;
+}
+
+static const char *
+header(natsMsg *m, const char *key)
+{
+	const char *v = NULL;
+
+	return natsMsgHeader_Get(m, key, &v) == NATS_OK ? v : NULL;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static size_t
+unpublished(void)
+{
+	json_t *f = json_pack("{s:b}", "published", 0);
+	size_t n = 999999;
+
+	store_db_count(db, "outbox", f, &n);
+	json_decref(f);
+	return n;
+}
+
+/* ---- helpers: listeners in threads -------------------------------------- */
+
+typedef struct lrun {
+	store_bus *bus;
+	const store_listener *ls;
+	size_t n;
+	void *ctx;
+	volatile sig_atomic_t stop;
+	pthread_t tid;
+	store_err rc;
+} lrun;
+
+static void *
+lrun_main(void *arg)
+{
+	lrun *r = arg;
+
+	r->rc = store_bus_listen(r->bus, r->ls, r->n, r->ctx, &r->stop);
+	return NULL;
+}
+
+static void
+lrun_start(lrun *r)
+{
+	r->stop = 0;
+	r->rc = STORE_EINTERNAL;
+	pthread_create(&r->tid, NULL, lrun_main, r);
+}
+
+static store_err
+lrun_stop(lrun *r)
+{
+	r->stop = 1;
+	pthread_join(r->tid, NULL);
+	return r->rc;
+}
+
+/* What handlers saw. */
+#define SEEN_MAX 512
+typedef struct seen {
+	pthread_mutex_t mu;
+	atomic_int calls;          /* every call */
+	atomic_int ok;             /* calls answered STORE_OK */
+	int by_n[SEEN_MAX];        /* STORE_OK calls per payload "n" */
+	int who[2];                /* STORE_OK calls per listener copy */
+	uint64_t delivered[8];     /* ev->delivered of the first calls */
+	long long at[8];           /* and when */
+	char id[32], req[64], consumer[64], subject[64];
+	int later;                 /* answer STORE_ELATER this many times */
+} seen;
+
+static void
+seen_record(seen *s, const store_event *ev, int copy, bool ok)
+{
+	int n = (int)json_integer_value(json_object_get(ev->payload, "n"));
+	int c = atomic_fetch_add(&s->calls, 1);
+
+	pthread_mutex_lock(&s->mu);
+	if (c < 8) {
+		s->delivered[c] = ev->delivered;
+		s->at[c] = now_ms();
+	}
+	snprintf(s->id, sizeof s->id, "%s", ev->id);
+	snprintf(s->req, sizeof s->req, "%s", ev->request_id ? ev->request_id : "");
+	snprintf(s->consumer, sizeof s->consumer, "%s", ev->consumer);
+	snprintf(s->subject, sizeof s->subject, "%s", ev->subject);
+	if (ok) {
+		if (n >= 0 && n < SEEN_MAX)
+			s->by_n[n]++;
+		s->who[copy]++;
+		atomic_fetch_add(&s->ok, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static store_err
+on_ok(void *ctx, const store_event *ev)
+{
+	seen_record(ctx, ev, 0, true);
+	return STORE_OK;
+}
+
+static store_err
+on_later(void *ctx, const store_event *ev)
+{
+	seen *s = ctx;
+	bool ok = atomic_load(&s->calls) >= s->later;
+
+	seen_record(s, ev, 0, ok);
+	return ok ? STORE_OK : STORE_ELATER;
+}
+
+/* Fails events whose payload has "fail": true, every time. */
+static store_err
+on_fail_some(void *ctx, const store_event *ev)
+{
+	bool fail = json_is_true(json_object_get(ev->payload, "fail"));
+
+	seen_record(ctx, ev, 0, !fail);
+	return fail ? STORE_EIO : STORE_OK;
+}
+
+static store_err
+on_share0(void *ctx, const store_event *ev)
+{
+	seen_record(ctx, ev, 0, true);
+	sleep_ms(1);
+	return STORE_OK;
+}
+
+static store_err
+on_share1(void *ctx, const store_event *ev)
+{
+	seen_record(ctx, ev, 1, true);
+	sleep_ms(1);
+	return STORE_OK;
+}
+
+static seen *
+seen_new(void)
+{
+	seen *s = calloc(1, sizeof *s);
+
+	pthread_mutex_init(&s->mu, NULL);
+	return s;
+}
+
+static void
+seen_free(seen *s)
+{
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* ---- helpers: the outbox ------------------------------------------------ */
+
+typedef struct add_ctx {
+	const char *subject;
+	int from, count;           /* payload {"n": from .. from+count-1} */
+	const char *req;
+	store_err fail;            /* the txn's answer after adding */
+	char id[25];               /* the last event id */
+} add_ctx;
+
+static store_err
+add_events(store_db *d, void *arg)
+{
+	add_ctx *a = arg;
+	json_t *item = NULL, *payload = NULL;
+	store_err e = STORE_OK;
+
+	item = json_pack("{s:s}", "name", a->subject);
+	e = store_db_insert(d, "items", item, NULL);
+	for (int i = 0; i < a->count && e == STORE_OK; i++) {
+		payload = json_pack("{s:i,s:s,s:{s:b}}", "n", a->from + i,
+		                    "name", "café", "nested", "x", 1);
+		e = store_outbox_add(d, a->subject, payload, a->req, a->id);
+		json_decref(payload);
+	}
+	json_decref(item);
+	return e == STORE_OK ? a->fail : e;
+}
+
+static store_err
+publish_n(const char *subject, int from, int count)
+{
+	store_err e = STORE_OK;
+
+	for (int i = 0; i < count && e == STORE_OK; i++) {
+		json_t *p = json_pack("{s:i}", "n", from + i);
+
+		e = store_bus_publish(bus, subject, p, NULL, NULL, NULL);
+		json_decref(p);
+	}
+	return e;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void
+test_config(void)
+{
+	store_bus_config c;
+	char msg[256] = "";
+
+	setenv("NATS_URL", "nats://127.0.0.1:1", 1);
+	setenv("STORE_ACK_WAIT_MS", "750", 1);
+	unsetenv("STORE_STREAM_MAX_AGE");
+	unsetenv("STORE_MAX_DELIVER");
+	unsetenv("STORE_NAK_DELAY_MS");
+	EXPECT(store_bus_config_load(&c, "cart", msg, sizeof msg) == STORE_OK &&
+	      streq(c.url, "nats://127.0.0.1:1") && c.ack_wait_ms == 750 &&
+	      c.max_age_days == 30 && c.max_deliver == 10 && c.nak_delay_ms == 200 &&
+	      streq(c.service, "cart"),
+	      "config: environment and defaults");
+	setenv("STORE_MAX_DELIVER", "0", 1);
+	EXPECT(store_bus_config_load(&c, "cart", msg, sizeof msg) == STORE_ECONFIG &&
+	      strstr(msg, "STORE_MAX_DELIVER") != NULL,
+	      "config: a bad value is named (%s)", msg);
+	unsetenv("STORE_MAX_DELIVER");
+	EXPECT(store_bus_config_load(&c, "Bad Name", msg, sizeof msg) == STORE_EINVAL,
+	      "config: a bad service name is refused");
+	unsetenv("NATS_URL");
+	unsetenv("STORE_ACK_WAIT_MS");
+}
+
+static void
+test_processed(void)
+{
+	EXPECT(store_processed_mark(db, "test-a", "0123456789abcdef01234567") == STORE_OK,
+	      "processed: first mark");
+	EXPECT(store_processed_mark(db, "test-a", "0123456789abcdef01234567") ==
+	      STORE_EDUPLICATE, "processed: a repeat is detected");
+	EXPECT(store_processed_mark(db, "test-b", "0123456789abcdef01234567") == STORE_OK,
+	      "processed: another consumer has its own marks");
+	EXPECT(store_processed_mark(db, "test-a", NULL) == STORE_EINVAL,
+	      "processed: no id is refused");
+}
+
+static void
+test_stream(void)
+{
+	jsStreamInfo *si = NULL;
+	store_bus *b2 = NULL;
+	store_bus_config c2 = cfg;
+	char err[256] = "";
+	int64_t created = 0;
+
+	EXPECT(js_GetStreamInfo(&si, insp_js, STORE_STREAM, NULL, NULL) == NATS_OK &&
+	      si->Config->SubjectsLen == 1 && streq(si->Config->Subjects[0], "store.>") &&
+	      si->Config->Storage == js_FileStorage &&
+	      si->Config->Duplicates == 120LL * 1000 * NS_MS &&
+	      si->Config->MaxAge == 86400LL * 1000 * NS_MS,
+	      "stream: STORE made on open (store.>, file, 2 min duplicates, max age)");
+	if (si != NULL)
+		created = si->Created;
+	jsStreamInfo_Destroy(si);
+	si = NULL;
+
+	EXPECT(store_bus_open(&cfg, NULL, &b2, err, sizeof err) == STORE_OK,
+	      "stream: a second open with the same settings works (%s)", err);
+	store_bus_free(b2);
+	b2 = NULL;
+	c2.max_age_days = 2;
+	EXPECT(store_bus_open(&c2, NULL, &b2, err, sizeof err) == STORE_OK &&
+	      js_GetStreamInfo(&si, insp_js, STORE_STREAM, NULL, NULL) == NATS_OK &&
+	      si->Config->MaxAge == 2 * 86400LL * 1000 * NS_MS && si->Created == created,
+	      "stream: changed settings update the same stream");
+	jsStreamInfo_Destroy(si);
+	si = NULL;
+	store_bus_free(b2);
+	b2 = NULL;
+	EXPECT(store_bus_open(&cfg, NULL, &b2, err, sizeof err) == STORE_OK &&
+	      js_GetStreamInfo(&si, insp_js, STORE_STREAM, NULL, NULL) == NATS_OK &&
+	      si->Config->MaxAge == 86400LL * 1000 * NS_MS,
+	      "stream: and back");
+	jsStreamInfo_Destroy(si);
+	store_bus_free(b2);
+}
+
+static void
+test_outbox(void)
+{
+	add_ctx a = { "store.item.created", 7, 1, "req-1", STORE_OK, "" };
+	natsMsgList l = { 0 };
+	json_t *row = NULL, *payload = NULL;
+	const char *want = NULL;
+
+	EXPECT(store_db_txn(db, add_events, &a) == STORE_OK && store_oid_valid(a.id),
+	      "outbox: event recorded in the change's transaction");
+	store_bus_kick(bus);
+	WAIT_UNTIL(stream_count("store.item.created") == 1, 5000);
+	EXPECT(stream_count("store.item.created") == 1, "outbox: kick publishes it");
+	EXPECT(stream_fetch("store.item.created", &l) && l.Count == 1,
+	      "outbox: one message on the subject");
+	if (l.Count == 1) {
+		natsMsg *m = l.Msgs[0];
+
+		store_db_get(db, "outbox", a.id, &row);
+		payload = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+		                     0, NULL);
+		want = json_string_value(json_object_get(row, "occurredAt"));
+		EXPECT(streq(header(m, "Nats-Msg-Id"), a.id), "outbox: Nats-Msg-Id is the event id");
+		EXPECT(streq(header(m, STORE_HDR_REQUEST_ID), "req-1"),
+		      "outbox: Store-Request-Id");
+		EXPECT(streq(header(m, STORE_HDR_OCCURRED_AT), want) && strlen(want) == 24 &&
+		      want[10] == 'T' && want[23] == 'Z',
+		      "outbox: Store-Occurred-At, RFC 3339 UTC (%s)", want ? want : "-");
+		EXPECT(json_equal(payload, json_object_get(row, "payload")) &&
+		      json_integer_value(json_object_get(payload, "n")) == 7,
+		      "outbox: the body is the payload");
+	}
+	natsMsgList_Destroy(&l);
+	json_decref(payload);
+	json_decref(row);
+	row = NULL;
+	WAIT_UNTIL(store_db_get(db, "outbox", a.id, &row) == STORE_OK &&
+	           json_is_true(json_object_get(row, "published")) ? true :
+	           (json_decref(row), row = NULL, false), 3000);
+	EXPECT(row != NULL && json_is_string(json_object_get(row, "publishedAt")),
+	      "outbox: the row is marked published");
+	json_decref(row);
+}
+
+static void
+test_rollback(void)
+{
+	add_ctx a = { "store.item.rolledback", 0, 3, NULL, STORE_EINVAL, "" };
+
+	EXPECT(store_db_txn(db, add_events, &a) == STORE_EINVAL,
+	      "rollback: the transaction fails");
+	store_bus_kick(bus);
+	EXPECT(store_bus_flush(bus) == STORE_OK && unpublished() == 0,
+	      "rollback: nothing left in the outbox");
+	sleep_ms(100);
+	EXPECT(stream_count("store.item.rolledback") == 0, "rollback: nothing published");
+}
+
+static void
+test_duplicates(void)
+{
+	const char *id = "0123456789abcdef0123dead";
+	add_ctx a = { "store.item.dup2", 0, 1, NULL, STORE_OK, "" };
+	json_t *p = json_pack("{s:i}", "n", 1), *row = NULL;
+	uint64_t s1 = 0, s2 = 0;
+
+	EXPECT(store_bus_publish(bus, "store.item.dup", p, id, "r", &s1) == STORE_OK &&
+	      store_bus_publish(bus, "store.item.dup", p, id, "r", &s2) == STORE_OK &&
+	      s1 > 0 && s1 == s2 && stream_count("store.item.dup") == 1,
+	      "duplicates: a second publish of an event id is dropped");
+	json_decref(p);
+
+	/* A relay that died between publishing and marking: the row is
+	 * published again, and JetStream drops it. */
+	store_db_txn(db, add_events, &a);
+	EXPECT(store_bus_flush(bus) == STORE_OK && stream_count("store.item.dup2") == 1,
+	      "duplicates: outbox row published");
+	if (store_db_get(db, "outbox", a.id, &row) == STORE_OK) {
+		json_object_set_new(row, "published", json_false());
+		store_db_update(db, "outbox", row, NULL);
+	}
+	json_decref(row);
+	EXPECT(unpublished() == 1 && store_bus_flush(bus) == STORE_OK &&
+	      unpublished() == 0 && stream_count("store.item.dup2") == 1,
+	      "duplicates: a re-published outbox row stays one message");
+}
+
+static void
+test_listen_ack(void)
+{
+	static const store_listener ls[] = { { "t.ok", on_ok } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	jsConsumerInfo *ci = NULL;
+
+	EXPECT(publish_n("store.t.ok", 0, 5) == STORE_OK, "ack: 5 events published");
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 5, 5000);
+	EXPECT(atomic_load(&s->ok) == 5, "ack: all 5 handled");
+	EXPECT(streq(s->consumer, "test-t-ok") && streq(s->subject, "store.t.ok") &&
+	      store_oid_valid(s->id) && s->delivered[0] == 1,
+	      "ack: the event names its consumer, subject, id, delivery");
+	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, "test-t-ok", NULL,
+	                              NULL) == NATS_OK && ci->NumAckPending == 0 &&
+	           ci->AckFloor.Consumer == 5 ? true :
+	           (jsConsumerInfo_Destroy(ci), ci = NULL, false), 3000);
+	EXPECT(ci != NULL && ci->Config->AckPolicy == js_AckExplicit &&
+	      ci->Config->AckWait == cfg.ack_wait_ms * NS_MS &&
+	      streq(ci->Config->FilterSubject, "store.t.ok") &&
+	      ci->NumRedelivered == 0 && ci->NumPending == 0,
+	      "ack: durable consumer, explicit ack, all acked, none redelivered");
+	jsConsumerInfo_Destroy(ci);
+	EXPECT(lrun_stop(&r) == STORE_OK && atomic_load(&s->calls) == 5,
+	      "ack: stops cleanly, nothing handled twice");
+	EXPECT(publish_n("store.t.ok", 5, 2) == STORE_OK, "ack: 2 more while stopped");
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 7, 5000);
+	EXPECT(lrun_stop(&r) == STORE_OK && atomic_load(&s->calls) == 7 &&
+	      s->by_n[5] == 1 && s->by_n[6] == 1 && s->by_n[0] == 1,
+	      "ack: a restarted listener resumes where it was");
+	seen_free(s);
+}
+
+static void
+test_listen_later(void)
+{
+	static const store_listener ls[] = { { "t.later", on_later } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+
+	s->later = 2;
+	publish_n("store.t.later", 0, 1);
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 1, 5000);
+	lrun_stop(&r);
+	EXPECT(atomic_load(&s->ok) == 1 && atomic_load(&s->calls) == 3 &&
+	      s->delivered[0] == 1 && s->delivered[1] == 2 && s->delivered[2] == 3,
+	      "later: redelivered twice, then handled (calls %d)",
+	      atomic_load(&s->calls));
+	EXPECT(s->at[1] - s->at[0] >= cfg.nak_delay_ms - 5 &&
+	      s->at[2] - s->at[1] >= 2 * cfg.nak_delay_ms - 5,
+	      "later: after the nak delay, doubling (%lld ms, %lld ms)",
+	      s->at[1] - s->at[0], s->at[2] - s->at[1]);
+	EXPECT(stream_count("store.dead.store.t.later") == 0, "later: no dead letter");
+	seen_free(s);
+}
+
+static void
+test_listen_malformed(void)
+{
+	static const store_listener ls[] = { { "t.mixed", on_ok } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	jsPubOptions po;
+	natsMsgList l = { 0 };
+	uint64_t seq = 0;
+	jsPubAck *pa = NULL;
+
+	jsPubOptions_Init(&po);
+	po.MsgId = "0123456789abcdef0badbad0";
+	if (js_Publish(&pa, insp_js, "store.t.mixed", "not json", 8, &po, NULL) == NATS_OK)
+		seq = pa->Sequence;
+	jsPubAck_Destroy(pa);
+	po.MsgId = "0123456789abcdef0badbad1";
+	js_Publish(NULL, insp_js, "store.t.mixed", "[1,2]", 5, &po, NULL);
+	publish_n("store.t.mixed", 0, 2);
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 2 && stream_count("store.dead.store.t.mixed") == 2,
+	           5000);
+	EXPECT(atomic_load(&s->ok) == 2 && atomic_load(&s->calls) == 2,
+	      "malformed: the good events behind it flow; the handler never sees it");
+	EXPECT(stream_count("store.dead.store.t.mixed") == 2,
+	      "malformed: both bad payloads dead-lettered at once");
+	lrun_stop(&r);
+	if (stream_fetch("store.dead.store.t.mixed", &l) && l.Count >= 1) {
+		natsMsg *m = l.Msgs[0];
+		char seqs[32], dead_id[64];
+
+		snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
+		snprintf(dead_id, sizeof dead_id, "dead-test-t-mixed-%s", seqs);
+		EXPECT(natsMsg_GetDataLength(m) == 8 &&
+		      memcmp(natsMsg_GetData(m), "not json", 8) == 0,
+		      "malformed: dead letter keeps the body");
+		EXPECT(streq(header(m, STORE_HDR_CONSUMER), "test-t-mixed") &&
+		      streq(header(m, STORE_HDR_ORIGINAL_SEQ), seqs) &&
+		      streq(header(m, STORE_HDR_EVENT_ID), "0123456789abcdef0badbad0") &&
+		      streq(header(m, "Nats-Msg-Id"), dead_id) &&
+		      header(m, STORE_HDR_ERROR) != NULL &&
+		      strstr(header(m, STORE_HDR_ERROR), "not a json object") != NULL,
+		      "malformed: dead letter headers (%s)",
+		      header(m, STORE_HDR_ERROR) ? header(m, STORE_HDR_ERROR) : "-");
+	} else {
+		EXPECT(0, "malformed: dead letters readable");
+	}
+	natsMsgList_Destroy(&l);
+	seen_free(s);
+}
+
+static void
+test_listen_poison(void)
+{
+	static const store_listener ls[] = { { "t.fail", on_fail_some } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	json_t *bad = json_pack("{s:i,s:b}", "n", 100, "fail", 1);
+	natsMsgList l = { 0 };
+	jsConsumerInfo *ci = NULL;
+	char dead_id[64] = "";
+	uint64_t seq = 0;
+
+	store_bus_publish(bus, "store.t.fail", bad, NULL, "req-poison", &seq);
+	json_decref(bad);
+	publish_n("store.t.fail", 0, 3);
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 3 && stream_count("store.dead.store.t.fail") == 1,
+	           5000);
+	sleep_ms(3 * cfg.nak_delay_ms);
+	EXPECT(atomic_load(&s->ok) == 3, "poison: the good events flow");
+	EXPECT(atomic_load(&s->calls) == 3 + cfg.max_deliver,
+	      "poison: the failing one was tried max_deliver times (%d calls)",
+	      atomic_load(&s->calls) - 3);
+	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, "test-t-fail", NULL,
+	                              NULL) == NATS_OK && ci->NumAckPending == 0 ? true :
+	           (jsConsumerInfo_Destroy(ci), ci = NULL, false), 3000);
+	EXPECT(ci != NULL && ci->NumAckPending == 0, "poison: then acked");
+	jsConsumerInfo_Destroy(ci);
+	lrun_stop(&r);
+	snprintf(dead_id, sizeof dead_id, "dead-test-t-fail-%llu", (unsigned long long)seq);
+	if (stream_fetch("store.dead.store.t.fail", &l) && l.Count == 1) {
+		natsMsg *m = l.Msgs[0];
+
+		EXPECT(streq(header(m, "Nats-Msg-Id"), dead_id) &&
+		      streq(header(m, STORE_HDR_REQUEST_ID), "req-poison") &&
+		      header(m, STORE_HDR_OCCURRED_AT) != NULL &&
+		      streq(header(m, STORE_HDR_DELIVERED), "3") &&
+		      strstr(header(m, STORE_HDR_ERROR), "i/o error") != NULL,
+		      "poison: dead letter has the original headers, the error, its id");
+	} else {
+		EXPECT(0, "poison: exactly one dead letter");
+	}
+	natsMsgList_Destroy(&l);
+	seen_free(s);
+}
+
+static void
+test_share(void)
+{
+	static const store_listener l0[] = { { "t.share", on_share0 } };
+	static const store_listener l1[] = { { "t.share", on_share1 } };
+	enum { N = 400 };
+	seen *s = seen_new();
+	store_bus *b2 = NULL;
+	char err[256];
+	lrun r0 = { bus, l0, 1, s, 0, 0, 0 }, r1 = { NULL, l1, 1, s, 0, 0, 0 };
+	add_ctx a = { "store.t.share", 0, N, NULL, STORE_OK, "" };
+	int once = 0;
+
+	EXPECT(store_bus_open(&cfg, NULL, &b2, err, sizeof err) == STORE_OK,
+	      "share: a second copy connects");
+	r1.bus = b2;
+	lrun_start(&r0);
+	lrun_start(&r1);
+	sleep_ms(300);
+	store_db_txn(db, add_events, &a);
+	store_bus_kick(bus);
+	WAIT_UNTIL(atomic_load(&s->ok) >= N, 10000);
+	sleep_ms(200);
+	lrun_stop(&r0);
+	lrun_stop(&r1);
+	for (int i = 0; i < N; i++)
+		once += s->by_n[i] == 1;
+	EXPECT(atomic_load(&s->calls) == N && once == N,
+	      "share: %d events, each handled exactly once (%d calls)", N,
+	      atomic_load(&s->calls));
+	EXPECT(s->who[0] > 0 && s->who[1] > 0, "share: both copies worked (%d + %d)",
+	      s->who[0], s->who[1]);
+	store_bus_free(b2);
+	seen_free(s);
+}
+
+static void
+test_nats_down(void)
+{
+	static const store_listener ls[] = { { "t.down", on_ok } };
+	enum { N = 50 };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	add_ctx a = { "store.t.down", 0, 10, "req-down", STORE_OK, "" };
+	bool all = true;
+
+	lrun_start(&r);
+	server_stop();
+	WAIT_UNTIL(store_bus_ping(bus) != STORE_OK, 3000);
+	EXPECT(store_bus_ping(bus) == STORE_EUNAVAIL, "down: ping says unavailable");
+	for (int i = 0; i < N / 10; i++) {
+		a.from = i * 10;
+		all = all && store_db_txn(db, add_events, &a) == STORE_OK;
+		store_bus_kick(bus);
+	}
+	EXPECT(all, "down: changes commit while nats is down");
+	EXPECT(store_bus_flush(bus) == STORE_EUNAVAIL, "down: flush says unavailable");
+	sleep_ms(300);
+	EXPECT(unpublished() == N, "down: the events wait in the outbox");
+	EXPECT(server_start(), "down: nats-server restarted (same port, same store)");
+	WAIT_UNTIL(unpublished() == 0, 10000);
+	EXPECT(unpublished() == 0, "down: the relay publishes them all");
+	WAIT_UNTIL(stream_count("store.t.down") == N, 5000);
+	EXPECT(stream_count("store.t.down") == N, "down: %d messages in the stream", N);
+	WAIT_UNTIL(atomic_load(&s->ok) == N, 10000);
+	for (int i = 0; i < N; i++)
+		all = all && s->by_n[i] == 1;
+	EXPECT(atomic_load(&s->ok) == N && all,
+	      "down: the listener survived the restart and got each once");
+	EXPECT(lrun_stop(&r) == STORE_OK, "down: listener stops cleanly");
+	seen_free(s);
+}
+
+static void
+test_consumer_lost(void)
+{
+	static const store_listener ls[] = { { "t.lost", on_ok } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	natsStatus ds;
+	jsErrCode je = 0;
+
+	publish_n("store.t.lost", 0, 1);
+	lrun_start(&r);
+	WAIT_UNTIL(atomic_load(&s->ok) == 1, 5000);
+	/* nats-server 2.9.10 may fail a delete racing the consumer's own state
+	 * write ("directory not empty"): try again. */
+	for (int i = 0; i < 20; i++) {
+		je = 0;
+		ds = js_DeleteConsumer(insp_js, STORE_STREAM, "test-t-lost", NULL, &je);
+		if (ds == NATS_OK || je == JSConsumerNotFoundErr)
+			break;
+		sleep_ms(50);
+	}
+	EXPECT(ds == NATS_OK || je == JSConsumerNotFoundErr,
+	       "lost: consumer deleted under a running listener (%s, %d)",
+	       natsStatus_GetText(ds), (int)je);
+	publish_n("store.t.lost", 1, 1);
+	WAIT_UNTIL(s->by_n[1] == 1, 8000);
+	lrun_stop(&r);
+	EXPECT(s->by_n[1] == 1, "lost: consumer made again, new events flow");
+	seen_free(s);
+}
+
+static const char *const items_unique[] = { NULL };
+static const store_collection test_colls[] = {
+	{ "items", items_unique, NULL },
+};
+
+int
+main(void)
+{
+	store_collection colls[8];
+	size_t ncolls = 0;
+	char path[600], err[256] = "";
+	const char *lvl = getenv("STORE_LOG_LEVEL");
+	int rc;
+
+	store_log_init("test-bus", lvl != NULL && store_log_level_parse(lvl) >= 0 ?
+	               (store_log_level)store_log_level_parse(lvl) : STORE_LOG_ERROR);
+	test_config();
+	if (!find_server()) {
+		SKIP("nats-server is not installed: the bus tests against a real "
+		     "server did not run");
+		return CHECK_DONE();
+	}
+	tmpdir_made = mkdtemp(tmpdir) != NULL;
+	if (!tmpdir_made || (port = free_port()) <= 0) {
+		EXPECT(0, "temporary folder and free port");
+		cleanup();
+		return CHECK_DONE();
+	}
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (!server_start()) {
+		EXPECT(0, "nats-server starts on port %d", port);
+		return CHECK_DONE();
+	}
+	snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+	cfg = (store_bus_config){ url, "test", 1, 1000, 3, 20 };
+
+	for (size_t i = 0; i < store_bus_ncollections; i++)
+		colls[ncolls++] = store_bus_collections[i];
+	colls[ncolls++] = test_colls[0];
+	snprintf(path, sizeof path, "sqlite:%s/bus.db", tmpdir);
+	EXPECT(store_db_open(path, colls, ncolls, &db, err, sizeof err) == STORE_OK,
+	      "sqlite outbox opens (%s)", err);
+	EXPECT(store_bus_open(&cfg, db, &bus, err, sizeof err) == STORE_OK &&
+	      store_bus_ping(bus) == STORE_OK, "bus opens and is connected (%s)", err);
+	EXPECT(inspector_connect(), "the test connects to look");
+	if (db == NULL || bus == NULL || insp_js == NULL)
+		goto out;
+
+	test_processed();
+	test_stream();
+	test_outbox();
+	test_rollback();
+	test_duplicates();
+	test_listen_ack();
+	test_listen_later();
+	test_listen_malformed();
+	test_listen_poison();
+	test_share();
+	test_nats_down();
+	test_consumer_lost();
+out:
+	store_bus_free(bus);
+	store_db_free(db);
+	jsCtx_Destroy(insp_js);
+	natsConnection_Destroy(insp_nc);
+	nats_CloseAndWait(5000);
+	rc = CHECK_DONE();
+	cleanup();
+	return rc;
+}

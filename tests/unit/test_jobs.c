@@ -1,0 +1,896 @@
+/* test_jobs.c - delayed jobs against a real redis-server with AOF, started
+ * here on a free port in a temporary folder (skipped, saying so, when
+ * redis-server is not installed): due times, idempotent scheduling, atomic
+ * takes, leases that lapse, exact waits woken by new jobs, a restarted
+ * server, a server that is down, and 1,000 jobs with two takers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <hiredis/hiredis.h>
+
+#include "check.h"
+#include "store/jobs.h"
+
+#define NS_MS 1000000LL
+
+static char tmpdir[] = "/tmp/store-jobs-XXXXXX";
+static char server_bin[512];
+static char sock[600];
+static int port;
+static pid_t server_pid = -1;
+static char url[64];
+
+/* ---- helpers: time, server ---------------------------------------------- */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
+}
+
+/* Wall clock: the same host's Redis TIME. */
+static long long
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * NS_MS };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static bool
+find_server(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	snprintf(buf, sizeof buf, "%s:/usr/sbin:/usr/local/sbin:/sbin",
+	         path != NULL ? path : "/usr/bin:/bin");
+	for (char *dir = strtok(buf, ":"); dir != NULL; dir = strtok(NULL, ":")) {
+		snprintf(server_bin, sizeof server_bin, "%s/redis-server", dir);
+		if (access(server_bin, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		p = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+/* A fresh connection of the test's own (the password when one is set).
+ * Caller frees it with redisFree. */
+static redisContext *
+raw_connect(const char *pass)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisReply *r;
+
+	if (c != NULL && c->err == 0 && pass != NULL) {
+		r = redisCommand(c, "AUTH %s", pass);
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+static bool
+server_answers(void)
+{
+	redisContext *c = raw_connect(NULL);
+	redisReply *r = NULL;
+	bool ok = false;
+
+	if (c != NULL && c->err == 0 && (r = redisCommand(c, "PING")) != NULL)
+		ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+	freeReplyObject(r);
+	if (c != NULL)
+		redisFree(c);
+	return ok;
+}
+
+static void
+server_stop(void)
+{
+	if (server_pid <= 0)
+		return;
+	kill(server_pid, SIGTERM);          /* redis writes the AOF and exits */
+	waitpid(server_pid, NULL, 0);
+	server_pid = -1;
+}
+
+static bool
+server_start(void)
+{
+	char portstr[16], logpath[600];
+	long long until;
+	pid_t pid;
+	int fd;
+
+	snprintf(logpath, sizeof logpath, "%s/redis.log", tmpdir);
+	snprintf(portstr, sizeof portstr, "%d", port);
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(server_bin, server_bin, "--port", portstr, "--bind", "127.0.0.1",
+		      "--dir", tmpdir, "--appendonly", "yes", "--save", "",
+		      "--unixsocket", sock, "--unixsocketperm", "700",
+		      "--daemonize", "no", (char *)NULL);
+		_exit(127);
+	}
+	server_pid = pid;
+	until = now_ms() + 10000;
+	while (!server_answers() && now_ms() < until)
+		sleep_ms(20);
+	return server_answers();
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+cleanup(void)
+{
+	server_stop();
+	if (tmpdir[sizeof tmpdir - 7] != 'X')
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+on_signal(int sig)
+{
+	if (server_pid > 0)
+		kill(server_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static store_jobs *
+open_jobs(const char *prefix)
+{
+	store_jobs *j = NULL;
+	char err[256] = "";
+
+	if (store_jobs_open(url, prefix, &j, err, sizeof err) != STORE_OK)
+		CHECK(0, "open '%s' (%s)", prefix, err);
+	return j;
+}
+
+static bool
+empty(store_jobs *j)
+{
+	size_t w = 99, l = 99;
+
+	return store_jobs_count(j, &w, &l) == STORE_OK && w == 0 && l == 0;
+}
+
+/* ---- settings and arguments --------------------------------------------- */
+
+static void
+test_args(void)
+{
+	static const char *const bad[] = {
+		"http://127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0",
+		"redis://h:70000", "redis://h:12x", "redis://h/db", "redis://h/-1",
+		"redis://[::1", "unix:relative", "unix:", "",
+	};
+	char err[256], id[STORE_JOBS_ID_MAX + 2], *big;
+	store_jobs *j = NULL;
+	store_job *v = NULL;
+	size_t n = 7;
+	bool all = true;
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		err[0] = '\0';
+		if (store_jobs_open(bad[i], "p", &j, err, sizeof err) != STORE_EINVAL ||
+		    j != NULL || strstr(err, "redis url") == NULL) {
+			all = false;
+			printf("# accepted '%s'\n", bad[i]);
+		}
+		store_jobs_free(j);
+		j = NULL;
+	}
+	CHECK(all, "malformed redis urls are refused, saying what the form is");
+	CHECK(store_jobs_open("redis://u:sEcReT@h:1/2", "", &j, err, sizeof err) == STORE_EINVAL &&
+	      strstr(err, "prefix") != NULL && strstr(err, "sEcReT") == NULL,
+	      "an empty prefix is refused (%s)", err);
+	CHECK(store_jobs_open("redis://u:sEcReT@h:1/x", "p", &j, err, sizeof err) == STORE_EINVAL &&
+	      strstr(err, "sEcReT") == NULL, "the message never repeats the password");
+	CHECK(store_jobs_open(url, "a b", &j, err, sizeof err) == STORE_EINVAL,
+	      "a prefix with a space is refused");
+
+	if ((j = open_jobs("t:args")) == NULL)
+		return;
+	memset(id, 'a', sizeof id - 1);
+	id[sizeof id - 1] = '\0';
+	big = malloc(STORE_JOBS_PAYLOAD_MAX + 2);
+	memset(big, 'x', STORE_JOBS_PAYLOAD_MAX + 1);
+	big[STORE_JOBS_PAYLOAD_MAX + 1] = '\0';
+	CHECK(store_jobs_schedule(j, "", 1, "{}", NULL) == STORE_EINVAL &&
+	      store_jobs_schedule(j, "a b", 1, "{}", NULL) == STORE_EINVAL &&
+	      store_jobs_schedule(j, "a\n", 1, "{}", NULL) == STORE_EINVAL &&
+	      store_jobs_schedule(j, id, 1, "{}", NULL) == STORE_EINVAL &&
+	      store_jobs_schedule(j, "a", -5, "{}", NULL) == STORE_EINVAL &&
+	      store_jobs_schedule(j, "a", 1, NULL, NULL) == STORE_EINVAL,
+	      "bad ids, due times and payloads are refused");
+	CHECK(store_jobs_schedule(j, "a", 1, big, NULL) == STORE_ETOOBIG,
+	      "a payload over %d bytes is too big", STORE_JOBS_PAYLOAD_MAX);
+	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 0, 1, &v, &n) == STORE_EINVAL &&
+	      store_jobs_take(j, STORE_JOBS_NOW, 1000, 0, &v, &n) == STORE_EINVAL &&
+	      store_jobs_take(j, STORE_JOBS_NOW, 1000, STORE_JOBS_TAKE_MAX + 1, &v, &n) ==
+	      STORE_EINVAL && v == NULL && n == 0 &&
+	      store_jobs_wait(j, 0) == STORE_EINVAL &&
+	      store_jobs_list(j, 0, &v, &n) == STORE_EINVAL &&
+	      store_jobs_retry(j, "a", -1) == STORE_EINVAL,
+	      "bad take, wait, list and retry arguments are refused");
+	CHECK(empty(j), "nothing was scheduled by refused calls");
+	free(big);
+	store_jobs_free(j);
+}
+
+/* ---- due times ---------------------------------------------------------- */
+
+static void
+test_due(void)
+{
+	store_jobs *j = open_jobs("t:due");
+	store_job *v = NULL;
+	size_t n = 0;
+	long long t0, at, waited;
+	bool created = false;
+
+	if (j == NULL)
+		return;
+	CHECK(store_jobs_ping(j) == STORE_OK, "ping answers");
+	CHECK(store_jobs_schedule(j, "a", 100000, "{\"n\":1}", &created) == STORE_OK &&
+	      created, "a job is scheduled");
+	CHECK(store_jobs_schedule(j, "b", 100500, "{\"n\":2}", NULL) == STORE_OK,
+	      "a later job is scheduled");
+	CHECK(store_jobs_take(j, 99999, 1000, 10, &v, &n) == STORE_OK && n == 0 && v == NULL,
+	      "nothing is taken 1 ms before the first due time");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(j, 100000, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
+	      strcmp(v[0].id, "a") == 0 && v[0].due_ms == 100000 && v[0].next_ms == 0 &&
+	      v[0].lease_ms == 101000 && v[0].tries == 1 &&
+	      strcmp(v[0].payload, "{\"n\":1}") == 0,
+	      "at its due time exactly that job is taken, with its payload and lease");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(j, 100499, 1000, 10, &v, &n) == STORE_OK && n == 0,
+	      "the later one is not taken before its time");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(j, 100500, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
+	      strcmp(v[0].id, "b") == 0, "and is taken at its time");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_done(j, "a") == STORE_OK && store_jobs_done(j, "b") == STORE_OK &&
+	      empty(j), "done deletes them");
+
+	/* On the real clock: the wait ends at the due time, not before. */
+	if (store_jobs_time(j, &at) != STORE_OK) {
+		CHECK(0, "the server's time");
+		goto out;
+	}
+	CHECK(llabs(at - wall_ms()) < 1000, "the server's clock is this host's");
+	store_jobs_schedule(j, "c", at + 300, "{}", NULL);
+	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 0,
+	      "a job due in 300 ms is not taken now");
+	store_job_list_free(v, n);
+	t0 = now_ms();
+	CHECK(store_jobs_wait(j, 5000) == STORE_OK, "wait");
+	waited = now_ms() - t0;
+	CHECK(waited >= 280 && waited < 300 + 250,
+	      "the wait ended at the due time (%lld ms for a job due in 300 ms)", waited);
+	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
+	      strcmp(v[0].id, "c") == 0, "then the job is taken");
+	store_job_list_free(v, n);
+	store_jobs_done(j, "c");
+	t0 = now_ms();
+	CHECK(store_jobs_wait(j, 200) == STORE_OK && now_ms() - t0 >= 190,
+	      "with no job the wait lasts max_ms");
+out:
+	store_jobs_free(j);
+}
+
+/* ---- idempotent scheduling ---------------------------------------------- */
+
+static void
+test_idempotent(void)
+{
+	store_jobs *j = open_jobs("t:idem");
+	store_job *v = NULL;
+	size_t n = 0, w = 0, l = 0;
+	bool created = true;
+
+	if (j == NULL)
+		return;
+	store_jobs_schedule(j, "x", 5000, "{\"first\":true}", NULL);
+	CHECK(store_jobs_schedule(j, "x", 1000, "{\"second\":true}", &created) == STORE_OK &&
+	      !created, "scheduling the same id again creates nothing");
+	CHECK(store_jobs_count(j, &w, &l) == STORE_OK && w == 1 && l == 0,
+	      "one job, not two (%zu waiting, %zu leased)", w, l);
+	CHECK(store_jobs_take(j, 4999, 1000, 10, &v, &n) == STORE_OK && n == 0,
+	      "the second schedule did not move the job earlier");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(j, 5000, 60000, 10, &v, &n) == STORE_OK && n == 1 &&
+	      v[0].due_ms == 5000 && strcmp(v[0].payload, "{\"first\":true}") == 0,
+	      "the job keeps its first due time and payload");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_schedule(j, "x", 1000, "{}", &created) == STORE_OK && !created &&
+	      store_jobs_count(j, &w, &l) == STORE_OK && w == 0 && l == 1,
+	      "scheduling a leased id creates nothing either");
+	CHECK(store_jobs_done(j, "x") == STORE_OK && store_jobs_done(j, "x") == STORE_ENOTFOUND,
+	      "done once; a second done finds nothing");
+	CHECK(store_jobs_schedule(j, "x", 1000, "{}", &created) == STORE_OK && created,
+	      "after done the id is free again (documented)");
+	CHECK(store_jobs_done(j, "x") == STORE_OK && empty(j),
+	      "done deletes a waiting job too (a cancel)");
+	store_jobs_free(j);
+}
+
+/* ---- two takers --------------------------------------------------------- */
+
+#define ATOMIC_JOBS 400
+
+typedef struct taker {
+	store_jobs *j;
+	atomic_int *got;         /* per job index */
+	int mine;
+	long long now;           /* the time takes use */
+	int errors;
+} taker;
+
+static void *
+taker_main(void *arg)
+{
+	taker *t = arg;
+	store_job *v = NULL;
+	size_t n;
+
+	for (;;) {
+		if (store_jobs_take(t->j, t->now, 60000, 3, &v, &n) != STORE_OK) {
+			t->errors++;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			int k = atoi(v[i].id + 1);
+
+			if (k >= 0 && k < ATOMIC_JOBS)
+				atomic_fetch_add(&t->got[k], 1);
+			t->mine++;
+		}
+		store_job_list_free(v, n);
+	}
+	return NULL;
+}
+
+static void
+test_atomic(void)
+{
+	static atomic_int got[ATOMIC_JOBS];
+	taker t[2] = { { open_jobs("t:atomic"), got, 0, 10000, 0 },
+	               { open_jobs("t:atomic"), got, 0, 10000, 0 } };
+	pthread_t tid[2];
+	char id[16];
+	int once = 0, twice = 0;
+
+	if (t[0].j == NULL || t[1].j == NULL)
+		goto out;
+	for (int i = 0; i < ATOMIC_JOBS; i++) {
+		snprintf(id, sizeof id, "a%d", i);
+		store_jobs_schedule(t[0].j, id, 1 + i, "{}", NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&tid[i], NULL, taker_main, &t[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < ATOMIC_JOBS; i++) {
+		once += atomic_load(&got[i]) == 1;
+		twice += atomic_load(&got[i]) > 1;
+	}
+	CHECK(once == ATOMIC_JOBS && twice == 0 && t[0].errors + t[1].errors == 0,
+	      "two takers on two connections got each of %d jobs once (%d and %d; %d twice)",
+	      ATOMIC_JOBS, t[0].mine, t[1].mine, twice);
+	{
+		size_t w = 0, l = 0;
+
+		CHECK(store_jobs_count(t[0].j, &w, &l) == STORE_OK && w == 0 &&
+		      l == ATOMIC_JOBS, "all are leased, none waiting");
+	}
+out:
+	store_jobs_free(t[0].j);
+	store_jobs_free(t[1].j);
+}
+
+/* ---- leases ------------------------------------------------------------- */
+
+static void
+test_lease(void)
+{
+	store_jobs *j = open_jobs("t:lease"), *other = open_jobs("t:lease");
+	store_job *v = NULL;
+	size_t n = 0;
+	long long t0, waited;
+
+	if (j == NULL || other == NULL)
+		goto out;
+	store_jobs_schedule(j, "l", 1000, "{}", NULL);
+	CHECK(store_jobs_take(j, 1000, 500, 10, &v, &n) == STORE_OK && n == 1 &&
+	      v[0].tries == 1, "taken with a 500 ms lease");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(other, 1499, 500, 10, &v, &n) == STORE_OK && n == 0,
+	      "nobody gets it while the lease runs");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(other, 1500, 500, 10, &v, &n) == STORE_OK && n == 1 &&
+	      strcmp(v[0].id, "l") == 0 && v[0].tries == 2 && v[0].due_ms == 1000,
+	      "a lapsed lease returns the job: another taker gets it (try 2)");
+	store_job_list_free(v, n);
+	store_jobs_done(other, "l");
+
+	/* On the real clock: a waiter wakes when a lease lapses. */
+	store_jobs_schedule(j, "m", 0, "{}", NULL);
+	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 300, 10, &v, &n) == STORE_OK && n == 1,
+	      "taken with a 300 ms lease, then the taker 'dies'");
+	store_job_list_free(v, n);
+	t0 = now_ms();
+	CHECK(store_jobs_wait(other, 5000) == STORE_OK, "wait");
+	waited = now_ms() - t0;
+	CHECK(waited >= 250 && waited < 300 + 250,
+	      "another process's wait ends when the lease lapses (%lld ms)", waited);
+	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK &&
+	      n == 1 && strcmp(v[0].id, "m") == 0 && v[0].tries == 2,
+	      "and it takes the job again");
+	store_job_list_free(v, n);
+
+	/* Retry: a leased job goes back, due later. */
+	CHECK(store_jobs_retry(other, "m", 200) == STORE_OK, "retry in 200 ms");
+	CHECK(store_jobs_retry(other, "m", 200) == STORE_ENOTFOUND,
+	      "a job that is not leased cannot be retried");
+	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK && n == 0,
+	      "it is not due at once");
+	store_job_list_free(v, n);
+	t0 = now_ms();
+	store_jobs_wait(other, 5000);
+	waited = now_ms() - t0;
+	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK &&
+	      n == 1 && v[0].tries == 3 && v[0].due_ms == 0 && waited >= 150 &&
+	      waited < 200 + 250, "it is taken after the delay, keeping its due time "
+	      "(%lld ms, try %ld)", waited, n == 1 ? v[0].tries : 0);
+	store_job_list_free(v, n);
+	store_jobs_done(other, "m");
+	CHECK(empty(j), "nothing left");
+out:
+	store_jobs_free(j);
+	store_jobs_free(other);
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static void
+test_list(void)
+{
+	store_jobs *j = open_jobs("t:list");
+	store_job *v = NULL;
+	size_t n = 0;
+
+	if (j == NULL)
+		return;
+	store_jobs_schedule(j, "c", 3000, "{\"c\":3}", NULL);
+	store_jobs_schedule(j, "a", 1000, "{\"a\":1}", NULL);
+	store_jobs_schedule(j, "b", 2000, "{\"b\":2}", NULL);
+	store_job_list_free(v, n);
+	store_jobs_take(j, 1000, 60000, 1, &v, &n);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_list(j, 10, &v, &n) == STORE_OK && n == 3 &&
+	      strcmp(v[0].id, "b") == 0 && v[0].due_ms == 2000 && v[0].next_ms == 2000 &&
+	      v[0].lease_ms == 0 && v[0].tries == 0 &&
+	      strcmp(v[0].payload, "{\"b\":2}") == 0 &&
+	      strcmp(v[1].id, "c") == 0 && v[1].lease_ms == 0 &&
+	      strcmp(v[2].id, "a") == 0 && v[2].due_ms == 1000 && v[2].next_ms == 0 &&
+	      v[2].lease_ms == 61000 && v[2].tries == 1,
+	      "list: waiting jobs by due time, then leased ones with their deadline");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_list(j, 1, &v, &n) == STORE_OK && n == 1 && strcmp(v[0].id, "b") == 0,
+	      "list honours its limit");
+	store_job_list_free(v, n);
+	store_jobs_done(j, "a");
+	store_jobs_done(j, "b");
+	store_jobs_done(j, "c");
+	CHECK(store_jobs_list(j, 10, &v, &n) == STORE_OK && n == 0 && v == NULL,
+	      "an empty list");
+	store_jobs_free(j);
+}
+
+/* ---- waking ------------------------------------------------------------- */
+
+typedef struct waiter {
+	store_jobs *j;
+	long max;
+	long long waited[2];
+	store_err rc[2];
+	int rounds;
+} waiter;
+
+static void *
+waiter_main(void *arg)
+{
+	waiter *w = arg;
+	long long t0;
+
+	for (int i = 0; i < w->rounds; i++) {
+		t0 = now_ms();
+		w->rc[i] = store_jobs_wait(w->j, w->max);
+		w->waited[i] = now_ms() - t0;
+	}
+	return NULL;
+}
+
+static void
+test_wake(void)
+{
+	store_jobs *a = open_jobs("t:wake"), *b = open_jobs("t:wake");
+	waiter w = { a, 20000, { 0, 0 }, { STORE_EINTERNAL, STORE_EINTERNAL }, 2 };
+	store_job *v = NULL;
+	size_t n = 0;
+	long long at = 0;
+	pthread_t tid;
+
+	if (a == NULL || b == NULL)
+		goto out;
+	store_jobs_time(b, &at);
+	store_jobs_schedule(b, "far", at + 10000, "{}", NULL);
+	pthread_create(&tid, NULL, waiter_main, &w);
+	sleep_ms(300);
+	store_jobs_time(b, &at);
+	store_jobs_schedule(b, "near", at + 400, "{}", NULL);
+	pthread_join(tid, NULL);
+	CHECK(w.rc[0] == STORE_OK && w.waited[0] < 2000,
+	      "an earlier job scheduled on another connection woke the waiter "
+	      "(after %lld ms, not at its 10 s timeout)", w.waited[0]);
+	CHECK(w.rc[1] == STORE_OK && w.waited[1] >= 200 && w.waited[1] < 400 + 300,
+	      "its next wait ended at the new job's due time (%lld ms, due in 400)",
+	      w.waited[1]);
+	CHECK(store_jobs_take(a, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
+	      strcmp(v[0].id, "near") == 0, "and takes it");
+	store_job_list_free(v, n);
+	store_jobs_done(a, "near");
+
+	w.rounds = 1;
+	pthread_create(&tid, NULL, waiter_main, &w);
+	sleep_ms(200);
+	store_jobs_interrupt(a);
+	pthread_join(tid, NULL);
+	CHECK(w.rc[0] == STORE_OK && w.waited[0] < 2000,
+	      "store_jobs_interrupt ends a wait (after %lld ms)", w.waited[0]);
+	store_jobs_done(a, "far");
+	CHECK(empty(a), "nothing left");
+out:
+	store_jobs_free(a);
+	store_jobs_free(b);
+}
+
+/* ---- connections: scripts flushed, unix socket, password, database ------ */
+
+static void
+test_connections(void)
+{
+	store_jobs *j = open_jobs("t:conn"), *k = NULL;
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	char u[700], err[256] = "", why[256] = "";
+	size_t w = 0;
+
+	if (j == NULL)
+		return;
+	c = raw_connect(NULL);
+	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+	CHECK(store_jobs_schedule(j, "s", 1, "{}", NULL) == STORE_OK &&
+	      store_jobs_count(j, &w, NULL) == STORE_OK && w == 1,
+	      "after SCRIPT FLUSH the scripts are loaded again (NOSCRIPT)");
+	store_jobs_done(j, "s");
+
+	snprintf(u, sizeof u, "unix:%s", sock);
+	CHECK(store_jobs_open(u, "t:conn", &k, err, sizeof err) == STORE_OK &&
+	      store_jobs_ping(k) == STORE_OK && store_jobs_schedule(k, "u", 1, "{}", NULL) ==
+	      STORE_OK && store_jobs_count(j, &w, NULL) == STORE_OK && w == 1,
+	      "a unix socket url works (%s)", err);
+	store_jobs_done(j, "u");
+	store_jobs_free(k);
+	k = NULL;
+
+	freeReplyObject(redisCommand(c, "CONFIG SET requirepass pw-for-test"));
+	snprintf(u, sizeof u, "redis://127.0.0.1:%d", port);
+	store_jobs_open(u, "t:conn", &k, err, sizeof err);
+	store_jobs_last_error(k, why, sizeof why);
+	CHECK(k != NULL && store_jobs_ping(k) == STORE_EUNAVAIL && strstr(why, "NOAUTH") != NULL,
+	      "without the password: unavailable, and the last error says why (%s)", why);
+	store_jobs_free(k);
+	k = NULL;
+	snprintf(u, sizeof u, "redis://:pw-for-test@127.0.0.1:%d/3", port);
+	CHECK(store_jobs_open(u, "t:conn", &k, err, sizeof err) == STORE_OK &&
+	      store_jobs_ping(k) == STORE_OK &&
+	      store_jobs_schedule(k, "p", 1, "{}", NULL) == STORE_OK,
+	      "with the password in the url it works");
+	freeReplyObject(redisCommand(c, "SELECT 3"));
+	r = redisCommand(c, "ZCARD t:conn:due");
+	CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1,
+	      "and the job is in database 3");
+	freeReplyObject(r);
+	store_jobs_done(k, "p");
+	freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", ""));
+	store_jobs_free(k);
+	CHECK(empty(j), "nothing left");
+	redisFree(c);
+	store_jobs_free(j);
+}
+
+/* ---- a restarted server, a server that is down --------------------------- */
+
+static void
+test_restart(void)
+{
+	store_jobs *j = open_jobs("t:restart"), *w = open_jobs("t:restart");
+	store_job *v = NULL;
+	size_t n = 0, waiting = 0, leased = 0;
+	long long at = 0, until;
+	char id[16], why[256] = "";
+	int fired[6] = { 0 }, distinct = 0;
+	bool all_down;
+
+	if (j == NULL || w == NULL)
+		goto out;
+	store_jobs_time(j, &at);
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "r%d", i);
+		store_jobs_schedule(j, id, i < 3 ? at - 1000 + i : at + 600, "{}", NULL);
+	}
+	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 400, 1, &v, &n) == STORE_OK && n == 1,
+	      "one job is leased when the server stops");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_wait(w, 10) == STORE_OK, "a waiter is connected");
+
+	server_stop();
+	all_down = store_jobs_ping(j) == STORE_EUNAVAIL &&
+	           store_jobs_schedule(j, "r5", at, "{}", NULL) == STORE_EUNAVAIL &&
+	           store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_EUNAVAIL &&
+	           store_jobs_done(j, "r0") == STORE_EUNAVAIL &&
+	           store_jobs_retry(j, "r0", 0) == STORE_EUNAVAIL &&
+	           store_jobs_count(j, &waiting, &leased) == STORE_EUNAVAIL &&
+	           store_jobs_list(j, 10, &v, &n) == STORE_EUNAVAIL &&
+	           store_jobs_time(j, &at) == STORE_EUNAVAIL &&
+	           store_jobs_wait(w, 5000) == STORE_EUNAVAIL && v == NULL && n == 0;
+	store_jobs_last_error(j, why, sizeof why);
+	CHECK(all_down, "while redis is down every call says unavailable (%s)", why);
+
+	if (!server_start()) {
+		CHECK(0, "redis-server starts again on port %d", port);
+		goto out;
+	}
+	CHECK(store_jobs_ping(j) == STORE_OK, "after a restart the same handle works again");
+	CHECK(store_jobs_count(j, &waiting, &leased) == STORE_OK && waiting == 4 && leased == 1,
+	      "the jobs survived the restart, lease included (AOF): %zu waiting, %zu leased",
+	      waiting, leased);
+	until = now_ms() + 5000;
+	while (distinct < 5 && now_ms() < until) {
+		if (store_jobs_wait(w, 1000) != STORE_OK) {
+			sleep_ms(50);
+			continue;
+		}
+		if (store_jobs_take(w, STORE_JOBS_NOW, 30000, 10, &v, &n) != STORE_OK)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			int k = atoi(v[i].id + 1);
+
+			if (k >= 0 && k < 6 && fired[k]++ == 0)
+				distinct++;
+			store_jobs_done(w, v[i].id);
+		}
+		store_job_list_free(v, n);
+	}
+	CHECK(distinct == 5 && fired[0] + fired[1] + fired[2] + fired[3] + fired[4] == 5 &&
+	      fired[5] == 0, "all five fired once after the restart (the leased one when "
+	      "its lease lapsed), the refused one never");
+	CHECK(empty(j), "nothing left");
+out:
+	store_jobs_free(j);
+	store_jobs_free(w);
+}
+
+/* ---- 1,000 jobs over a second, two takers --------------------------------- */
+
+#define MANY 1000
+
+typedef struct firer {
+	store_jobs *j;
+	atomic_int *fired;
+	atomic_int *total;
+	atomic_llong *late_max;
+	atomic_llong *sched;     /* per job: when its schedule call began */
+	volatile sig_atomic_t *stop;
+	int mine, errors;
+} firer;
+
+static void *
+firer_main(void *arg)
+{
+	firer *f = arg;
+	store_job *v = NULL;
+	size_t n;
+	long long late, old;
+
+	while (!*f->stop) {
+		if (store_jobs_wait(f->j, 5000) != STORE_OK ||
+		    store_jobs_take(f->j, STORE_JOBS_NOW, 30000, 50, &v, &n) != STORE_OK) {
+			f->errors++;
+			sleep_ms(10);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int k = atoi(v[i].id + 1);
+			long long from = v[i].due_ms;
+
+			/* Late after its due time, or after it was scheduled when
+			 * scheduling ran past its due time (a slow machine). */
+			if (k >= 0 && k < MANY && atomic_load(&f->sched[k]) > from)
+				from = atomic_load(&f->sched[k]);
+			late = wall_ms() - from;
+			old = atomic_load(f->late_max);
+			while (late > old && !atomic_compare_exchange_weak(f->late_max, &old, late))
+				;
+			if (k >= 0 && k < MANY)
+				atomic_fetch_add(&f->fired[k], 1);
+			f->mine++;
+			if (store_jobs_done(f->j, v[i].id) == STORE_OK)
+				atomic_fetch_add(f->total, 1);
+		}
+		store_job_list_free(v, n);
+	}
+	return NULL;
+}
+
+static void
+test_many(void)
+{
+	static atomic_int fired[MANY];
+	static atomic_llong sched[MANY];
+	atomic_int total = 0;
+	atomic_llong late_max = 0;
+	volatile sig_atomic_t stop = 0;
+	firer f[2] = {
+		{ open_jobs("t:many"), fired, &total, &late_max, sched, &stop, 0, 0 },
+		{ open_jobs("t:many"), fired, &total, &late_max, sched, &stop, 0, 0 },
+	};
+	store_jobs *s = open_jobs("t:many");
+	pthread_t tid[2];
+	long long at = 0, until, t0;
+	char id[16];
+	int once = 0, other = 0;
+
+	if (f[0].j == NULL || f[1].j == NULL || s == NULL)
+		goto out;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&tid[i], NULL, firer_main, &f[i]);
+	store_jobs_time(s, &at);
+	at += 400;                          /* after scheduling is over */
+	t0 = now_ms();
+	for (int i = MANY - 1; i >= 0; i--) {   /* each new one is the earliest */
+		snprintf(id, sizeof id, "m%d", i);
+		atomic_store(&sched[i], wall_ms());
+		store_jobs_schedule(s, id, at + i, "{}", NULL);
+	}
+	printf("# scheduled %d jobs in %lld ms\n", MANY, now_ms() - t0);
+	until = now_ms() + 10000;
+	while (atomic_load(&total) < MANY && now_ms() < until)
+		sleep_ms(20);
+	sleep_ms(100);                      /* would anything fire twice? */
+	stop = 1;
+	store_jobs_interrupt(f[0].j);
+	store_jobs_interrupt(f[1].j);
+	for (int i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < MANY; i++) {
+		once += atomic_load(&fired[i]) == 1;
+		other += atomic_load(&fired[i]) != 1;
+	}
+	CHECK(once == MANY && other == 0 && f[0].errors + f[1].errors == 0,
+	      "%d jobs due over 1 s fired exactly once with two takers "
+	      "(%d and %d; %d not once)", MANY, f[0].mine, f[1].mine, other);
+	CHECK(atomic_load(&late_max) < 500,
+	      "none fired more than 500 ms late (latest: %lld ms)", atomic_load(&late_max));
+	CHECK(empty(s), "nothing left");
+out:
+	store_jobs_free(f[0].j);
+	store_jobs_free(f[1].j);
+	store_jobs_free(s);
+}
+
+int
+main(void)
+{
+	long long t0 = now_ms();
+
+	signal(SIGPIPE, SIG_IGN);
+	if (!find_server()) {
+		SKIP("redis-server is not installed: the jobs tests against a real "
+		     "server did not run");
+		return CHECK_DONE();
+	}
+	if (mkdtemp(tmpdir) == NULL || (port = free_port()) <= 0) {
+		CHECK(0, "temporary folder and free port");
+		return CHECK_DONE();
+	}
+	snprintf(sock, sizeof sock, "%s/redis.sock", tmpdir);
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGABRT, on_signal);
+	signal(SIGSEGV, on_signal);
+	if (!server_start()) {
+		CHECK(0, "redis-server starts on port %d", port);
+		return CHECK_DONE();
+	}
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+
+	test_args();
+	test_due();
+	test_idempotent();
+	test_atomic();
+	test_lease();
+	test_list();
+	test_wake();
+	test_connections();
+	test_restart();
+	test_many();
+	printf("# %lld ms\n", now_ms() - t0);
+	return CHECK_DONE();
+}
