@@ -12,6 +12,7 @@
 #include "store/json.h"
 #include "store/log.h"
 #include "store/password.h"
+#include "store/service.h"
 #include "store/users.h"
 
 #define BODY_LIMIT 16384
@@ -36,10 +37,6 @@ static const char usage[] =
 	"\n"
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";
-
-typedef struct app {
-	store_db *db;
-} app;
 
 static const store_field signup_fields[] = {
 	{ "email", STORE_V_EMAIL, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,
@@ -79,7 +76,7 @@ out:
 static void
 signup(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_user user;
 	store_err e;
 
@@ -100,7 +97,7 @@ signup(store_req *req, store_res *res)
 static void
 signin(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_user user;
 	store_err e;
 
@@ -147,30 +144,25 @@ static const store_route routes[] = {
 	{ "GET", "/api/users/currentuser", currentuser, 0, NULL, 0 },
 };
 
+/* Prepares libsodium's Argon2id before the first request. */
 static store_err
-ready(void *ctx, char *why, size_t whylen)
+start(store_app *app, char *msg, size_t msglen)
 {
-	app *a = ctx;
-	store_err e = store_db_ping(a->db);
-
-	if (e != STORE_OK)
-		snprintf(why, whylen, "database");
-	return e;
+	(void)app;
+	if (store_password_init() != STORE_OK) {
+		snprintf(msg, msglen, "cannot initialise libsodium");
+		return STORE_EINTERNAL;
+	}
+	return STORE_OK;
 }
 
 int
 main(int argc, char **argv)
 {
-	store_http_config cfg;
-	const char *dburl = NULL;
-	char msg[512] = "";
-	app a = { 0 };
-	int status = 0;
-	const store_setting settings[] = {
-		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
-	};
-	const store_service svc = {
-		"auth", routes, sizeof routes / sizeof *routes, &a, ready,
+	const store_service_def def = {
+		"auth", routes, sizeof routes / sizeof *routes,
+		store_users_collections, store_users_ncollections, BODY_LIMIT, 0,
+		NULL, 0, start, NULL,
 	};
 
 	if (argc > 1) {
@@ -178,26 +170,5 @@ main(int argc, char **argv)
 		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : 64;
 	}
-	store_log_init("auth", STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
-	    store_config_load(settings, 1, msg, sizeof msg) != STORE_OK) {
-		fprintf(stderr, "store-auth: %s\n", msg);
-		return 78;
-	}
-	store_log_init("auth", (store_log_level)cfg.log_level);
-	if (store_password_init() != STORE_OK) {
-		fprintf(stderr, "store-auth: cannot initialise libsodium\n");
-		return 70;
-	}
-	if (store_db_open(dburl, store_users_collections, store_users_ncollections,
-	                  &a.db, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot open database: %s", msg);
-		return 69;
-	}
-	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
-		store_error("%s", msg);
-		status = 69;
-	}
-	store_db_free(a.db);
-	return status;
+	return store_service_run(&def);
 }

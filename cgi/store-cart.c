@@ -12,6 +12,7 @@
 #include "store/http.h"
 #include "store/json.h"
 #include "store/log.h"
+#include "store/service.h"
 
 #define BODY_LIMIT 16384
 
@@ -35,11 +36,6 @@ static const char usage[] =
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";
 
-typedef struct app {
-	store_db *db;
-	store_bus *bus;
-} app;
-
 static const store_field add_remove_fields[] = {
 	{ "id", STORE_V_OBJECTID, STORE_F_REQUIRED, 0, 0, "Invalid Product Id",
 	  "Product is required" },
@@ -54,7 +50,7 @@ static const store_field remove_fields[] = {
 static void
 cart_get(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_cart_get(a->db, req->user->id, &out);
 
@@ -68,7 +64,7 @@ cart_get(store_req *req, store_res *res)
 static void
 item_add_remove(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_cart_add_remove(a->db, req->user->id,
 	                                    store_json_str(req->input, "id"),
@@ -79,14 +75,14 @@ item_add_remove(store_req *req, store_res *res)
 		store_res_from_err(res, req, e);
 		return;
 	}
-	store_bus_kick(a->bus);
+	store_app_changed(a);
 	store_res_json(res, out != NULL ? 200 : 204, out);
 }
 
 static void
 item_remove(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_err e = store_cart_remove(a->db, req->user->id, store_json_str(req->input, "id"),
 	                                req->request_id);
 
@@ -94,7 +90,7 @@ item_remove(store_req *req, store_res *res)
 		store_res_from_err(res, req, e);
 		return;
 	}
-	store_bus_kick(a->bus);
+	store_app_changed(a);
 	store_res_json(res, 204, NULL);
 }
 
@@ -105,36 +101,12 @@ static const store_route routes[] = {
 	{ "POST", "/api/cart/itemRemove", item_remove, STORE_ROUTE_AUTH, remove_fields, 1 },
 };
 
-static store_err
-ready(void *ctx, char *why, size_t whylen)
-{
-	app *a = ctx;
-
-	if (store_db_ping(a->db) != STORE_OK) {
-		snprintf(why, whylen, "database");
-		return STORE_EUNAVAIL;
-	}
-	if (store_bus_ping(a->bus) != STORE_OK) {
-		snprintf(why, whylen, "nats");
-		return STORE_EUNAVAIL;
-	}
-	return STORE_OK;
-}
-
 int
 main(int argc, char **argv)
 {
-	store_http_config cfg;
-	store_bus_config bcfg;
-	const char *dburl = NULL;
-	char msg[512] = "";
-	app a = { 0 };
-	int status = 0;
-	const store_setting settings[] = {
-		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
-	};
-	const store_service svc = {
-		"cart", routes, sizeof routes / sizeof *routes, &a, ready,
+	const store_service_def def = {
+		"cart", routes, sizeof routes / sizeof *routes,
+		store_cart_collections, store_cart_ncollections, BODY_LIMIT, 1,
 	};
 
 	if (argc > 1) {
@@ -142,30 +114,5 @@ main(int argc, char **argv)
 		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : 64;
 	}
-	store_log_init("cart", STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
-	    store_config_load(settings, 1, msg, sizeof msg) != STORE_OK ||
-	    store_bus_config_load(&bcfg, "cart", msg, sizeof msg) != STORE_OK) {
-		fprintf(stderr, "store-cart: %s\n", msg);
-		return 78;
-	}
-	store_log_init("cart", (store_log_level)cfg.log_level);
-	if (store_db_open(dburl, store_cart_collections, store_cart_ncollections,
-	                  &a.db, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot open database: %s", msg);
-		return 69;
-	}
-	if (store_bus_open(&bcfg, a.db, &a.bus, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot start the bus: %s", msg);
-		status = 69;
-		goto out;
-	}
-	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
-		store_error("%s", msg);
-		status = 69;
-	}
-out:
-	store_bus_free(a.bus);
-	store_db_free(a.db);
-	return status;
+	return store_service_run(&def);
 }

@@ -15,6 +15,7 @@
 #include "store/log.h"
 #include "store/pay.h"
 #include "store/payments.h"
+#include "store/service.h"
 
 #define BODY_LIMIT 16384
 #define KEY_MAX 255
@@ -44,12 +45,6 @@ static const char usage[] =
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";
 
-typedef struct app {
-	store_db *db;
-	store_bus *bus;
-	store_pay *pay;
-} app;
-
 static const store_field pay_fields[] = {
 	{ "token", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, 255,
 	  "Token is required" },
@@ -75,7 +70,7 @@ key_ok(const char *key)
 static void
 pay(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	const char *key = store_req_param(req, "HTTP_IDEMPOTENCY_KEY");
 	json_t *total = json_object_get(req->input, "total"), *out = NULL;
 	store_payment_req preq = {
@@ -90,10 +85,10 @@ pay(store_req *req, store_res *res)
 		                NULL);
 		return;
 	}
-	e = store_payment_create(a->db, a->pay, &preq, &out, &why);
+	e = store_payment_create(a->db, a->ctx, &preq, &out, &why);
 	switch (e) {
 	case STORE_OK:
-		store_bus_kick(a->bus);
+		store_app_changed(a);
 		store_res_json(res, 201, out);
 		return;
 	case STORE_EINVAL:
@@ -118,7 +113,7 @@ pay(store_req *req, store_res *res)
 static void
 list(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_payments_list(a->db, req->user->id, &out);
 
@@ -134,37 +129,35 @@ static const store_route routes[] = {
 	{ "GET", "/api/payments", list, STORE_ROUTE_AUTH },
 };
 
+/* Opens the card provider; the sandbox records in this service's database. */
 static store_err
-ready(void *ctx, char *why, size_t whylen)
+start(store_app *app, char *msg, size_t msglen)
 {
-	app *a = ctx;
+	store_pay_config cfg;
+	store_pay *pay = NULL;
+	store_err e;
 
-	if (store_db_ping(a->db) != STORE_OK) {
-		snprintf(why, whylen, "database");
-		return STORE_EUNAVAIL;
-	}
-	if (store_bus_ping(a->bus) != STORE_OK) {
-		snprintf(why, whylen, "nats");
-		return STORE_EUNAVAIL;
-	}
+	if ((e = store_pay_config_load(&cfg, msg, msglen)) != STORE_OK ||
+	    (e = store_pay_open(&cfg, app->db, &pay, msg, msglen)) != STORE_OK)
+		return e;
+	store_info("card provider: %s", store_pay_name(pay));
+	app->ctx = pay;
 	return STORE_OK;
+}
+
+static void
+stop(store_app *app)
+{
+	store_pay_free(app->ctx);
 }
 
 int
 main(int argc, char **argv)
 {
-	store_http_config cfg;
-	store_bus_config bcfg;
-	store_pay_config pcfg;
-	const char *dburl = NULL;
-	char msg[512] = "";
-	app a = { 0 };
-	int status = 0;
-	const store_setting settings[] = {
-		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
-	};
-	const store_service svc = {
-		"payments", routes, sizeof routes / sizeof *routes, &a, ready,
+	const store_service_def def = {
+		"payments", routes, sizeof routes / sizeof *routes,
+		store_payments_collections, store_payments_ncollections, BODY_LIMIT, 1,
+		NULL, 0, start, stop,
 	};
 
 	if (argc > 1) {
@@ -172,34 +165,5 @@ main(int argc, char **argv)
 		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : 64;
 	}
-	store_log_init("payments", STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
-	    store_config_load(settings, 1, msg, sizeof msg) != STORE_OK ||
-	    store_bus_config_load(&bcfg, "payments", msg, sizeof msg) != STORE_OK ||
-	    store_pay_config_load(&pcfg, msg, sizeof msg) != STORE_OK) {
-		fprintf(stderr, "store-payments: %s\n", msg);
-		return 78;
-	}
-	store_log_init("payments", (store_log_level)cfg.log_level);
-	if (store_db_open(dburl, store_payments_collections, store_payments_ncollections,
-	                  &a.db, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot open database: %s", msg);
-		return 69;
-	}
-	if (store_pay_open(&pcfg, a.db, &a.pay, msg, sizeof msg) != STORE_OK ||
-	    store_bus_open(&bcfg, a.db, &a.bus, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot start: %s", msg);
-		status = 69;
-		goto out;
-	}
-	store_info("card provider: %s", store_pay_name(a.pay));
-	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
-		store_error("%s", msg);
-		status = 69;
-	}
-out:
-	store_bus_free(a.bus);
-	store_pay_free(a.pay);
-	store_db_free(a.db);
-	return status;
+	return store_service_run(&def);
 }

@@ -13,6 +13,7 @@
 #include "store/http.h"
 #include "store/json.h"
 #include "store/log.h"
+#include "store/service.h"
 
 #define BODY_LIMIT (3700L * 1024)   /* a 2 MiB picture as a data URL, and text */
 
@@ -37,11 +38,12 @@ static const char usage[] =
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";
 
-typedef struct app {
-	store_db *db;
-	store_bus *bus;
-	long hold_seconds;
-} app;
+/* STORE_HOLD_SECONDS, read once before serving. */
+static long hold_seconds;
+
+static const store_setting settings[] = {
+	{ "STORE_HOLD_SECONDS", STORE_SETTING_INT, "900", 1, 7 * 86400, NULL, &hold_seconds },
+};
 
 #define NAME_FIELD(max) \
 	{ "name", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, max, \
@@ -85,11 +87,9 @@ static void
 answer(store_req *req, store_res *res, store_err e, int status, json_t *value,
        const store_refusal *why, int changed)
 {
-	app *a = req->app;
-
 	if (e == STORE_OK) {
 		if (changed)
-			store_bus_kick(a->bus);
+			store_app_changed(req->app);
 		store_res_json(res, status, value);
 		return;
 	}
@@ -105,7 +105,7 @@ answer(store_req *req, store_res *res, store_err e, int status, json_t *value,
 static void
 categories_list(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_categories_list(a->db, &out);
 
@@ -115,7 +115,7 @@ categories_list(store_req *req, store_res *res)
 static void
 category_create(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	json_t *out = NULL;
@@ -127,7 +127,7 @@ category_create(store_req *req, store_res *res)
 static void
 category_update(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	json_t *out = NULL;
@@ -139,7 +139,7 @@ category_update(store_req *req, store_res *res)
 static void
 category_delete(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	store_err e = store_category_delete(a->db, &who, req->params[0], &why);
@@ -150,7 +150,7 @@ category_delete(store_req *req, store_res *res)
 static void
 products_of_category(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_products_list(a->db, req->params[0], NULL, &out);
 
@@ -160,7 +160,7 @@ products_of_category(store_req *req, store_res *res)
 static void
 products_of_user(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	json_t *out = NULL;
 	store_err e = store_products_list(a->db, req->params[0], req->user->id, &out);
 
@@ -170,7 +170,7 @@ products_of_user(store_req *req, store_res *res)
 static void
 product_create(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	json_t *out = NULL;
@@ -182,7 +182,7 @@ product_create(store_req *req, store_res *res)
 static void
 product_update(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	json_t *out = NULL;
@@ -194,7 +194,7 @@ product_update(store_req *req, store_res *res)
 static void
 product_delete(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_err e = store_product_delete(a->db, &who, req->params[0]);
 
@@ -204,13 +204,13 @@ product_delete(store_req *req, store_res *res)
 static void
 add_to_cart(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	store_actor who = ACTOR(req);
 	store_refusal why = { 0 };
 	json_t *out = NULL;
 	store_err e = store_product_select(a->db, &who, store_json_str(req->input, "id"),
 	                                   store_json_str(req->input, "categoryId"),
-	                                   a->hold_seconds, &out, &why);
+	                                   hold_seconds, &out, &why);
 
 	answer(req, res, e, 200, out, &why, 1);
 }
@@ -218,7 +218,7 @@ add_to_cart(store_req *req, store_res *res)
 static void
 picture(store_req *req, store_res *res)
 {
-	app *a = req->app;
+	store_app *a = req->app;
 	char *type = NULL;
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -249,38 +249,13 @@ static const store_route routes[] = {
 	{ "DELETE", "/api/products/:id", product_delete, STORE_ROUTE_AUTH },
 };
 
-static store_err
-ready(void *ctx, char *why, size_t whylen)
-{
-	app *a = ctx;
-
-	if (store_db_ping(a->db) != STORE_OK) {
-		snprintf(why, whylen, "database");
-		return STORE_EUNAVAIL;
-	}
-	if (store_bus_ping(a->bus) != STORE_OK) {
-		snprintf(why, whylen, "nats");
-		return STORE_EUNAVAIL;
-	}
-	return STORE_OK;
-}
-
 int
 main(int argc, char **argv)
 {
-	store_http_config cfg;
-	store_bus_config bcfg;
-	const char *dburl = NULL;
-	char msg[512] = "";
-	app a = { 0 };
-	int status = 0;
-	const store_setting settings[] = {
-		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
-		{ "STORE_HOLD_SECONDS", STORE_SETTING_INT, "900", 1, 7 * 86400, NULL,
-		  &a.hold_seconds },
-	};
-	const store_service svc = {
-		"products", routes, sizeof routes / sizeof *routes, &a, ready,
+	const store_service_def def = {
+		"products", routes, sizeof routes / sizeof *routes,
+		store_catalog_collections, store_catalog_ncollections, BODY_LIMIT, 1,
+		settings, sizeof settings / sizeof *settings, NULL, NULL,
 	};
 
 	if (argc > 1) {
@@ -288,30 +263,5 @@ main(int argc, char **argv)
 		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : 64;
 	}
-	store_log_init("products", STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
-	    store_config_load(settings, 2, msg, sizeof msg) != STORE_OK ||
-	    store_bus_config_load(&bcfg, "products", msg, sizeof msg) != STORE_OK) {
-		fprintf(stderr, "store-products: %s\n", msg);
-		return 78;
-	}
-	store_log_init("products", (store_log_level)cfg.log_level);
-	if (store_db_open(dburl, store_catalog_collections, store_catalog_ncollections,
-	                  &a.db, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot open database: %s", msg);
-		return 69;
-	}
-	if (store_bus_open(&bcfg, a.db, &a.bus, msg, sizeof msg) != STORE_OK) {
-		store_error("cannot start the bus: %s", msg);
-		status = 69;
-		goto out;
-	}
-	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
-		store_error("%s", msg);
-		status = 69;
-	}
-out:
-	store_bus_free(a.bus);
-	store_db_free(a.db);
-	return status;
+	return store_service_run(&def);
 }

@@ -51,6 +51,7 @@ store_daemon_run(const store_daemon *d)
 	run r = { d, NULL, NULL };
 	struct sigaction sa;
 	int status = 0, lvl;
+	store_err e;
 	const store_setting settings[] = {
 		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, "info", 0, 0, &level, NULL },
@@ -77,9 +78,9 @@ store_daemon_run(const store_daemon *d)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (store_db_open(dburl, d->colls, d->ncolls, &r.db, msg, sizeof msg) != STORE_OK) {
+	if ((e = store_db_open(dburl, d->colls, d->ncolls, &r.db, msg, sizeof msg)) != STORE_OK) {
 		store_error("cannot open database: %s", msg);
-		return 69;
+		return e == STORE_ECONFIG ? 78 : 69;
 	}
 	if (store_bus_open(&bcfg, r.db, &r.bus, msg, sizeof msg) != STORE_OK) {
 		store_error("cannot start the bus: %s", msg);

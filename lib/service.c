@@ -1,0 +1,91 @@
+/* service.c - the body every HTTP service program shares. */
+#include "store/service.h"
+
+#include <stdio.h>
+
+#include "store/log.h"
+
+static store_err
+ready(void *ctx, char *why, size_t whylen)
+{
+	store_app *app = ctx;
+
+	if (store_db_ping(app->db) != STORE_OK) {
+		snprintf(why, whylen, "database");
+		return STORE_EUNAVAIL;
+	}
+	if (app->bus != NULL && store_bus_ping(app->bus) != STORE_OK) {
+		snprintf(why, whylen, "nats");
+		return STORE_EUNAVAIL;
+	}
+	return STORE_OK;
+}
+
+void
+store_app_changed(store_app *app)
+{
+	if (app->bus != NULL)
+		store_bus_kick(app->bus);
+}
+
+/* A bad setting is a configuration error (78); anything else is a
+ * dependency that is unavailable (69). */
+static int
+exit_status(store_err e)
+{
+	return e == STORE_ECONFIG ? 78 : 69;
+}
+
+int
+store_service_run(const store_service_def *def)
+{
+	store_http_config cfg;
+	store_bus_config bcfg;
+	const char *dburl = NULL;
+	char msg[512] = "";
+	store_app app = { 0 };
+	int status = 0, started = 0;
+	store_err e;
+	const store_setting db_setting[] = {
+		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
+	};
+	const store_service svc = {
+		def->name, def->routes, def->nroutes, &app, ready,
+	};
+
+	store_log_init(def->name, STORE_LOG_INFO);
+	if (store_http_config_load(&cfg, def->body_limit, msg, sizeof msg) != STORE_OK ||
+	    store_config_load(db_setting, 1, msg, sizeof msg) != STORE_OK ||
+	    (def->settings != NULL &&
+	     store_config_load(def->settings, def->nsettings, msg, sizeof msg) != STORE_OK) ||
+	    (def->uses_bus && store_bus_config_load(&bcfg, def->name, msg, sizeof msg) != STORE_OK)) {
+		store_error("%s", msg);
+		return 78;
+	}
+	store_log_init(def->name, (store_log_level)cfg.log_level);
+	if ((e = store_db_open(dburl, def->colls, def->ncolls, &app.db, msg, sizeof msg)) != STORE_OK) {
+		store_error("cannot open database: %s", msg);
+		return exit_status(e);
+	}
+	if (def->uses_bus && store_bus_open(&bcfg, app.db, &app.bus, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot start the bus: %s", msg);
+		status = 69;
+		goto out;
+	}
+	if (def->start != NULL && (e = def->start(&app, msg, sizeof msg)) != STORE_OK) {
+		store_error("cannot start: %s", msg);
+		status = exit_status(e);
+		goto out;
+	}
+	started = 1;
+	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
+		store_error("%s", msg);
+		status = 69;
+	}
+out:
+	if (started && def->stop != NULL)
+		def->stop(&app);
+	store_bus_free(app.bus);
+	store_db_free(app.db);
+	return status;
+}

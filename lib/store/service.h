@@ -1,0 +1,49 @@
+/* service.h - what every HTTP service program does: read the settings,
+ * open its database (and the bus, for services with an outbox), answer
+ * FastCGI requests until SIGTERM or SIGINT, close everything.
+ *
+ * A program declares its service and calls store_service_run from main;
+ * handlers reach the opened parts through req->app, a store_app. */
+#ifndef STORE_SERVICE_H
+#define STORE_SERVICE_H
+
+#include <stddef.h>
+#include "store/bus.h"
+#include "store/config.h"
+#include "store/db.h"
+#include "store/http.h"
+
+typedef struct store_app {
+	store_db *db;
+	store_bus *bus;          /* NULL for a service without events */
+	void *ctx;               /* the program's own, from start */
+} store_app;
+
+typedef struct store_service_def {
+	const char *name;        /* "products": the log's svc, consumer names */
+	const store_route *routes;
+	size_t nroutes;
+	const store_collection *colls;
+	size_t ncolls;
+	long body_limit;         /* default of STORE_BODY_LIMIT */
+	int uses_bus;            /* opens the bus and relays the outbox */
+	/* The program's own settings, read with the common ones (may be NULL). */
+	const store_setting *settings;
+	size_t nsettings;
+	/* Called once the database and bus are open, before serving; sets
+	 * app->ctx. May be NULL. On failure writes a message into msg. */
+	store_err (*start)(store_app *app, char *msg, size_t msglen);
+	/* Frees what start made. May be NULL. */
+	void (*stop)(store_app *app);
+} store_service_def;
+
+/* Runs the service and returns the program's exit status: 0 after
+ * SIGTERM/SIGINT, 69 when the database, bus or socket is unavailable, 78
+ * on a missing or malformed setting (named in the logged message; also
+ * when start answers STORE_ECONFIG). */
+int store_service_run(const store_service_def *def);
+
+/* After a change that wrote events: wakes the outbox relay. */
+void store_app_changed(store_app *app);
+
+#endif

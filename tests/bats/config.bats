@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# Every program refuses to start, naming the setting, when one is missing or
+# malformed (exit 78), and answers --help on stdout.
+
+load '../lib/store'
+
+programs() {
+	local p
+	for p in "$STORE_BUILD"/bin/store-* "$STORE_BUILD"/bin/*d; do
+		[[ -x $p ]] && printf '%s\n' "${p##*/}"
+	done
+}
+
+@test "every program prints its usage with --help and exits 0" {
+	local p n=0
+	for p in $(programs); do
+		run "$STORE_BUILD/bin/$p" --help
+		[[ $status == 0 ]] || { echo "$p --help exited $status" >&2; return 1; }
+		[[ $output == *"usage: $p"* ]] || { echo "$p --help: $output" >&2; return 1; }
+		n=$((n + 1))
+	done
+	((n >= 8))
+}
+
+@test "an unknown option is a usage error (64)" {
+	local p
+	for p in $(programs); do
+		run "$STORE_BUILD/bin/$p" --frobnicate
+		[[ $status == 64 ]] || { echo "$p exited $status" >&2; return 1; }
+	done
+}
+
+@test "a missing STORE_DB is named and stops the program with 78" {
+	local p
+	for p in store-auth store-products store-cart store-payments productsd cartd paymentsd; do
+		run env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/$p.sock" \
+			JWT_KEY=0123456789abcdef0123456789abcdef "$STORE_BUILD/bin/$p"
+		[[ $status == 78 ]] || { echo "$p exited $status: $output" >&2; return 1; }
+		[[ $output == *"'STORE_DB'"* ]] || { echo "$p: $output" >&2; return 1; }
+	done
+}
+
+@test "a short JWT_KEY is named, and its value is not echoed" {
+	run env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/a.sock" STORE_DB="sqlite:$BATS_TEST_TMPDIR/a.db" \
+		JWT_KEY=tooshort-secret "$STORE_BUILD/bin/store-auth"
+	[[ $status == 78 ]]
+	[[ $output == *"'JWT_KEY'"* ]]
+	[[ $output != *tooshort-secret* ]]
+}
+
+@test "malformed numbers and choices are named" {
+	local base=(env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/a.sock"
+		STORE_DB="sqlite:$BATS_TEST_TMPDIR/a.db" JWT_KEY=0123456789abcdef0123456789abcdef)
+	run "${base[@]}" STORE_THREADS=zero "$STORE_BUILD/bin/store-auth"
+	[[ $status == 78 && $output == *"'STORE_THREADS'"* ]]
+	run "${base[@]}" STORE_HOLD_SECONDS=-5 "$STORE_BUILD/bin/store-products"
+	[[ $status == 78 && $output == *"'STORE_HOLD_SECONDS'"* ]]
+	run "${base[@]}" STORE_PAYMENTS=paypal "$STORE_BUILD/bin/store-payments"
+	[[ $status == 78 && $output == *"'STORE_PAYMENTS'"* ]]
+	run "${base[@]}" STORE_PAYMENTS=stripe "$STORE_BUILD/bin/store-payments"
+	[[ $status == 78 && $output == *"'STRIPE_KEY'"* ]]
+	run env -i PATH="$PATH" STORE_DB="sqlite:$BATS_TEST_TMPDIR/a.db" STORE_MAX_DELIVER=0 \
+		"$STORE_BUILD/bin/cartd"
+	[[ $status == 78 && $output == *"'STORE_MAX_DELIVER'"* ]]
+	run "${base[@]}" STORE_DB="postgres://x" "$STORE_BUILD/bin/store-auth"
+	[[ $status == 78 && $output == *postgres* ]]
+}
