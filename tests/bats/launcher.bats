@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# The local launcher (bin/store-run): infrastructure from the service table's
+# "needs" column, the env and cmd files of every process, restarts by the test
+# helpers, STORE_NATS_PORT, STORE_RUN_KEEP_GOING, ports. Each test runs its
+# own small store.
+
+# status_code, body and headers are set by api (tests/lib/store.bash).
+# shellcheck disable=SC2154
+load '../lib/store'
+
+setup() {
+	STORE_VAR="$BATS_TEST_TMPDIR/var"
+	export STORE_VAR
+}
+
+teardown() {
+	if [[ -n ${launcher_pid:-} ]] && _alive "$launcher_pid"; then
+		kill -TERM "$launcher_pid"
+		wait_until 60 test -s "$launcher_rc" || true
+	fi
+	if [[ -e $STORE_VAR/store-run.out ]]; then
+		store_stop || true
+	fi
+}
+
+# env_of NAME: the KEY=VALUE lines of DIR/run/NAME.env, comments left out.
+env_of() {
+	grep -v '^#' "$STORE_VAR/run/$1.env"
+}
+
+# start_launcher KEEP-GOING ARGS...: bin/store-run in the background on a free
+# port, with STORE_RUN_KEEP_GOING=KEEP-GOING; waits until it serves. Sets
+# launcher_pid, launcher_out (its output) and launcher_rc (a file: its status).
+start_launcher() {
+	local keep=$1
+	shift
+	launcher_out="$BATS_TEST_TMPDIR/launcher.out"
+	launcher_rc="$BATS_TEST_TMPDIR/launcher.rc"
+	(
+		_close_fds
+		rc=0
+		env STORE_RUN_KEEP_GOING="$keep" BUILD="$STORE_BUILD" "$STORE_ROOT/bin/store-run" \
+			--var "$STORE_VAR" --port "$(free_port)" "$@" || rc=$?
+		echo "$rc" >"$launcher_rc"
+	) </dev/null >"$launcher_out" 2>&1 &
+	wait_until 60 grep -q '^store: serving ' "$launcher_out"
+	launcher_pid=$(<"$STORE_VAR/run/store-run.pid")
+}
+
+@test "--help documents STORE_NATS_PORT, STORE_RUN_KEEP_GOING, --free-port and the env and cmd files" {
+	run "$STORE_ROOT/bin/store-run" --help
+	[[ $status == 0 ]]
+	[[ $output == *STORE_NATS_PORT* && $output == *STORE_RUN_KEEP_GOING* ]]
+	[[ $output == *--free-port* && $output == *NAME.env* && $output == *NAME.cmd* ]]
+	run "$STORE_ROOT/bin/store-nginx-conf" --services
+	[[ $status == 0 ]]
+	grep -Eq '^cart store-cart no cart nats /api/cart$' <<<"$output"
+	grep -Eq '^cartd cartd yes cart nats -$' <<<"$output"
+	grep -Eq '^auth store-auth no auth - /api/users$' <<<"$output"
+}
+
+@test "--free-port prints ports nothing listens on, outside the kernel's ephemeral range" {
+	local lo hi port i
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	for ((i = 0; i < 10; i++)); do
+		port=$("$STORE_ROOT/bin/store-run" --free-port)
+		[[ $port =~ ^[0-9]+$ ]]
+		((port >= 1024 && port <= 65535 && (port < lo || port > hi)))
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "something listens on $port" >&2
+			return 1
+		fi
+	done
+}
+
+@test "--only auth starts no nats-server; each process has NAME.pid, NAME.env (mode 600) and NAME.cmd" {
+	store_start auth
+	[[ ! -e $STORE_VAR/run/nats.pid && ! -e $STORE_VAR/run/nats.cmd ]]
+	local name
+	for name in auth nginx; do
+		[[ -s $STORE_VAR/run/$name.pid && -s $STORE_VAR/run/$name.cmd ]]
+		[[ $(stat -c %a "$STORE_VAR/run/$name.env") == 600 ]]
+	done
+	[[ $(<"$STORE_VAR/run/auth.cmd") == "$STORE_BUILD/bin/store-auth" ]]
+	env_of auth | grep -qx "STORE_LISTEN=$STORE_VAR/run/auth.sock"
+	env_of auth | grep -qx "STORE_DB=sqlite:$STORE_VAR/db/auth.db"
+	env_of auth | grep -qx "JWT_KEY=$JWT_KEY"
+	env_of auth | grep -qx "STORE_ORIGIN=$STORE_URL"
+	env_of auth | grep -qx "STORE_ACK_WAIT_MS=1000" # passed through
+	[[ $(env_of auth) != *NATS_URL=* && $(env_of auth) != *STORE_RUN_KEEP_GOING=* ]]
+	grep -q 'daemon\\ off\\;' "$STORE_VAR/run/nginx.cmd"
+	api GET /api/users/currentuser
+	expect_status 200
+	store_stop
+}
+
+@test "STORE_NATS_PORT fixes nats-server's port; programs that need it get NATS_URL; restarts work" {
+	local port
+	port=$(free_port)
+	STORE_NATS_PORT=$port store_start cart
+	[[ $NATS_URL == "nats://127.0.0.1:$port" ]]
+	[[ $(_cmd_option nats -p) == "$port" ]]
+	[[ $(_cmd_option nats -sd) == "$STORE_VAR/nats" ]]
+	env_of cart | grep -qx "NATS_URL=nats://127.0.0.1:$port"
+	env_of cartd | grep -qx "NATS_URL=nats://127.0.0.1:$port"
+	env_of cartd | grep -qx "STORE_DB=sqlite:$STORE_VAR/db/cart.db"
+	# A daemon has no socket, and no use for the session key.
+	[[ $(env_of cartd) != *JWT_KEY=* && $(env_of cartd) != *STORE_LISTEN=* ]]
+	[[ ! -e $STORE_VAR/run/products.pid && ! -e $STORE_VAR/run/auth.pid ]]
+
+	# A restarted program answers through nginx, a restarted nats-server
+	# keeps its port, and the launcher stops them all at the end.
+	svc_kill cart
+	api GET /api/cart
+	expect_error 503
+	svc_start cart
+	api GET /api/cart
+	expect_error 401 "Not authorized"
+	nats_stop
+	nats_start
+	[[ $(_cmd_option nats -p) == "$port" ]]
+	svc_stop cartd
+	svc_start cartd
+
+	# The port taken: exit 75, saying so.
+	run env STORE_NATS_PORT="$STORE_PORT" BUILD="$STORE_BUILD" "$STORE_ROOT/bin/store-run" \
+		--var "$BATS_TEST_TMPDIR/other" --port "$(free_port)" --only cart
+	[[ $status == 75 ]]
+	[[ $output == *"port $STORE_PORT (STORE_NATS_PORT) is taken"* ]]
+	store_stop
+}
+
+@test "STORE_RUN_KEEP_GOING=1: a process that dies is reported in DIR/run/exits and the rest keeps serving" {
+	store_start auth
+	local pid
+	pid=$(<"$STORE_VAR/run/auth.pid")
+	kill -KILL "$pid"
+	wait_until 30 grep -q "^$pid auth signal KILL$" "$STORE_VAR/run/exits"
+	grep -q "store: auth (pid $pid) exited on its own (signal KILL): keeping on" "$STORE_VAR/store-run.out"
+	kill -0 "$STORE_PID"
+	# store_stop reports it: nobody asked for that death.
+	run store_stop
+	[[ $status == 1 ]]
+	[[ $output == *"auth (pid $pid) died on its own (signal KILL)"* ]]
+}
+
+@test "without STORE_RUN_KEEP_GOING, a process that dies stops the store with exit 1" {
+	start_launcher 0 --only auth
+	local pid
+	pid=$(<"$STORE_VAR/run/auth.pid")
+	kill -KILL "$pid"
+	wait_until 30 test -s "$launcher_rc"
+	[[ $(<"$launcher_rc") == 1 ]]
+	grep -q "auth (pid $pid) exited unexpectedly (signal KILL): stopping the store" "$launcher_out"
+	[[ ! -e $STORE_VAR/run/nginx.pid && ! -e $STORE_VAR/run/store-run.pid ]]
+}
+
+@test "SIGTERM stops a process restarted outside the launcher too, and exits 0" {
+	start_launcher 1 --only auth
+	svc_stop auth
+	svc_start auth
+	local pid
+	pid=$(<"$STORE_VAR/run/auth.pid")
+	kill -TERM "$launcher_pid"
+	wait_until 60 test -s "$launcher_rc"
+	[[ $(<"$launcher_rc") == 0 ]]
+	run _alive "$pid"
+	[[ $status == 1 ]]
+	[[ ! -e $STORE_VAR/run/auth.pid ]]
+}
