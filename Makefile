@@ -37,16 +37,20 @@ LIBSTORE := $(BUILD)/libstore.a
 CGI_SRC   := $(wildcard cgi/*.c)
 DAEMON_SRC:= $(wildcard daemons/*.c)
 BIN_SRC   := $(wildcard bin/*.c)
-PROGRAMS  := $(CGI_SRC:cgi/%.c=$(BUILD)/bin/%) \
-             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%) \
-             $(BIN_SRC:bin/%.c=$(BUILD)/bin/%)
+SERVERS   := $(CGI_SRC:cgi/%.c=$(BUILD)/bin/%) \
+             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%)
+TOOLS     := $(BIN_SRC:bin/%.c=$(BUILD)/bin/%)
+PROGRAMS  := $(SERVERS) $(TOOLS)
 SCRIPTS   := bin/store-run bin/store-nginx-conf bin/store-deps
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH     := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
 .PHONY: all deps run test test-plain test-san bench install clean
-all: $(LIBSTORE) $(PROGRAMS) $(UNIT)
+all: $(LIBSTORE) $(PROGRAMS) $(UNIT) $(BENCH)
 
 deps:
 	@bin/store-deps
@@ -69,6 +73,9 @@ $(BUILD)/bin/%: $(BUILD)/bin/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBSTORE)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -94,11 +101,11 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/store \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(SERVERS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBSTORE) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/store/*.h $(DESTDIR)$(PREFIX)/include/store/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(PKG_LIBS) -lfcgi -pthread -lm|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
 	  -e 's|@REQUIRES@|$(PKGS)|' lib/libstore.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libstore.pc
 	for s in 1 3 7 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
@@ -107,4 +114,5 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/tests/unit/*.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/tests/unit/*.d) \
+         $(wildcard $(BUILD)/tests/bench/*.d)

@@ -114,6 +114,8 @@ store_bus_config_load(store_bus_config *cfg, const char *service, char *msg,
 		  &cfg->url, NULL },
 		{ "STORE_STREAM_MAX_AGE", STORE_SETTING_INT, "30", 1, 3650, NULL,
 		  &cfg->max_age_days },
+		{ "STORE_STREAM_REPLICAS", STORE_SETTING_INT, "1", 1, 5, NULL,
+		  &cfg->replicas },
 		{ "STORE_ACK_WAIT_MS", STORE_SETTING_INT, "5000", 100, 3600000, NULL,
 		  &cfg->ack_wait_ms },
 		{ "STORE_MAX_DELIVER", STORE_SETTING_INT, "10", 1, 1000, NULL,
@@ -139,6 +141,7 @@ config_check(const store_bus_config *cfg, char *err, size_t errlen)
 		return STORE_EINVAL;
 	}
 	if (cfg->max_age_days < 1 || cfg->max_age_days > 3650 ||
+	    cfg->replicas < 0 || cfg->replicas > 5 ||
 	    cfg->ack_wait_ms < 100 || cfg->ack_wait_ms > 3600000 ||
 	    cfg->max_deliver < 1 || cfg->max_deliver > 1000 ||
 	    cfg->nak_delay_ms < 1 || cfg->nak_delay_ms > 600000) {
@@ -226,6 +229,23 @@ bus_stream_ensure(store_bus *bus)
 	pthread_mutex_lock(&bus->stream_mu);
 	if (atomic_load(&bus->stream_ok))
 		goto out;
+	if (bus->cfg.keep_stream) {
+		/* An operator's tool: the stream as it is; made only when missing. */
+		s = js_GetStreamInfo(&si, bus->js, STORE_STREAM, NULL, &je);
+		if (s == NATS_OK) {
+			atomic_store(&bus->stream_ok, true);
+			goto out;
+		}
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+		if (je != JSStreamNotFoundErr) {
+			store_warn("cannot read stream '%s': %s (jetstream error %d)",
+			           STORE_STREAM, natsStatus_GetText(s), (int)je);
+			e = STORE_EUNAVAIL;
+			goto out;
+		}
+		je = 0;
+	}
 	jsStreamConfig_Init(&sc);
 	sc.Name = STORE_STREAM;
 	sc.Subjects = subjects;
@@ -235,8 +255,11 @@ bus_stream_ensure(store_bus *bus)
 	sc.Storage = js_FileStorage;
 	sc.MaxAge = (int64_t)bus->cfg.max_age_days * 86400 * NS_PER_S;
 	sc.Duplicates = (int64_t)BUS_DUP_WINDOW_S * NS_PER_S;
+	sc.Replicas = bus->cfg.replicas > 0 ? bus->cfg.replicas : 1;
 	s = js_AddStream(&si, bus->js, &sc, NULL, &je);
-	if (s != NATS_OK && je == JSStreamNameExistErr) {
+	if (s != NATS_OK && je == JSStreamNameExistErr && bus->cfg.keep_stream) {
+		s = NATS_OK;           /* made by someone else meanwhile */
+	} else if (s != NATS_OK && je == JSStreamNameExistErr) {
 		/* It exists with other settings: bring them in line. */
 		je = 0;
 		s = js_UpdateStream(&si, bus->js, &sc, NULL, &je);

@@ -90,6 +90,14 @@ store_err bus_msg_new(const char *subject, const char *data, size_t len,
  * caller's). seq, when not NULL, gets the stream sequence. */
 store_err bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq);
 
+/* As bus_publish_sync; *duplicate (when not NULL) gets whether JetStream
+ * dropped msg as a duplicate of its Nats-Msg-Id (bus_admin.c). */
+store_err bus_publish_ack(store_bus *bus, natsMsg *msg, uint64_t *seq, int *duplicate);
+
+/* A message as storectl shows it: {seq, time, subject, id, headers,
+ * payload} (bus_replay.c, store_replay_next). New reference or NULL. */
+json_t *bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns);
+
 /* Writes the current UTC time as RFC 3339 with milliseconds. */
 void bus_now_rfc3339(char out[BUS_TIME_LEN]);
 

@@ -37,6 +37,7 @@
 #define NAK_DELAY_CAP_MS  600000
 #define DEAD_HEADERS_MAX  64       /* headers copied to a dead letter */
 #define MAX_ACK_PENDING   1000
+#define REMAKE_GRACE_MS   500      /* a consumer gone: look again before */
 
 struct listen_run {
 	volatile sig_atomic_t *stop;  /* the caller's */
@@ -83,7 +84,36 @@ next_retry(long ms)
 
 /* ---- the consumer ------------------------------------------------------- */
 
-/* Creates the durable consumer, or updates it to these settings. */
+/* The consumer exists with another start point: storectl replay --to
+ * re-made it delivering from a sequence or a time, and the server cannot
+ * change a start point in place ("deliver policy can not be updated").
+ * Keeps its start point in cc, so the rest of cc can be applied, and
+ * says whether it is ours to use (same filter, explicit ack). */
+static bool
+consumer_adopt(struct lthread *t, jsConsumerConfig *cc)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode je = 0;
+	bool ok;
+
+	if (js_GetConsumerInfo(&ci, t->bus->js, STORE_STREAM, t->durable, NULL,
+	                       &je) != NATS_OK)
+		return false;
+	ok = ci->Config != NULL && ci->Config->FilterSubject != NULL &&
+	     strcmp(ci->Config->FilterSubject, t->subject) == 0 &&
+	     ci->Config->AckPolicy == js_AckExplicit &&
+	     ci->Config->DeliverPolicy != cc->DeliverPolicy;
+	if (ok) {
+		cc->DeliverPolicy = ci->Config->DeliverPolicy;
+		cc->OptStartSeq = ci->Config->OptStartSeq;
+		cc->OptStartTime = ci->Config->OptStartTime;
+	}
+	jsConsumerInfo_Destroy(ci);
+	return ok;
+}
+
+/* Creates the durable consumer, or updates it to these settings (all but
+ * a start point set by storectl, which stays: consumer_adopt). */
 static store_err
 consumer_ensure(struct lthread *t)
 {
@@ -106,6 +136,15 @@ consumer_ensure(struct lthread *t)
 	cc.MaxAckPending = MAX_ACK_PENDING;
 	s = js_AddConsumer(&ci, t->bus->js, STORE_STREAM, &cc, NULL, &je);
 	jsConsumerInfo_Destroy(ci);
+	ci = NULL;
+	if (s != NATS_OK && je != 0 && je != JSStreamNotFoundErr &&
+	    consumer_adopt(t, &cc)) {
+		store_info("consumer '%s' was re-driven from another start point "
+		           "(storectl replay), keeping it", t->durable);
+		je = 0;
+		s = js_AddConsumer(&ci, t->bus->js, STORE_STREAM, &cc, NULL, &je);
+		jsConsumerInfo_Destroy(ci);
+	}
 	if (s == NATS_OK)
 		return STORE_OK;
 	if (je == JSStreamNotFoundErr)
@@ -154,7 +193,17 @@ consumer_check(struct lthread *t)
 		return;
 	s = js_GetConsumerInfo(&ci, t->bus->js, STORE_STREAM, t->durable, NULL, &je);
 	jsConsumerInfo_Destroy(ci);
+	ci = NULL;
 	if (s == NATS_OK || (je != JSConsumerNotFoundErr && je != JSStreamNotFoundErr))
+		return;
+	/* storectl replay --to deletes and re-makes it at once: give it the
+	 * time to, rather than race it with a consumer from the start. */
+	lsleep(t, REMAKE_GRACE_MS);
+	je = 0;
+	s = js_GetConsumerInfo(&ci, t->bus->js, STORE_STREAM, t->durable, NULL, &je);
+	jsConsumerInfo_Destroy(ci);
+	if (s == NATS_OK || (je != JSConsumerNotFoundErr && je != JSStreamNotFoundErr) ||
+	    stopped(t))
 		return;
 	store_warn("consumer '%s' is gone, making it again", t->durable);
 	if (je == JSStreamNotFoundErr)
@@ -244,7 +293,7 @@ handle(struct lthread *t, natsMsg *msg)
 {
 	char why[BUS_HDR_MAX] = "";
 	jsMsgMetaData *meta = NULL;
-	const char *id = NULL, *req = NULL;
+	const char *id = NULL, *eid = NULL, *req = NULL;
 	json_t *payload = NULL;
 	uint64_t seq, delivered;
 	long long max = t->bus->cfg.max_deliver;
@@ -260,6 +309,10 @@ handle(struct lthread *t, natsMsg *msg)
 	delivered = meta->NumDelivered;
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
 		id = NULL;
+	/* A re-published dead letter carries its event id here (bus.h). */
+	if (id != NULL && natsMsgHeader_Get(msg, STORE_HDR_EVENT_ID, &eid) == NATS_OK &&
+	    eid != NULL && eid[0] != '\0' && strlen(eid) <= BUS_ID_MAX)
+		id = eid;
 	if (natsMsgHeader_Get(msg, STORE_HDR_REQUEST_ID, &req) != NATS_OK)
 		req = NULL;
 	if (id == NULL || id[0] == '\0' || strlen(id) > BUS_ID_MAX) {

@@ -1,6 +1,7 @@
 /* payments.c - paying for a cart exactly once. */
 #include "store/payments.h"
 
+#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,23 @@ refuse(store_refusal *why, const char *message, const char *field)
 	why->message = message;
 	why->field = field;
 	return STORE_EINVAL;
+}
+
+/* A card number (12 to 19 digits, maybe grouped by blanks or dashes) sent
+ * where a token belongs. It is refused before anything is stored or sent,
+ * so it never reaches a database, a log or the provider. */
+static int
+card_number_like(const char *s)
+{
+	size_t digits = 0;
+
+	for (; *s != '\0'; s++) {
+		if (isdigit((unsigned char)*s))
+			digits++;
+		else if (*s != ' ' && *s != '-')
+			return 0;
+	}
+	return digits >= 12 && digits <= 19;
 }
 
 /* The cart's total in cents, or -1 when a line is malformed. */
@@ -353,6 +371,8 @@ store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
 
 	*out = NULL;
 	why->message = NULL;
+	if (card_number_like(req->token))
+		return refuse(why, "Token must be a card token, not a card number", "token");
 	if ((e = store_db_get(db, "carts", req->user->id, &cart)) != STORE_OK)
 		goto out;
 	/* A retry of a finished payment answers as the first time did, even

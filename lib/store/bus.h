@@ -23,6 +23,11 @@
  *   (the process crashed on it) is dead-lettered on its next delivery.
  * Malformed payloads (not a JSON object) and messages without a
  * Nats-Msg-Id go straight to the dead letters.
+ * The event id a handler sees is the Store-Event-Id header when the
+ * message has a valid one (a dead letter re-published by
+ * store_dead_retry: its Nats-Msg-Id must differ from the original's, which
+ * JetStream would drop as a duplicate inside its window), else the
+ * Nats-Msg-Id.
  * Handlers must be idempotent (EVENTS.md rule 4): a message can come again
  * after a crash, a lost ack, or a handler slower than the ack wait. */
 #ifndef STORE_BUS_H
@@ -47,7 +52,7 @@
 /* Message headers. Nats-Msg-Id carries the event id. */
 #define STORE_HDR_REQUEST_ID   "Store-Request-Id"
 #define STORE_HDR_OCCURRED_AT  "Store-Occurred-At"
-#define STORE_HDR_EVENT_ID     "Store-Event-Id"      /* dead letters: the id */
+#define STORE_HDR_EVENT_ID     "Store-Event-Id"      /* the id, when not Nats-Msg-Id */
 #define STORE_HDR_ERROR        "Store-Error"         /* why it was given up */
 #define STORE_HDR_CONSUMER     "Store-Consumer"      /* who gave it up */
 #define STORE_HDR_ORIGINAL_SEQ "Store-Original-Seq"  /* its stream sequence */
@@ -58,9 +63,14 @@ typedef struct store_bus store_bus;
 /* Settings, from the environment:
  *   NATS_URL                 nats://host:port             (nats://127.0.0.1:4222)
  *   STORE_STREAM_MAX_AGE     days the stream keeps events (30)
+ *   STORE_STREAM_REPLICAS    copies of the stream in a NATS cluster, 1-5 (1)
  *   STORE_ACK_WAIT_MS        consumer ack wait            (5000)
  *   STORE_MAX_DELIVER        deliveries before dead letter (10)
- *   STORE_NAK_DELAY_MS       first delay of a failed delivery's nak (200) */
+ *   STORE_NAK_DELAY_MS       first delay of a failed delivery's nak (200)
+ * keep_stream is not read from the environment: an operator's tool
+ * (storectl) sets it so that its settings never change the stream's
+ * (a STORE_STREAM_MAX_AGE missing from an on-call shell would otherwise
+ * shorten the history); the stream is then only made when missing. */
 typedef struct store_bus_config {
 	const char *url;
 	const char *service;     /* "cart": names the durable consumers */
@@ -68,6 +78,8 @@ typedef struct store_bus_config {
 	long ack_wait_ms;
 	long max_deliver;
 	long nak_delay_ms;
+	int keep_stream;         /* nonzero: never update an existing stream */
+	long replicas;           /* STORE_STREAM_REPLICAS; 0 (code-built) means 1 */
 } store_bus_config;
 
 store_err store_bus_config_load(store_bus_config *cfg, const char *service,
@@ -144,5 +156,151 @@ typedef struct store_listener {
  * Survives nats-server restarts. */
 store_err store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
                            void *ctx, volatile sig_atomic_t *stop);
+
+/* ---- operating the bus (storectl): bus_admin.c, bus_replay.c,
+ * bus_dead.c, bus_catalog.c ------------------------------------------- */
+
+/* Waits up to timeout_ms for the connection to NATS. STORE_OK when
+ * connected, else STORE_EUNAVAIL. */
+store_err store_bus_wait(store_bus *bus, long timeout_ms);
+
+/* As store_bus_publish; *duplicate (when not NULL) gets 1 when JetStream
+ * dropped the message as a second publish of event_id inside its
+ * duplicate window (*seq is then the first message's sequence). */
+store_err store_bus_publish_ack(store_bus *bus, const char *subject,
+                                const json_t *payload, const char *event_id,
+                                const char *request_id, uint64_t *seq,
+                                int *duplicate);
+
+typedef struct store_stream_state {
+	uint64_t messages, bytes;
+	uint64_t first_seq, last_seq;
+	long long first_ms, last_ms;  /* times of those, ms since the epoch */
+	long consumers;
+	long max_age_days;
+} store_stream_state;
+
+/* The STORE stream's state. STORE_ENOTFOUND when it does not exist. */
+store_err store_bus_stream_state(store_bus *bus, store_stream_state *out);
+
+/* Reading a stretch of the stream through an ephemeral consumer (no ack,
+ * nothing changes for the services' consumers). */
+typedef struct store_replay_opts {
+	const char *subject;     /* a subject or pattern (*, >); NULL: "store.>",
+	                          * which leaves out the dead letters */
+	uint64_t from_seq;       /* first stream sequence; 0: not set */
+	uint64_t to_seq;         /* last stream sequence; 0: not set */
+	long long since_ms;      /* first time, ms since the epoch; 0: not set */
+	long long until_ms;      /* last time; 0: not set */
+	int live;                /* never ends (tail); without from_seq or
+	                          * since_ms, starts with the next new message */
+} store_replay_opts;
+
+typedef struct store_replay store_replay;
+
+/* Opens a reading. *total, when not NULL, gets how many messages the
+ * subject has from the start point on (before to_seq and until_ms cut
+ * it). STORE_EINVAL for a malformed subject pattern, STORE_EUNAVAIL when
+ * NATS does not answer. Caller frees *out with store_replay_free, which
+ * deletes the consumer (the server also drops it 30 s after a crash). */
+store_err store_replay_open(store_bus *bus, const store_replay_opts *opts,
+                            store_replay **out, uint64_t *total);
+
+/* The next message as a new object {seq, time, subject, id, headers,
+ * payload}: id is the event id (Store-Event-Id or Nats-Msg-Id, null when
+ * none), headers maps each header to its first value, payload is the JSON
+ * value of the body, or the body as a string when it is not JSON.
+ * Caller frees with json_decref. STORE_ENOTFOUND: the end (past to_seq or
+ * until_ms, or nothing left; never when live). STORE_ELATER: nothing came
+ * within wait_ms. STORE_EUNAVAIL: NATS went away. */
+store_err store_replay_next(store_replay *r, long wait_ms, json_t **ev);
+
+/* Messages read so far, those filtered out included (for progress). */
+uint64_t store_replay_seen(const store_replay *r);
+
+void store_replay_free(store_replay *r);
+
+/* A durable consumer and where it stands. */
+typedef struct store_consumer {
+	char name[132];          /* "cart-product-created" */
+	char subject[200];       /* its filter subject */
+	char deliver[24];        /* all, new, last, by_start_sequence, ... */
+	uint64_t start_seq;      /* by_start_sequence: the first sequence */
+	long long start_ms;      /* by_start_time: the start, ms since epoch */
+	uint64_t pending;        /* messages not yet delivered */
+	uint64_t ack_pending;    /* delivered, waiting for an ack */
+	uint64_t redelivered;
+	uint64_t ack_floor;      /* stream sequence of the ack floor */
+	uint64_t delivered;      /* stream sequence last delivered */
+	long waiting;            /* pull requests waiting: a listener runs */
+} store_consumer;
+
+/* The durable consumers named by name: one consumer
+ * ("cart-product-created"), or every consumer of a service ("cart": those
+ * named "cart-<event>", <event> being its filter subject after "store."
+ * with dots as dashes), sorted by name. Caller frees *out with free().
+ * STORE_ENOTFOUND when there is none. */
+store_err store_bus_consumers(store_bus *bus, const char *name, store_consumer **out,
+                              size_t *n);
+
+/* Re-drives the durable consumer name from stream sequence from_seq, or,
+ * when from_seq is 0, from time since_ms. The server cannot move a
+ * consumer's start point, so the consumer is deleted and made again with
+ * the same name, filter and settings, delivering from that point on; its
+ * ack state starts there (EVENTS.md rule 6 makes the redelivery safe).
+ * A listener bound to it keeps fetching (pull requests go by name), and
+ * one restarted later keeps the new start point (bus_listen.c). When a
+ * listener makes the consumer again in between, this tries again.
+ * *after, when not NULL, gets the new state. STORE_ENOTFOUND when there
+ * is no such consumer. */
+store_err store_bus_redrive(store_bus *bus, const char *name, uint64_t from_seq,
+                            long long since_ms, store_consumer *after);
+
+/* Dead letters: messages on STORE_DEAD_PREFIX + subject, named by their
+ * stream sequence (their id). */
+
+/* The view of an event read on a dead-letter subject (from
+ * store_replay_next): {id, time, subject (the original), event_id,
+ * consumer, error, delivered, original_seq, request_id, payload}. New
+ * reference; NULL when ev is not a dead letter. */
+json_t *store_dead_view(const json_t *ev);
+
+/* Dead letter id in the store_dead_view shape. STORE_ENOTFOUND when
+ * message id does not exist or is not a dead letter. Caller frees *out. */
+store_err store_dead_get(store_bus *bus, uint64_t id, json_t **out);
+
+/* Re-publishes dead letter id on its original subject, with its body and
+ * headers, its event id in Store-Event-Id and Nats-Msg-Id
+ * "<event id>-r<id>" (so retrying one dead letter twice inside the
+ * duplicate window publishes it once; a dead letter with no event id gets
+ * "retry-<id>"), then deletes the dead letter. Every listener of the
+ * subject gets it again; idempotent handlers (EVENTS.md rule 4) skip it
+ * where it had its effect. *seq gets the new message's sequence,
+ * *duplicate 1 when it had been re-published already. STORE_ENOTFOUND:
+ * no such dead letter. STORE_EIO: published, but the dead letter could
+ * not be deleted (retrying again is harmless). */
+store_err store_dead_retry(store_bus *bus, uint64_t id, uint64_t *seq, int *duplicate);
+
+/* Deletes dead letter id. STORE_ENOTFOUND: no such dead letter. */
+store_err store_dead_drop(store_bus *bus, uint64_t id);
+
+/* The event catalogue of EVENTS.md. */
+typedef struct store_event_kind {
+	const char *subject;     /* "store.product.created" */
+	const char *publisher;   /* "products" */
+	const char *listeners;   /* "cart" */
+	const char *fields;      /* "{id, name, ...}" as EVENTS.md writes it */
+} store_event_kind;
+
+extern const store_event_kind store_event_kinds[];
+extern const size_t store_nevent_kinds;
+
+/* Checks payload against subject's entry in the catalogue: every field
+ * present with its type (ids 24-hex, money with at most two decimals,
+ * counts integers >= 0, times RFC 3339; others may be added).
+ * STORE_ENOTFOUND: subject is not in the catalogue. STORE_EINVAL: why
+ * gets the first problem ("field 'price' must be ..."). */
+store_err store_event_check(const char *subject, const json_t *payload, char *why,
+                            size_t whylen);
 
 #endif

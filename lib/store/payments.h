@@ -37,8 +37,9 @@ typedef struct store_payment_req {
 /* Pays for the user's cart. The total is the replica's, never the
  * client's. STORE_OK: *out is {id} (also when the request is a retry of a
  * paid one). STORE_ENOTFOUND: the user has no cart at all. STORE_EINVAL
- * with *why: Cart is empty, Total does not match the cart, the key was
- * used for another payment, or the provider refused the token.
+ * with *why: a card number sent as the token, Cart is empty, Total does not
+ * match the cart, the key was used for another payment, or the provider
+ * refused the token.
  * STORE_EDECLINED with *why: the card was declined (the cart is kept).
  * STORE_EUNAVAIL: the provider is unreachable; nothing recorded as paid.
  * STORE_ECONFLICT: the same key is still being charged by another request. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The local launcher (bin/store-run): infrastructure from the service table's
-# "needs" column, the env and cmd files of every process, restarts by the test
-# helpers, STORE_NATS_PORT, STORE_RUN_KEEP_GOING, ports. Each test runs its
-# own small store.
+# "needs" column (nats-server, redis-server), the env and cmd files of every
+# process, restarts by the test helpers, STORE_NATS_PORT, STORE_REDIS_PORT,
+# STORE_RUN_KEEP_GOING, ports, the front server's routing (the web front at
+# "/", skipped while it is not built). Each test runs its own small store.
 
 # status_code, body and headers are set by api (tests/lib/store.bash).
 # shellcheck disable=SC2154
@@ -47,16 +48,47 @@ start_launcher() {
 	launcher_pid=$(<"$STORE_VAR/run/store-run.pid")
 }
 
-@test "--help documents STORE_NATS_PORT, STORE_RUN_KEEP_GOING, --free-port and the env and cmd files" {
+@test "--help documents STORE_NATS_PORT, STORE_REDIS_PORT, STORE_RUN_KEEP_GOING, --free-port and the env and cmd files" {
 	run "$STORE_ROOT/bin/store-run" --help
 	[[ $status == 0 ]]
 	[[ $output == *STORE_NATS_PORT* && $output == *STORE_RUN_KEEP_GOING* ]]
+	[[ $output == *STORE_REDIS_PORT* && $output == *DIR/redis* && $output == *STORE_API_URL* ]]
 	[[ $output == *--free-port* && $output == *NAME.env* && $output == *NAME.cmd* ]]
 	run "$STORE_ROOT/bin/store-nginx-conf" --services
 	[[ $status == 0 ]]
 	grep -Eq '^cart store-cart no cart nats /api/cart$' <<<"$output"
 	grep -Eq '^cartd cartd yes cart nats -$' <<<"$output"
 	grep -Eq '^auth store-auth no auth - /api/users$' <<<"$output"
+	grep -Eq '^payments store-payments no payments nats /api/payments$' <<<"$output"
+	grep -Eq '^paymentsd paymentsd yes payments nats -$' <<<"$output"
+	grep -Eq '^expirerd expirerd yes - nats,redis -$' <<<"$output"
+	grep -Eq '^web store-web no - - /$' <<<"$output"
+	# A db name selects a program and its daemon; "-" is no database's name.
+	run "$STORE_ROOT/bin/store-nginx-conf" --services --only payments
+	[[ $status == 0 && $(cut -d' ' -f1 <<<"$output" | tr '\n' ' ') == "payments paymentsd " ]]
+	run "$STORE_ROOT/bin/store-nginx-conf" --services --only -
+	[[ $status == 64 && $output == *"unknown service '-'"* ]]
+}
+
+@test "the nginx config: \"/\" is one catch-all location; /healthz, /readyz and /api/... stay nginx's 404" {
+	local conf="$BATS_TEST_TMPDIR/nginx.conf"
+	mkdir -p "$STORE_VAR/nginx" "$STORE_VAR/log" "$STORE_VAR/run"
+	"$STORE_ROOT/bin/store-nginx-conf" --var "$STORE_VAR" --port 8080 >"$conf"
+	# The web front takes "/", once, as a prefix; nothing like "location = /" or "//".
+	[[ $(grep -Ec '^ *location / \{' "$conf") == 1 ]]
+	grep -A1 -E '^ *location / \{' "$conf" | grep -qx "            fastcgi_pass unix:$STORE_VAR/run/web.sock;"
+	[[ $(grep -Ec 'location (= )?/ *\{' "$conf") == 1 && $(<"$conf") != *"location //"* ]]
+	local path
+	for path in "= /healthz" "= /readyz" "= /api" "/api/"; do
+		grep -A1 -F "location $path {" "$conf" | grep -q 'return 404;'
+	done
+	nginx -t -q -p "$STORE_VAR/nginx/" -c "$conf" -e "$STORE_VAR/log/nginx-error.log"
+	# Without the web front, "/" is nginx's 404 as before.
+	"$STORE_ROOT/bin/store-nginx-conf" --var "$STORE_VAR" --port 8080 --only auth >"$conf"
+	[[ $(grep -Ec '^ *location / \{' "$conf") == 1 ]]
+	grep -A1 -E '^ *location / \{' "$conf" | grep -q 'return 404;'
+	[[ $(<"$conf") != *web.sock* ]]
+	nginx -t -q -p "$STORE_VAR/nginx/" -c "$conf" -e "$STORE_VAR/log/nginx-error.log"
 }
 
 @test "--free-port prints ports nothing listens on, outside the kernel's ephemeral range" {
@@ -76,6 +108,7 @@ start_launcher() {
 @test "--only auth starts no nats-server; each process has NAME.pid, NAME.env (mode 600) and NAME.cmd" {
 	store_start auth
 	[[ ! -e $STORE_VAR/run/nats.pid && ! -e $STORE_VAR/run/nats.cmd ]]
+	[[ ! -e $STORE_VAR/run/redis.pid && ! -e $STORE_VAR/run/redis.cmd ]]
 	local name
 	for name in auth nginx; do
 		[[ -s $STORE_VAR/run/$name.pid && -s $STORE_VAR/run/$name.cmd ]]
@@ -107,6 +140,8 @@ start_launcher() {
 	# A daemon has no socket, and no use for the session key.
 	[[ $(env_of cartd) != *JWT_KEY=* && $(env_of cartd) != *STORE_LISTEN=* ]]
 	[[ ! -e $STORE_VAR/run/products.pid && ! -e $STORE_VAR/run/auth.pid ]]
+	# Nothing of cart's needs redis.
+	[[ ! -e $STORE_VAR/run/redis.pid && -z ${REDIS_URL:-} && $(env_of cartd) != *REDIS_URL=* ]]
 
 	# A restarted program answers through nginx, a restarted nats-server
 	# keeps its port, and the launcher stops them all at the end.
@@ -167,4 +202,109 @@ start_launcher() {
 	run _alive "$pid"
 	[[ $status == 1 ]]
 	[[ ! -e $STORE_VAR/run/auth.pid ]]
+}
+
+@test "STORE_REDIS_PORT fixes redis-server's port; expirerd gets REDIS_URL and no STORE_DB; its data survives a restart" {
+	local port
+	port=$(free_port)
+	STORE_REDIS_PORT=$port store_start expirerd
+	[[ $REDIS_URL == "redis://127.0.0.1:$port" ]]
+	[[ $(_cmd_option redis --port) == "$port" && $(_cmd_option redis --bind) == 127.0.0.1 ]]
+	[[ $(_cmd_option redis --dir) == "$STORE_VAR/redis" ]]
+	[[ $(_cmd_option redis --appendonly) == yes && $(_cmd_option redis --appendfsync) == everysec ]]
+	[[ $(stat -c %a "$STORE_VAR/run/redis.env") == 600 && -s $STORE_VAR/run/redis.pid ]]
+	env_of expirerd | grep -qx "REDIS_URL=redis://127.0.0.1:$port"
+	env_of expirerd | grep -qx "NATS_URL=$NATS_URL"
+	# No database of its own: no STORE_DB, no socket, no session key.
+	[[ $(env_of expirerd) != *STORE_DB=* && $(env_of expirerd) != *STORE_LISTEN=* ]]
+	[[ $(env_of expirerd) != *JWT_KEY=* && ! -e $STORE_VAR/db/-.db ]]
+	[[ $(env_of redis) != *STORE_REDIS_PORT=* ]]
+	[[ $(redis_cli CONFIG GET appendonly | tail -n 1) == yes ]]
+	[[ $(redis_cli CONFIG GET save | tail -n 1) == "" ]]
+
+	# Stopped as the launcher stops it (SIGTERM), it writes its append-only
+	# file; started again on the same port and folder, the data is there.
+	[[ $(redis_cli SET launcher-test kept) == OK ]]
+	redis_stop
+	run redis_cli PING
+	[[ $status != 0 ]]
+	redis_start
+	[[ $(_cmd_option redis --port) == "$port" ]]
+	[[ $(redis_cli GET launcher-test) == kept ]]
+	grep -q 'Calling fsync() on the AOF file' "$STORE_VAR/log/redis.log"
+	[[ -n $(find "$STORE_VAR/redis" -type f -name '*.aof' -size +0) ]]
+	# expirerd is still there, and a restarted expirerd finds it.
+	svc_stop expirerd
+	svc_start expirerd
+
+	# The port taken: exit 75, saying so.
+	run env STORE_REDIS_PORT="$port" BUILD="$STORE_BUILD" "$STORE_ROOT/bin/store-run" \
+		--var "$BATS_TEST_TMPDIR/other" --port "$(free_port)" --only expirerd
+	[[ $status == 75 ]]
+	[[ $output == *"port $port (STORE_REDIS_PORT) is taken"* ]]
+
+	# The launcher stops redis-server after the programs, cleanly (exit 0).
+	store_stop
+	[[ $(grep -c 'Calling fsync() on the AOF file' "$STORE_VAR/log/redis.log") == 2 ]]
+	[[ ! -e $STORE_VAR/run/redis.pid ]]
+}
+
+@test "the whole store: payments, paymentsd, expirerd, web; \"/\" goes to the web front, /healthz, /readyz and unknown /api/ paths stay 404" {
+	STORE_HOLD_SECONDS=2 store_start
+	local name
+	for name in nats redis auth products productsd cart cartd payments paymentsd expirerd web nginx; do
+		[[ -s $STORE_VAR/run/$name.pid ]] || {
+			echo "no $name.pid" >&2
+			return 1
+		}
+	done
+	env_of payments | grep -qx "STORE_DB=sqlite:$STORE_VAR/db/payments.db"
+	env_of paymentsd | grep -qx "STORE_DB=sqlite:$STORE_VAR/db/payments.db"
+	env_of paymentsd | grep -qx "NATS_URL=$NATS_URL"
+	[[ $(env_of payments) != *REDIS_URL=* && $(env_of paymentsd) != *REDIS_URL=* ]]
+	# The web front: no database, the API through the front server itself.
+	env_of web | grep -qx "STORE_LISTEN=$STORE_VAR/run/web.sock"
+	env_of web | grep -qx "STORE_API_URL=$STORE_URL"
+	env_of web | grep -qx "JWT_KEY=$JWT_KEY"
+	env_of web | grep -qx "STORE_ORIGIN=$STORE_URL"
+	[[ $(env_of web) != *STORE_DB=* && $(env_of web) != *NATS_URL=* ]]
+	# The hold time passes through to the products service.
+	env_of products | grep -qx "STORE_HOLD_SECONDS=2"
+
+	local id="launcher-$RANDOM$RANDOM"
+	api GET / "" -H "X-Request-Id: $id"
+	[[ $status_code != 404 && $status_code != 5* ]]
+	access_log_line "$id" | jq -e --arg s "unix:$STORE_VAR/run/web.sock" '.upstream == $s'
+	local path
+	for path in /healthz /readyz /api /api/ /api/nope /api/usersx /api/payment; do
+		api GET "$path"
+		expect_error 404 "Not Found"
+		[[ $(json_get .) == '{"errors":[{"message":"Not Found"}]}' ]]
+	done
+	api GET /api/payments
+	expect_error 401 "Not authorized"
+	store_stop
+}
+
+@test "store-web not built yet: the web row is skipped, saying so, and \"/\" is nginx's 404; --only web fails" {
+	local build="$BATS_TEST_TMPDIR/build" f
+	mkdir -p "$build/bin"
+	for f in "$STORE_BUILD"/bin/*; do
+		[[ ${f##*/} == store-web ]] || ln -s "$f" "$build/bin/"
+	done
+	STORE_BUILD=$build store_start
+	grep -qx "store: skipping web: '$build/bin/store-web' is not built yet" "$STORE_VAR/store-run.out"
+	[[ ! -e $STORE_VAR/run/web.pid && ! -e $STORE_VAR/run/web.cmd ]]
+	[[ $(<"$STORE_VAR/nginx/nginx.conf") != *web.sock* ]]
+	[[ -s $STORE_VAR/run/payments.pid && -s $STORE_VAR/run/expirerd.pid ]]
+	api GET /
+	expect_error 404 "Not Found"
+	api GET /api/payments
+	expect_error 401 "Not authorized"
+	store_stop
+
+	run env BUILD="$build" "$STORE_ROOT/bin/store-run" --var "$BATS_TEST_TMPDIR/other" \
+		--port "$(free_port)" --only web
+	[[ $status == 78 ]]
+	[[ $output == *"'$build/bin/store-web' is missing: run make (service 'web')"* ]]
 }

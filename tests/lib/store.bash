@@ -11,14 +11,17 @@
 #   as buyer signup; as buyer api GET /api/cart
 #   user_id seller                        # its id
 #
-# Processes (names of "bin/store-nginx-conf --services", and nats, nginx):
+# Processes (names of "bin/store-nginx-conf --services", and nats, redis, nginx):
 #   svc_stop NAME [SIGNAL]   stop it (TERM by default), wait until it is gone
 #   svc_kill NAME            the same with KILL
 #   svc_start NAME           start it again exactly as bin/store-run did
 #                            (DIR/run/NAME.env and NAME.cmd), wait until it serves
 #   nats_stop, nats_start    the same for nats-server (same ports, same store)
+#   redis_stop, redis_start  the same for redis-server (same port, same data:
+#                            it writes its append-only file as it stops)
 #   wait_until TIMEOUT CMD...  poll CMD until it succeeds, at most TIMEOUT seconds
 #   nats_tool ARGS...        tests/lib/nats-tool.js on the store's NATS
+#   redis_cli ARGS...        redis-cli on the store's redis-server
 #
 # Environment:
 #   STORE_BUILD          build folder whose programs are tested (tests/run sets it;
@@ -30,7 +33,7 @@
 #
 # After store_start: STORE_URL (http://127.0.0.1:PORT), STORE_PORT, STORE_VAR (the
 # launcher's --var folder), STORE_PID (the launcher), JWT_KEY (the key it used)
-# and, when nats-server runs, NATS_URL.
+# and, when nats-server runs, NATS_URL; when redis-server runs, REDIS_URL.
 # After api: status_code, body, headers (the response headers' file).
 
 STORE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -118,7 +121,7 @@ store_start() {
 			_close_fds
 			rc=0
 			# The tests' own variables are not the programs' business.
-			env -u JWT_KEY -u NATS_URL -u STORE_ROOT -u STORE_BUILD -u STORE_VAR \
+			env -u JWT_KEY -u NATS_URL -u REDIS_URL -u STORE_ROOT -u STORE_BUILD -u STORE_VAR \
 				-u STORE_URL -u STORE_PID -u STORE_PORT BUILD="$STORE_BUILD" \
 				STORE_START_TIMEOUT="${STORE_START_TIMEOUT:-60}" \
 				STORE_RUN_KEEP_GOING=1 \
@@ -156,6 +159,10 @@ store_start() {
 		if [[ -s $STORE_VAR/run/nats.cmd ]]; then
 			NATS_URL="nats://127.0.0.1:$(_cmd_option nats -p)"
 			export NATS_URL
+		fi
+		if [[ -s $STORE_VAR/run/redis.cmd ]]; then
+			REDIS_URL="redis://127.0.0.1:$(_cmd_option redis --port)"
+			export REDIS_URL
 		fi
 		# Remember every process started, to check that none outlives the store.
 		: >"$STORE_VAR/started.pids"
@@ -280,6 +287,11 @@ _nats_healthy() {
 	[[ $code == 200 ]]
 }
 
+# _redis_healthy: redis-server answers PING (after it loaded its data).
+_redis_healthy() {
+	[[ $(redis_cli PING 2>/dev/null) == PONG ]]
+}
+
 # svc_stop NAME [SIGNAL]: send SIGNAL (TERM by default) to the process NAME and
 # wait until it is gone (STORE_STOP_TIMEOUT seconds at most). Its pid file is
 # removed, and its exit noted as wanted (store_stop does not count it).
@@ -311,7 +323,8 @@ svc_kill() {
 # DIR/run/NAME.env and NAME.cmd, in its own session, appending to its log;
 # write its pid file; wait (STORE_START_TIMEOUT seconds at most) until a
 # FastCGI program answers /healthz on its socket, nats-server's monitor
-# answers /healthz, or else (a daemon) that it is alive.
+# answers /healthz, redis-server answers PING, or else (a daemon) that it is
+# alive.
 svc_start() {
 	local name=$1 run="$STORE_VAR/run" log line pid sock="" end
 	local -a envs=() cmd=()
@@ -352,6 +365,8 @@ svc_start() {
 			_fcgi_healthy "$sock" && return 0
 		elif [[ $name == nats ]]; then
 			_nats_healthy && return 0
+		elif [[ $name == redis ]]; then
+			_redis_healthy && return 0
 		else
 			return 0
 		fi
@@ -371,6 +386,16 @@ nats_stop() {
 }
 nats_start() {
 	svc_start nats
+}
+
+# redis_stop: stop redis-server cleanly (SIGTERM, as bin/store-run does: it
+# writes its append-only file and exits 0). redis_start: start it again on the
+# same port with the same data, wait until it answers (its data loaded).
+redis_stop() {
+	svc_stop redis TERM
+}
+redis_start() {
+	svc_start redis
 }
 
 # wait_until TIMEOUT CMD...: run CMD (a command or a function; in a subshell,
@@ -413,6 +438,14 @@ wait_until() {
 # nats_tool ARGS...: tests/lib/nats-tool.js (publish, count, get) on NATS_URL.
 nats_tool() {
 	node "$STORE_ROOT/tests/lib/nats-tool.js" "$@"
+}
+
+# redis_cli ARGS...: redis-cli on the store's redis-server (its port from
+# DIR/run/redis.cmd), at most 10 seconds.
+redis_cli() {
+	local port
+	port=$(_cmd_option redis --port) || return 1
+	timeout 10 redis-cli -h 127.0.0.1 -p "$port" "$@"
 }
 
 # --- users -----------------------------------------------------------------------

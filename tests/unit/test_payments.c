@@ -157,6 +157,12 @@ main(void)
 	size_t charges_before = count("charges", NULL, NULL);
 	CHECK(charges_before == 10, "nothing was charged for the wrong total");
 	req.total = 2500;
+	req.token = "4242 4242 4242 4242";
+	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	      strcmp(why.message, "Token must be a card token, not a card number") == 0 &&
+	      strcmp(why.field, "token") == 0 && count("charges", NULL, NULL) == charges_before &&
+	      count("attempts", NULL, NULL) == 0,
+	      "a card number sent as the token is refused before anything is stored");
 	req.token = "tok_chargeDeclined";
 	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EDECLINED &&
 	      strcmp(why.message, "Your card was declined.") == 0 && strcmp(why.field, "token") == 0,

@@ -1,0 +1,486 @@
+/* web_cart.c - the cart (quantities, remove, total), paying, the orders.
+ *
+ * The cart is built from events: an item added a moment ago may not be in
+ * it yet, so the cart page after "Add to cart" refreshes itself (a meta
+ * refresh, no JavaScript) a bounded number of times until it shows. */
+#include "web_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/json.h"
+
+#define ADDED_TRIES 15          /* self-refreshes of the cart after adding */
+#define PAY_TRIES 15            /* the payments' copy of the cart lagging */
+#define PAY_WAIT_MS 200
+
+static const web_field add_fields[] = {
+	{ "id", 64, 0 },
+	{ "categoryId", 64, 0 },
+};
+
+static const web_field pay_fields[] = {
+	{ "token", 255, 0 },
+	{ "total", 32, 0 },
+};
+
+static const char *const pay_shown[] = { "token", NULL };
+
+/* The sandbox's test tokens, offered by name (NOTES.md, Stripe). */
+static const struct { const char *token, *label; } test_cards[] = {
+	{ "tok_visa", "Visa (succeeds)" },
+	{ "tok_chargeDeclined", "Declined" },
+	{ "tok_chargeDeclinedInsufficientFunds", "Insufficient funds" },
+	{ "tok_chargeDeclinedExpiredCard", "Expired card" },
+};
+
+/* The total of the cart's lines, in cents. */
+static long long
+cart_total(const json_t *cart)
+{
+	long long total = 0;
+	size_t i;
+	json_t *line;
+
+	json_array_foreach(json_object_get(cart, "info"), i, line) {
+		long long cents = web_cents(json_object_get(json_object_get(line, "product"), "price"));
+		if (cents > 0)
+			total += cents * store_json_int(line, "qty", 0);
+	}
+	return total;
+}
+
+static int
+cart_has(const json_t *cart, const char *product_id)
+{
+	size_t i;
+	json_t *line;
+
+	json_array_foreach(json_object_get(cart, "info"), i, line)
+		if (strcmp(web_val(json_object_get(line, "product"), "id"), product_id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+line_button(web_ctx *c, const char *pid, const char *action, const char *label,
+            const char *aria, const char *name, int disabled, const char *cls)
+{
+	web_out(&c->html, "<form method=\"post\" action=\"/cart/%s/%s\" class=\"inline\">", pid,
+	        action);
+	web_csrf_input(c);
+	web_out(&c->html, "<button type=\"submit\" class=\"%s\" aria-label=\"%s %s\"%s>%s</button>"
+	        "</form>", cls, aria, name, disabled ? " disabled" : "", label);
+}
+
+static void
+pay_form(web_ctx *c, long long total, const json_t *errors)
+{
+	char amount[32];
+
+	snprintf(amount, sizeof amount, "%lld.%02lld", total / 100, total % 100);
+	web_raw(&c->html, "<section class=\"card narrow\" id=\"pay\"><h2>Pay</h2>\n");
+	if (c->web->stripe_pk != NULL) {
+		c->stripe = 1;
+		web_out(&c->html, "<form method=\"post\" action=\"/pay\" id=\"pay-form\" "
+		        "data-stripe-key=\"%s\">", c->web->stripe_pk);
+		web_csrf_input(c);
+		web_out(&c->html, "<input type=\"hidden\" name=\"total\" value=\"%s\">"
+		        "<input type=\"hidden\" name=\"token\" value=\"\">"
+		        "<div class=\"field\"><label for=\"card-element\">Card</label>"
+		        "<div id=\"card-element\"></div><div id=\"card-errors\" role=\"alert\">",
+		        amount);
+		web_field_errors(c, errors, "token");
+		web_raw(&c->html, "</div></div><noscript><p class=\"error\">Paying by card needs "
+		        "JavaScript: the card form is Stripe's own.</p></noscript>");
+		web_raw(&c->html, "<button type=\"submit\" disabled>Pay ");
+	} else {
+		web_raw(&c->html, "<form method=\"post\" action=\"/pay\" id=\"pay-form\">");
+		web_csrf_input(c);
+		web_out(&c->html, "<input type=\"hidden\" name=\"total\" value=\"%s\">"
+		        "<fieldset><legend>Test card</legend>", amount);
+		for (size_t i = 0; i < sizeof test_cards / sizeof *test_cards; i++)
+			web_out(&c->html, "<label><input type=\"radio\" name=\"token\" value=\"%s\"%s> "
+			        "%s</label>", test_cards[i].token, i == 0 ? " checked" : "",
+			        test_cards[i].label);
+		web_raw(&c->html, "</fieldset>");
+		web_field_errors(c, errors, "token");
+		web_raw(&c->html, "<button type=\"submit\">Pay ");
+	}
+	web_money(&c->html, total);
+	web_raw(&c->html, "</button></form>\n");
+	if (c->web->stripe_pk == NULL)
+		web_raw(&c->html, "<p class=\"hint\">This store runs with a payment sandbox: "
+		        "pick a test card; nothing is charged.</p>");
+	web_raw(&c->html, "</section>\n");
+}
+
+/* The cart page. added: a product id just added (or NULL), tries: the
+ * self-refreshes so far. errors: of paying or of changing a line. */
+static void
+render_cart(web_ctx *c, const json_t *cart, const char *added, int tries,
+            const json_t *errors, int status)
+{
+	char url[96];
+	long long total = cart_total(cart);
+	size_t i, nlines = json_array_size(json_object_get(cart, "info"));
+	json_t *line;
+
+	if (added != NULL && !cart_has(cart, added) && tries < ADDED_TRIES) {
+		snprintf(url, sizeof url, "/cart?added=%s&try=%d", added, tries + 1);
+		c->refresh = url;
+	}
+	web_page_start(c, "Your cart");
+	c->refresh = NULL;
+	web_raw(&c->html, "<div class=\"head\"><h1>Your cart</h1></div>\n");
+	web_notice(c);
+	if (added != NULL && cart_has(cart, added))
+		web_raw(&c->html, "<p class=\"notice\" role=\"status\">Added to your cart.</p>\n");
+	else if (added != NULL && tries < ADDED_TRIES)
+		web_raw(&c->html, "<p class=\"notice\" role=\"status\" id=\"adding\">"
+		        "Adding it to your cart…</p>\n");
+	else if (added != NULL)
+		web_raw(&c->html, "<p class=\"notice\" role=\"status\">It is taking longer than usual "
+		        "to reach your cart: reload this page in a moment.</p>\n");
+	web_errors_other(c, errors, pay_shown);
+	if (nlines == 0) {
+		web_raw(&c->html, "<p class=\"muted\" id=\"cart-empty\">Your cart is empty. "
+		        "<a href=\"/\">Browse the categories</a>.</p>\n");
+		web_page_finish(c, status);
+		return;
+	}
+	web_raw(&c->html, "<div class=\"card\"><table class=\"cart\"><thead><tr>"
+	        "<th class=\"pic\"></th><th>Product</th><th class=\"num\">Price</th>"
+	        "<th>Quantity</th><th class=\"num\">Total</th><th></th></tr></thead><tbody>\n");
+	json_array_foreach(json_object_get(cart, "info"), i, line) {
+		const json_t *p = json_object_get(line, "product");
+		const char *pid = store_json_str(p, "id"), *name = web_val(p, "name");
+		long long qty = store_json_int(line, "qty", 0);
+		long long cents = web_cents(json_object_get(p, "price"));
+		int limit = json_is_true(json_object_get(line, "limit"));
+
+		if (!web_id_ok(pid))
+			continue;
+		web_out(&c->html, "<tr class=\"cart-line\" data-product=\"%s\"><td class=\"pic\">",
+		        pid);
+		if (web_picture_ok(store_json_str(p, "picture")))
+			web_out(&c->html, "<img class=\"line-thumb\" src=\"%s\" alt=\"\">",
+			        store_json_str(p, "picture"));
+		web_out(&c->html, "</td><td class=\"name\">%s</td><td class=\"num unit\">", name);
+		web_money(&c->html, cents);
+		web_raw(&c->html, "</td><td class=\"qty-cell\"><div class=\"qty\">");
+		line_button(c, pid, "dec", "−", "One less", name, 0, "small plain");
+		web_out(&c->html, "<output class=\"count\">%lld</output>", qty);
+		line_button(c, pid, "inc", "+", "One more", name, limit, "small plain");
+		web_raw(&c->html, "</div>");
+		if (limit)
+			web_raw(&c->html, "<p class=\"hint\">No more in stock</p>");
+		web_raw(&c->html, "</td><td class=\"num sum\">");
+		web_money(&c->html, cents * qty);
+		web_raw(&c->html, "</td><td class=\"remove\">");
+		line_button(c, pid, "remove", "Remove", "Remove", name, 0, "link");
+		web_raw(&c->html, "</td></tr>\n");
+	}
+	web_raw(&c->html, "</tbody></table>\n<p class=\"total\">Total: <span id=\"cart-total\">");
+	web_money(&c->html, total);
+	web_raw(&c->html, "</span></p></div>\n");
+	pay_form(c, total, errors);
+	web_page_finish(c, status);
+}
+
+/* GET /api/cart into *cart (a new reference; an object with "info", empty
+ * for a user without a cart). 1, or 0 after answering. */
+static int
+get_cart(web_ctx *c, json_t **cart)
+{
+	web_api_res r;
+	store_err e = web_api(c, "GET", "/api/cart", NULL, &r);
+
+	*cart = NULL;
+	if (e != STORE_OK || r.status != 200 || (!json_is_object(r.json) && !json_is_null(r.json))) {
+		web_api_failed(c, e, &r);
+		web_api_res_free(&r);
+		return 0;
+	}
+	*cart = json_is_object(r.json) ? json_incref(r.json) : json_pack("{s:[]}", "info");
+	web_api_res_free(&r);
+	if (*cart == NULL) {
+		web_error_page(c, 500, "Something went wrong", "Please try again.");
+		return 0;
+	}
+	return 1;
+}
+
+/* The cart page again, with errors and status. */
+static void
+cart_again(web_ctx *c, const json_t *errors, int status)
+{
+	json_t *cart = NULL;
+
+	if (get_cart(c, &cart))
+		render_cart(c, cart, NULL, 0, errors, status);
+	json_decref(cart);
+}
+
+void
+store_web_cart(store_req *req, store_res *res)
+{
+	json_t *cart = NULL;
+	char added[32], tries[8];
+	int n = 0;
+	web_ctx c;
+
+	web_begin(&c, req, res);
+	if (!web_signed_in(&c) || !get_cart(&c, &cart))
+		goto out;
+	if (!web_query_get(req->query, "added", added, sizeof added) || !web_id_ok(added))
+		added[0] = '\0';
+	if (web_query_get(req->query, "try", tries, sizeof tries))
+		n = atoi(tries);
+	if (n < 0 || n > ADDED_TRIES)
+		n = ADDED_TRIES;
+	render_cart(&c, cart, added[0] != '\0' ? added : NULL, n, NULL, 200);
+out:
+	json_decref(cart);
+	web_end(&c);
+}
+
+void
+store_web_cart_add(store_req *req, store_res *res)
+{
+	json_t *values = NULL, *errors = NULL, *body = NULL;
+	web_api_res r = { 0 };
+	const char *pid, *cid;
+	char path[96];
+	web_ctx c;
+	store_err e;
+
+	web_begin(&c, req, res);
+	if (!web_signed_in(&c) || !web_form(&c, add_fields, 2, &values, &errors))
+		goto out;
+	pid = web_val(values, "id");
+	cid = web_val(values, "categoryId");
+	if (!web_id_ok(pid) || !web_id_ok(cid)) {
+		web_error_page(&c, 400, "Bad request", "This is not a product of the store.");
+		goto out;
+	}
+	body = json_pack("{s:s,s:s}", "id", pid, "categoryId", cid);
+	e = web_api(&c, "POST", "/api/products/addToCart", body, &r);
+	if (e == STORE_OK && r.status == 200) {
+		snprintf(path, sizeof path, "/cart?added=%s", pid);
+		web_redirect(&c, path);
+	} else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL) {
+		/* "Out of stock": the category's page, saying so. */
+		const char *msg = store_json_str(json_array_get(web_api_errors(&r), 0), "message");
+		web_category_page(&c, cid, msg != NULL ? msg : "This product cannot be added.", 400);
+	} else {
+		web_api_failed(&c, e, &r);
+	}
+out:
+	web_api_res_free(&r);
+	json_decref(body);
+	json_decref(values);
+	json_decref(errors);
+	web_end(&c);
+}
+
+/* POST /cart/:id/inc|dec|remove. */
+static void
+cart_change(store_req *req, store_res *res, int add)
+{
+	const char *pid = req->params[0];
+	json_t *values = NULL, *errors = NULL, *body = NULL;
+	web_api_res r = { 0 };
+	web_ctx c;
+	store_err e;
+
+	web_begin(&c, req, res);
+	if (!web_signed_in(&c) || !web_form(&c, NULL, 0, &values, &errors))
+		goto out;
+	if (!web_id_ok(pid)) {
+		web_error_page(&c, 404, "Not found", "This product is not in your cart.");
+		goto out;
+	}
+	if (add != 0) {
+		body = json_pack("{s:s,s:i}", "id", pid, "add", add);
+		e = web_api(&c, "POST", "/api/cart/itemAddRemove", body, &r);
+	} else {
+		body = json_pack("{s:s}", "id", pid);
+		e = web_api(&c, "POST", "/api/cart/itemRemove", body, &r);
+	}
+	/* 404: not in the cart (any more: a double click). The cart says how it is. */
+	if (e == STORE_OK && (r.status == 200 || r.status == 204 || r.status == 404))
+		web_redirect(&c, "/cart");
+	else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL)
+		cart_again(&c, web_api_errors(&r), 400);
+	else
+		web_api_failed(&c, e, &r);
+out:
+	web_api_res_free(&r);
+	json_decref(body);
+	json_decref(values);
+	json_decref(errors);
+	web_end(&c);
+}
+
+void
+store_web_cart_inc(store_req *req, store_res *res)
+{
+	cart_change(req, res, 1);
+}
+
+void
+store_web_cart_dec(store_req *req, store_res *res)
+{
+	cart_change(req, res, -1);
+}
+
+void
+store_web_cart_remove(store_req *req, store_res *res)
+{
+	cart_change(req, res, 0);
+}
+
+/* "12.50" in cents, or -1. */
+static long long
+parse_total(const char *s)
+{
+	long long units = 0;
+	size_t i = 0;
+
+	while (s[i] >= '0' && s[i] <= '9' && i < 10)
+		units = units * 10 + (s[i++] - '0');
+	if (i == 0 || s[i] != '.' || s[i + 1] < '0' || s[i + 1] > '9' || s[i + 2] < '0' ||
+	    s[i + 2] > '9' || s[i + 3] != '\0')
+		return -1;
+	return units * 100 + (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+}
+
+/* The payments service's copy of the cart is built from events: for a
+ * moment after a change it may not match the cart the page showed. */
+static int
+replica_behind(const web_api_res *r)
+{
+	const char *m = store_json_str(json_array_get(web_api_errors(r), 0), "message");
+
+	return r->status == 400 && m != NULL &&
+	       (strcmp(m, "Total does not match the cart") == 0 || strcmp(m, "Cart is empty") == 0);
+}
+
+void
+store_web_pay(store_req *req, store_res *res)
+{
+	json_t *values = NULL, *errors = NULL, *body = NULL, *unavailable = NULL;
+	web_api_res r = { 0 };
+	long long total;
+	web_ctx c;
+	store_err e = STORE_OK;
+
+	web_begin(&c, req, res);
+	if (!web_signed_in(&c) || !web_form(&c, pay_fields, 2, &values, &errors))
+		goto out;
+	if (errors != NULL) {
+		cart_again(&c, errors, 400);
+		goto out;
+	}
+	body = json_pack("{s:s}", "token", web_val(values, "token"));
+	total = parse_total(web_val(values, "total"));
+	if (body != NULL && total > 0)
+		json_object_set_new(body, "total", store_json_money(total));
+	for (int i = 0; i < PAY_TRIES; i++) {
+		struct timespec ts = { 0, PAY_WAIT_MS * 1000000L };
+		web_api_res_free(&r);
+		e = web_api(&c, "POST", "/api/payments", body, &r);
+		if (e != STORE_OK || !replica_behind(&r) || total <= 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (e == STORE_OK && r.status == 201) {
+		web_redirect(&c, "/orders?done=paid");
+	} else if (e == STORE_OK && (r.status == 400 || r.status == 402) &&
+	           web_api_errors(&r) != NULL) {
+		cart_again(&c, web_api_errors(&r), (int)r.status);
+	} else if (e != STORE_OK || r.status == 503) {
+		unavailable = store_json_error("Paying is unavailable right now and nothing was "
+		                               "charged: try again in a moment.", NULL);
+		cart_again(&c, json_object_get(unavailable, "errors"), 503);
+	} else {
+		web_api_failed(&c, e, &r);
+	}
+out:
+	web_api_res_free(&r);
+	json_decref(unavailable);
+	json_decref(body);
+	json_decref(values);
+	json_decref(errors);
+	web_end(&c);
+}
+
+/* "2026-01-02T03:04:05Z" as "2026-01-02 03:04 UTC". */
+static void
+order_date(web_ctx *c, const char *iso)
+{
+	char date[11], time[6];
+
+	if (iso != NULL && strlen(iso) == 20 && iso[10] == 'T' && iso[19] == 'Z') {
+		memcpy(date, iso, 10);
+		date[10] = '\0';
+		memcpy(time, iso + 11, 5);
+		time[5] = '\0';
+		web_out(&c->html, "%s %s UTC", date, time);
+	} else
+		web_esc(&c->html, iso != NULL ? iso : "");
+}
+
+void
+store_web_orders(store_req *req, store_res *res)
+{
+	web_api_res r = { 0 };
+	size_t i, k;
+	json_t *pay, *line;
+	web_ctx c;
+	store_err e;
+
+	web_begin(&c, req, res);
+	if (!web_signed_in(&c))
+		goto out;
+	e = web_api(&c, "GET", "/api/payments", NULL, &r);
+	if (e != STORE_OK || r.status != 200 || !json_is_array(r.json)) {
+		web_api_failed(&c, e, &r);
+		goto out;
+	}
+	web_page_start(&c, "Your orders");
+	web_raw(&c.html, "<div class=\"head\"><h1>Your orders</h1></div>\n");
+	web_notice(&c);
+	if (json_array_size(r.json) == 0)
+		web_raw(&c.html, "<p class=\"muted\" id=\"no-orders\">No orders yet. "
+		        "<a href=\"/\">Browse the categories</a>.</p>\n");
+	web_raw(&c.html, "<ul class=\"orders\">\n");
+	json_array_foreach(r.json, i, pay) {
+		web_out(&c.html, "<li class=\"card order\" data-order=\"%s\"><div class=\"head\"><h2>",
+		        web_val(pay, "id"));
+		order_date(&c, store_json_str(pay, "createdAt"));
+		web_raw(&c.html, "</h2><span class=\"price order-total\">");
+		web_money(&c.html, web_cents(json_object_get(pay, "total")));
+		web_out(&c.html, "</span></div><p class=\"muted\">%s</p><table><tbody>",
+		        strcmp(web_val(pay, "status"), "succeeded") == 0 ? "Paid"
+		                                                        : web_val(pay, "status"));
+		json_array_foreach(json_object_get(pay, "info"), k, line) {
+			const json_t *p = json_object_get(line, "product");
+			long long qty = store_json_int(line, "qty", 0);
+			long long cents = web_cents(json_object_get(p, "price"));
+			web_out(&c.html, "<tr class=\"order-line\"><td>%s</td><td class=\"num\">× %lld</td>"
+			        "<td class=\"num\">", web_val(p, "name"), qty);
+			web_money(&c.html, cents * qty);
+			web_raw(&c.html, "</td></tr>");
+		}
+		web_raw(&c.html, "</tbody></table></li>\n");
+	}
+	web_raw(&c.html, "</ul>\n");
+	web_page_finish(&c, 200);
+out:
+	web_api_res_free(&r);
+	web_end(&c);
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bats
+# make install PREFIX=...: programs, the library with its pkg-config file, the
+# headers and the man pages, usable by a program built against them.
+
+load '../lib/store'
+
+setup_file() {
+	export PREFIX="$BATS_FILE_TMPDIR/prefix"
+	# Install from the tested build folder (already built: nothing is rebuilt).
+	local san=0
+	[[ $STORE_BUILD == *san* ]] && san=1
+	make -s -C "$STORE_ROOT" SAN="$san" BUILD="$STORE_BUILD" PREFIX="$PREFIX" install \
+		>"$BATS_FILE_TMPDIR/install.log" 2>&1
+}
+
+@test "make install puts the programs, storectl and the launcher in place" {
+	local p
+	for p in store-auth store-products store-cart store-payments productsd cartd paymentsd expirerd; do
+		[[ -x $PREFIX/sbin/$p ]] || { echo "missing sbin/$p" >&2; return 1; }
+	done
+	[[ -x $PREFIX/bin/storectl && -x $PREFIX/bin/store-run && -x $PREFIX/bin/store-nginx-conf ]]
+}
+
+@test "make install puts every man page in its section" {
+	[[ -f $PREFIX/share/man/man1/storectl.1 ]]
+	[[ -f $PREFIX/share/man/man3/libstore.3 ]]
+	[[ -f $PREFIX/share/man/man7/store.7 ]]
+	[[ -f $PREFIX/share/man/man8/store-auth.8 ]]
+	[[ -f $PREFIX/share/man/man8/expirerd.8 ]]
+}
+
+@test "a program builds and links against the installed libstore through pkg-config" {
+	cat >"$BATS_TEST_TMPDIR/hello.c" <<'C'
+#include <stdio.h>
+#include <store/oid.h>
+#include <store/err.h>
+int main(void) {
+	char id[STORE_OID_LEN + 1];
+	store_oid_new(id);
+	printf("%s %d %s\n", id, store_oid_valid(id), store_strerror(STORE_ENOTFOUND));
+	return 0;
+}
+C
+	export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+	run pkg-config --cflags --libs libstore
+	[[ $status == 0 ]]
+	[[ $output == *"-I$PREFIX/include"* && $output == *"-lstore"* ]]
+	# The sanitizer build's archive needs the sanitizer runtime as well.
+	local san=()
+	[[ $STORE_BUILD == *san* ]] && san=(-fsanitize=address,undefined)
+	run cc "${san[@]}" -o "$BATS_TEST_TMPDIR/hello" "$BATS_TEST_TMPDIR/hello.c" \
+		$(pkg-config --cflags --libs libstore)
+	[[ $status == 0 ]] || { echo "$output" >&2; return 1; }
+	run "$BATS_TEST_TMPDIR/hello"
+	[[ $status == 0 ]]
+	[[ $output =~ ^[0-9a-f]{24}\ 1\ not\ found$ ]]
+}

@@ -1,0 +1,425 @@
+/* bench_expirer - the delayed-jobs benchmark of make bench (tests/bench/run).
+ *
+ * The store: N jobs due uniformly over a window of W ms starting L ms from
+ * now, scheduled through the library (store_jobs_schedule, with the prefix
+ * the running expirerd uses and payloads shaped like the ones it makes of
+ * product.selected), fired by expirerd, which publishes one
+ * store.expiration.complete per job. A durable pull consumer of this
+ * program (delivering new messages, no acks) reads them from the STORE
+ * stream; a job's lateness is its message's JetStream timestamp (when the
+ * server stored it) minus its due time. jobs/s is N over the time from the
+ * first due time to the last message.
+ *
+ * The baseline, the floor of this machine: the same schedule (a new
+ * window, same shape) kept in this process's memory and fired by a loop
+ * that sleeps until each due time (clock_nanosleep, absolute) and
+ * publishes the job raw with nats.c (js_PublishMsgAsync, at most 1000 in
+ * flight) to a scratch stream on the same server, measured the same way.
+ * No Redis, no lease, no library: what firing on time through JetStream
+ * costs here.
+ *
+ * Prints one JSON object on stdout. Exit status: 0 measured (see "valid"),
+ * 1 failure, 64 usage. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "bench.h"
+#include "store/jobs.h"
+#include "store/log.h"
+#include "store/oid.h"
+
+#define PROG          "bench_expirer"
+#define DRAIN_WAIT_S  180          /* after the window, for the last jobs */
+#define LEAD_MIN_MS   3000         /* the default lead: this, plus */
+#define LEAD_PER_MS   20           /* 1 ms per this many jobs, to schedule them */
+#define BASE_LEAD_MS  2000         /* the baseline schedules nothing */
+#define PRODUCTS      100          /* jobs are holds on this many products */
+#define BASE_STREAM   "BENCH_EXPIRER"
+#define BASE_SUBJECT  "bench.expirer.expiration.complete"
+#define STORE_SUBJECT "store.expiration.complete"
+#define DURABLE       "bench-expirer"
+
+static const char usage[] =
+	"usage: bench_expirer [-n N] [--window-ms W] [--lead-ms L] [--threads T]\n"
+	"\n"
+	"Schedules N delayed jobs (default 100000) due uniformly over W ms (10000)\n"
+	"starting L ms from now (default 3000 + N/20, the time to schedule them all\n"
+	"first) through the library from T threads (2), for the running expirerd\n"
+	"(REDIS_URL, STORE_JOBS_PREFIX as it has them), and measures when their\n"
+	"store.expiration.complete reach JetStream (NATS_URL); then the same\n"
+	"schedule fired by an in-process sleep-until loop publishing raw to a\n"
+	"scratch stream. Prints one JSON object.\n";
+
+/* One run: the schedule and what came of it. */
+typedef struct run {
+	long n;
+	char tag[17];                 /* the selection ids' first 16 hex */
+	long long *due;               /* ms since the epoch */
+	double *fired;                /* JetStream timestamp, ms; < 0: not yet */
+	natsSubscription *sub;
+	atomic_long got;              /* distinct jobs seen */
+	atomic_long dups;             /* a job seen again */
+	atomic_long foreign;          /* messages not of this run */
+	double deadline;              /* wall ms: stop collecting */
+} run;
+
+static void
+run_init(run *r, long n, long long start, long window)
+{
+	static unsigned salt;
+
+	r->n = n;
+	snprintf(r->tag, sizeof r->tag, "%08x%08x", (unsigned)time(NULL),
+	         (unsigned)getpid() ^ (++salt << 24));
+	r->due = calloc((size_t)n, sizeof *r->due);
+	r->fired = calloc((size_t)n, sizeof *r->fired);
+	if (r->due == NULL || r->fired == NULL)
+		bench_die(PROG, "out of memory");
+	for (long i = 0; i < n; i++) {
+		r->due[i] = start + (long long)((double)i * window / n);
+		r->fired[i] = -1;
+	}
+	atomic_init(&r->got, 0);
+	atomic_init(&r->dups, 0);
+	atomic_init(&r->foreign, 0);
+	r->deadline = (double)start + window + DRAIN_WAIT_S * 1000.0;
+}
+
+static void
+run_free(run *r)
+{
+	free(r->due);
+	free(r->fired);
+}
+
+/* Job i's selection id (a valid ObjectId) and payload, as expirerd makes
+ * them of a product.selected (productId, selectionId, categoryId, views). */
+static void
+job_id(const run *r, long i, char id[STORE_OID_LEN + 1])
+{
+	snprintf(id, STORE_OID_LEN + 1, "%.16s%08x", r->tag, (unsigned)i);
+}
+
+static void
+job_payload(const run *r, long i, char *buf, size_t len)
+{
+	char sel[STORE_OID_LEN + 1];
+
+	job_id(r, i, sel);
+	snprintf(buf, len, "{\"productId\":\"%.16s%08x\",\"selectionId\":\"%s\","
+	         "\"categoryId\":\"%.16s%08x\",\"views\":%ld}", r->tag,
+	         (unsigned)(0x10000000 + i % PRODUCTS), sel, r->tag, 0x20000000u,
+	         1 + i % 5);
+}
+
+/* Reads the run's messages, noting each job's JetStream timestamp. */
+static void *
+collect_main(void *arg)
+{
+	run *r = arg;
+
+	while (atomic_load(&r->got) < r->n && bench_wall_ms() < r->deadline) {
+		natsMsgList list = { 0 };
+		natsStatus s = natsSubscription_Fetch(&list, r->sub, 1000, 500, NULL);
+
+		for (int k = 0; k < list.Count; k++) {
+			natsMsg *m = list.Msgs[k];
+			jsMsgMetaData *meta = NULL;
+			json_t *p = json_loadb(natsMsg_GetData(m),
+			                       (size_t)natsMsg_GetDataLength(m), 0, NULL);
+			const char *sel = json_string_value(json_object_get(p, "selectionId"));
+			unsigned long i;
+
+			if (sel == NULL || strlen(sel) != STORE_OID_LEN ||
+			    strncmp(sel, r->tag, 16) != 0 ||
+			    (i = strtoul(sel + 16, NULL, 16)) >= (unsigned long)r->n ||
+			    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+				atomic_fetch_add(&r->foreign, 1);
+			} else if (r->fired[i] >= 0) {
+				atomic_fetch_add(&r->dups, 1);
+			} else {
+				r->fired[i] = (double)meta->Timestamp / 1e6;
+				atomic_fetch_add(&r->got, 1);
+			}
+			jsMsgMetaData_Destroy(meta);
+			json_decref(p);
+		}
+		natsMsgList_Destroy(&list);
+		if (s != NATS_OK && s != NATS_TIMEOUT)
+			bench_sleep_ms(10);
+	}
+	return NULL;
+}
+
+/* The figures of a finished run. */
+static json_t *
+run_figures(run *r, const char *path, long window)
+{
+	double *late = malloc((size_t)r->n * sizeof *late), last = 0, span;
+	size_t k = 0;
+	json_t *out;
+
+	if (late == NULL)
+		bench_die(PROG, "out of memory");
+	for (long i = 0; i < r->n; i++) {
+		if (r->fired[i] < 0)
+			continue;
+		late[k++] = r->fired[i] - (double)r->due[i];
+		if (r->fired[i] > last)
+			last = r->fired[i];
+	}
+	qsort(late, k, sizeof *late, bench_cmp_double);
+	span = k > 0 ? (last - (double)r->due[0]) / 1000 : 0;
+	out = json_pack("{s:s,s:i,s:i,s:i,s:{s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:b}",
+	                "path", path,
+	                "fired", (json_int_t)k,
+	                "duplicates", (json_int_t)atomic_load(&r->dups),
+	                "missing", (json_int_t)(r->n - (long)k),
+	                "lateness_ms",
+	                "min", k > 0 ? late[0] : 0.0,
+	                "p50", bench_percentile(late, k, 50, 1),
+	                "p99", bench_percentile(late, k, 99, 1),
+	                "p999", bench_percentile(late, k, 99.9, 1),
+	                "max", k > 0 ? late[k - 1] : 0.0,
+	                "jobs_per_s", span > 0 ? (double)k / span : 0.0,
+	                "last_after_window_end_s",
+	                k > 0 ? (last - ((double)r->due[0] + window)) / 1000 : 0.0,
+	                "valid", (long)k == r->n);
+	free(late);
+	return out;
+}
+
+static natsConnection *nc;
+static jsCtx *js;
+
+static void
+nats_open(void)
+{
+	const char *url = getenv("NATS_URL");
+	jsOptions jo;
+	natsStatus s;
+
+	if (url == NULL || *url == '\0')
+		url = "nats://127.0.0.1:4222";
+	if ((s = natsConnection_ConnectTo(&nc, url)) != NATS_OK)
+		bench_die(PROG, "cannot connect to '%s': %s", url, natsStatus_GetText(s));
+	jsOptions_Init(&jo);
+	jo.PublishAsync.MaxPending = 1000;
+	if ((s = natsConnection_JetStream(&js, nc, &jo)) != NATS_OK)
+		bench_die(PROG, "jetstream: %s", natsStatus_GetText(s));
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+/* One scheduling thread: jobs first, first + step, ... in due order, on
+ * its own connection. */
+struct sched {
+	run *r;
+	const char *url, *prefix;
+	long first, step;
+	long late;                    /* scheduled after it was due */
+	char err[256];
+	pthread_t tid;
+};
+
+static void *
+sched_main(void *arg)
+{
+	struct sched *t = arg;
+	store_jobs *jobs = NULL;
+	char id[STORE_OID_LEN + 1], payload[256], why[128] = "";
+	store_err e;
+
+	if (store_jobs_open(t->url, t->prefix, &jobs, t->err, sizeof t->err) != STORE_OK)
+		return NULL;
+	for (long i = t->first; i < t->r->n; i += t->step) {
+		job_id(t->r, i, id);
+		job_payload(t->r, i, payload, sizeof payload);
+		if (bench_wall_ms() > (double)t->r->due[i])
+			t->late++;
+		if ((e = store_jobs_schedule(jobs, id, t->r->due[i], payload, NULL)) != STORE_OK) {
+			store_jobs_last_error(jobs, why, sizeof why);
+			snprintf(t->err, sizeof t->err, "cannot schedule job %ld: %s (%s)", i,
+			         store_strerror(e), why);
+			break;
+		}
+	}
+	store_jobs_free(jobs);
+	return NULL;
+}
+
+static json_t *
+run_store(long n, long window, long lead, long threads)
+{
+	const char *url = getenv("REDIS_URL"), *prefix = getenv("STORE_JOBS_PREFIX");
+	store_jobs *jobs = NULL;
+	struct sched *ts;
+	char msg[256] = "";
+	jsErrCode je = 0;
+	pthread_t tid;
+	run r;
+	long late = 0;
+	size_t waiting = 0, leased = 0;
+	double t0, t1;
+	natsStatus s;
+	json_t *out;
+
+	if (url == NULL || *url == '\0')
+		url = "redis://127.0.0.1:6379";
+	if (prefix == NULL || *prefix == '\0')
+		prefix = "store:expiration";
+	if (store_jobs_open(url, prefix, &jobs, msg, sizeof msg) != STORE_OK)
+		bench_die(PROG, "jobs: %s", msg);
+	if (store_jobs_ping(jobs) != STORE_OK)
+		bench_die(PROG, "redis at '%s' does not answer", url);
+	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
+	if ((s = bench_pull(js, "STORE", DURABLE, STORE_SUBJECT, 0, 0, &r.sub)) != NATS_OK)
+		bench_die(PROG, "cannot read stream 'STORE': %s", natsStatus_GetText(s));
+	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
+	if (pthread_create(&tid, NULL, collect_main, &r) != 0)
+		bench_die(PROG, "cannot start a thread");
+
+	if ((ts = calloc((size_t)threads, sizeof *ts)) == NULL)
+		bench_die(PROG, "out of memory");
+	t0 = bench_mono_ms();
+	for (long k = 0; k < threads; k++) {
+		ts[k] = (struct sched){ &r, url, prefix, k, threads, 0, "", 0 };
+		if (pthread_create(&ts[k].tid, NULL, sched_main, &ts[k]) != 0)
+			bench_die(PROG, "cannot start a thread");
+	}
+	for (long k = 0; k < threads; k++) {
+		pthread_join(ts[k].tid, NULL);
+		if (ts[k].err[0] != '\0')
+			bench_die(PROG, "%s", ts[k].err);
+		late += ts[k].late;
+	}
+	t1 = bench_mono_ms();
+	free(ts);
+	pthread_join(tid, NULL);
+	bench_sleep_ms(500);          /* jobs are done just after their publish */
+	(void)store_jobs_count(jobs, &waiting, &leased);
+
+	out = run_figures(&r, "store_jobs_schedule -> redis -> expirerd (wait, take, "
+	                  "store_bus_publish, done) -> STORE stream", window);
+	json_object_set_new(out, "schedule_threads", json_integer(threads));
+	json_object_set_new(out, "schedule_s", json_real((t1 - t0) / 1000));
+	json_object_set_new(out, "schedule_per_s", json_real(n / ((t1 - t0) / 1000)));
+	json_object_set_new(out, "scheduled_after_due", json_integer(late));
+	json_object_set_new(out, "left_in_redis", json_integer((json_int_t)(waiting + leased)));
+	json_object_set_new(out, "prefix", json_string(prefix));
+	if (late > 0)
+		json_object_set_new(out, "valid", json_false());
+	natsSubscription_Destroy(r.sub);
+	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
+	run_free(&r);
+	store_jobs_free(jobs);
+	return out;
+}
+
+/* ---- the baseline ------------------------------------------------------- */
+
+static json_t *
+run_baseline(long n, long window, long lead)
+{
+	char id[STORE_OID_LEN + 1], payload[256];
+	jsPubOptions po;
+	jsErrCode je = 0;
+	pthread_t tid;
+	run r;
+	natsStatus s;
+	json_t *out;
+
+	if ((s = bench_scratch_stream(js, BASE_STREAM, "bench.expirer.>")) != NATS_OK ||
+	    (s = bench_pull(js, BASE_STREAM, DURABLE, BASE_SUBJECT, 0, 0, &r.sub)) != NATS_OK)
+		bench_die(PROG, "baseline: cannot make the scratch stream: %s",
+		          natsStatus_GetText(s));
+	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
+	if (pthread_create(&tid, NULL, collect_main, &r) != 0)
+		bench_die(PROG, "cannot start a thread");
+	jsPubOptions_Init(&po);
+	po.MaxWait = 5000;
+	for (long i = 0; i < n; i++) {
+		struct timespec at = { (time_t)(r.due[i] / 1000),
+		                       (long)(r.due[i] % 1000) * 1000000L };
+		natsMsg *m = NULL;
+
+		while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) != 0)
+			;
+		job_id(&r, i, id);
+		job_payload(&r, i, payload, sizeof payload);
+		s = natsMsg_Create(&m, BASE_SUBJECT, NULL, payload, (int)strlen(payload));
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+		if (s == NATS_OK)
+			s = js_PublishMsgAsync(js, &m, &po);
+		natsMsg_Destroy(m);
+		if (s != NATS_OK)
+			bench_die(PROG, "baseline: publish failed: %s", natsStatus_GetText(s));
+	}
+	po.MaxWait = 60000;
+	(void)js_PublishAsyncComplete(js, &po);
+	pthread_join(tid, NULL);
+
+	out = run_figures(&r, "in-process sleep-until-due loop -> js_PublishMsgAsync "
+	                  "(1000 in flight) -> scratch stream", window);
+	natsSubscription_Destroy(r.sub);
+	(void)js_DeleteConsumer(js, BASE_STREAM, DURABLE, NULL, &je);
+	(void)js_DeleteStream(js, BASE_STREAM, NULL, &je);
+	run_free(&r);
+	return out;
+}
+
+int
+main(int argc, char **argv)
+{
+	long n = 100000, window = 10000, lead = -1, threads = 2;
+	json_t *store, *base, *out;
+	double a, b;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(arg, "-n") == 0) {
+			n = bench_num(PROG, "-n", val, 1, 10000000);
+		} else if (strcmp(arg, "--window-ms") == 0) {
+			window = bench_num(PROG, "--window-ms", val, 1, 3600000);
+		} else if (strcmp(arg, "--lead-ms") == 0) {
+			lead = bench_num(PROG, "--lead-ms", val, 0, 600000);
+		} else if (strcmp(arg, "--threads") == 0) {
+			threads = bench_num(PROG, "--threads", val, 1, 64);
+		} else {
+			fputs(usage, stderr);
+			return 64;
+		}
+		i++;
+	}
+	store_log_init(PROG, STORE_LOG_WARN);
+	nats_open();
+
+	if (lead < 0)
+		lead = LEAD_MIN_MS + n / LEAD_PER_MS;
+	store = run_store(n, window, lead, threads);
+	base = run_baseline(n, window, BASE_LEAD_MS);
+	a = json_real_value(json_object_get(store, "jobs_per_s"));
+	b = json_real_value(json_object_get(base, "jobs_per_s"));
+	out = json_pack("{s:i,s:f,s:f,s:o,s:o,s:f}", "jobs", (json_int_t)n,
+	                "window_s", window / 1000.0, "lead_s", lead / 1000.0,
+	                "store", store, "baseline", base, "ratio", b > 0 ? a / b : 0.0);
+	json_dumpf(out, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(out);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	nats_Close();
+	return 0;
+}
