@@ -313,7 +313,7 @@ bus_msg_new(const char *subject, const char *data, size_t len, const char *id,
 }
 
 store_err
-bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq)
+bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq, int *duplicate)
 {
 	jsPubOptions po;
 	jsPubAck *pa = NULL;
@@ -321,6 +321,12 @@ bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq)
 	natsStatus s;
 	store_err e;
 
+	if (seq != NULL)
+		*seq = 0;
+	if (duplicate != NULL)
+		*duplicate = 0;
+	if (!bus_connected(bus))
+		return STORE_EUNAVAIL;
 	if ((e = bus_stream_ensure(bus)) != STORE_OK)
 		return e;
 	jsPubOptions_Init(&po);
@@ -329,6 +335,8 @@ bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq)
 	if (s == NATS_OK) {
 		if (seq != NULL)
 			*seq = pa->Sequence;
+		if (duplicate != NULL)
+			*duplicate = pa->Duplicate ? 1 : 0;
 		goto out;
 	}
 	if (s == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr)
@@ -345,6 +353,14 @@ store_err
 store_bus_publish(store_bus *bus, const char *subject, const json_t *payload,
                   const char *event_id, const char *request_id, uint64_t *seq)
 {
+	return store_bus_publish_ack(bus, subject, payload, event_id, request_id, seq, NULL);
+}
+
+store_err
+store_bus_publish_ack(store_bus *bus, const char *subject, const json_t *payload,
+                      const char *event_id, const char *request_id, uint64_t *seq,
+                      int *duplicate)
+{
 	char id[STORE_OID_LEN + 1], at[BUS_TIME_LEN], req[BUS_HDR_MAX];
 	natsMsg *m = NULL;
 	char *data = NULL;
@@ -352,6 +368,8 @@ store_bus_publish(store_bus *bus, const char *subject, const json_t *payload,
 
 	if (seq != NULL)
 		*seq = 0;
+	if (duplicate != NULL)
+		*duplicate = 0;
 	if (bus == NULL || !bus_subject_ok(subject) || !json_is_object(payload) ||
 	    (event_id != NULL && !event_id_ok(event_id)))
 		goto out;
@@ -370,13 +388,8 @@ store_bus_publish(store_bus *bus, const char *subject, const json_t *payload,
 	}
 	bus_now_rfc3339(at);
 	e = bus_msg_new(subject, data, strlen(data), event_id, request_id, at, &m);
-	if (e != STORE_OK)
-		goto out;
-	if (!bus_connected(bus)) {
-		e = STORE_EUNAVAIL;
-		goto out;
-	}
-	e = bus_publish_sync(bus, m, seq);
+	if (e == STORE_OK)
+		e = bus_publish_sync(bus, m, seq, duplicate);
 out:
 	natsMsg_Destroy(m);
 	free(data);

@@ -172,7 +172,7 @@ store_dead_retry(store_bus *bus, uint64_t id, uint64_t *seq, int *duplicate)
 		s = natsMsgHeader_Set(m, "Nats-Msg-Id", msgid);
 	if (s != NATS_OK)
 		goto out;
-	if ((e = bus_publish_ack(bus, m, seq, duplicate)) != STORE_OK)
+	if ((e = bus_publish_sync(bus, m, seq, duplicate)) != STORE_OK)
 		goto out;
 	e = delete_msg(bus, id);
 out:

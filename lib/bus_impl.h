@@ -87,12 +87,10 @@ store_err bus_msg_new(const char *subject, const char *data, size_t len,
                       natsMsg **out);
 
 /* Publishes msg and waits for JetStream's acknowledgement (msg stays the
- * caller's). seq, when not NULL, gets the stream sequence. */
-store_err bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq);
-
-/* As bus_publish_sync; *duplicate (when not NULL) gets whether JetStream
- * dropped msg as a duplicate of its Nats-Msg-Id (bus_admin.c). */
-store_err bus_publish_ack(store_bus *bus, natsMsg *msg, uint64_t *seq, int *duplicate);
+ * caller's); STORE_EUNAVAIL at once while disconnected. seq, when not
+ * NULL, gets the stream sequence; *duplicate (when not NULL) whether
+ * JetStream dropped msg as a duplicate of its Nats-Msg-Id. */
+store_err bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq, int *duplicate);
 
 /* A message as storectl shows it: {seq, time, subject, id, headers,
  * payload} (bus_replay.c, store_replay_next). New reference or NULL. */

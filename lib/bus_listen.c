@@ -267,7 +267,7 @@ dead_letter(struct lthread *t, natsMsg *msg, uint64_t seq, uint64_t delivered,
 		s = natsMsgHeader_Set(dm, STORE_HDR_DELIVERED, num);
 	if (s != NATS_OK)
 		goto out;
-	e = bus_publish_sync(t->bus, dm, NULL);
+	e = bus_publish_sync(t->bus, dm, NULL, NULL);
 out:
 	free((void *)keys);
 	natsMsg_Destroy(dm);
