@@ -28,7 +28,8 @@ routes() {
 	run routes --nginx "$BATS_FILE_TMPDIR/container.conf" --ingress "$STORE_ROOT/k8s/base/ingress.yaml"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	! grep -q 'unix:' "$BATS_FILE_TMPDIR/container.conf"
+	run grep -q 'unix:' "$BATS_FILE_TMPDIR/container.conf"
+	[ "$status" -ne 0 ]
 	grep -q 'fastcgi_pass \$store_backend;' "$BATS_FILE_TMPDIR/container.conf"
 	grep -q 'listen 8080;' "$BATS_FILE_TMPDIR/container.conf"
 	# /tmp paths and a pid of our own, so the test does not collide with anything.
