@@ -18,16 +18,6 @@ const store_collection store_cart_collections[] = {
 const size_t store_cart_ncollections =
 	sizeof store_cart_collections / sizeof *store_cart_collections;
 
-store_err
-cart_txn(store_db *db, store_db_txn_fn fn, void *ctx)
-{
-	store_err e = STORE_ECONFLICT;
-
-	for (int i = 0; i < CART_ATTEMPTS && e == STORE_ECONFLICT; i++)
-		e = store_db_txn(db, fn, ctx);
-	return e;
-}
-
 /* One line of a cart: {product: {...}, qty, limit}; NULL when its product
  * is gone. */
 static json_t *
@@ -197,7 +187,7 @@ store_cart_add_remove(store_db *db, const char *user_id, const char *product_id,
                       const char *request_id, json_t **out)
 {
 	change_ctx c = { user_id, product_id, request_id, add, NULL };
-	store_err e = cart_txn(db, add_remove_tx, &c);
+	store_err e = store_db_txn_retry(db, add_remove_tx, &c);
 
 	*out = e == STORE_OK ? c.out : NULL;
 	if (e != STORE_OK)
@@ -228,5 +218,5 @@ store_cart_remove(store_db *db, const char *user_id, const char *product_id,
 {
 	change_ctx c = { user_id, product_id, request_id, 0, NULL };
 
-	return cart_txn(db, remove_tx, &c);
+	return store_db_txn_retry(db, remove_tx, &c);
 }

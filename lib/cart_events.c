@@ -105,7 +105,7 @@ store_err
 store_cart_on_product(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = cart_txn(db, product_tx, &c);
+	store_err e = store_db_txn_retry(db, product_tx, &c);
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }
@@ -136,7 +136,7 @@ store_err
 store_cart_on_product_deleted(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = cart_txn(db, product_deleted_tx, &c);
+	store_err e = store_db_txn_retry(db, product_deleted_tx, &c);
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }
@@ -195,7 +195,7 @@ store_err
 store_cart_on_add(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = cart_txn(db, add_tx, &c);
+	store_err e = store_db_txn_retry(db, add_tx, &c);
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }
@@ -239,7 +239,7 @@ store_err
 store_cart_on_payment(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = cart_txn(db, payment_tx, &c);
+	store_err e = store_db_txn_retry(db, payment_tx, &c);
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }

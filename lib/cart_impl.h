@@ -5,7 +5,6 @@
 #include <jansson.h>
 #include "store/cart.h"
 
-#define CART_ATTEMPTS 50
 
 /* The user's cart as API.md shows it, or JSON null when there is none. */
 store_err cart_view(store_db *db, const char *user_id, json_t **out);
@@ -20,7 +19,5 @@ store_err cart_touch(store_db *db, const char *user_id, const char *request_id,
 store_err cart_line(store_db *db, const char *user_id, const char *product_id,
                     json_t **line);
 
-/* Runs fn in a transaction, again while it answers STORE_ECONFLICT. */
-store_err cart_txn(store_db *db, store_db_txn_fn fn, void *ctx);
 
 #endif

@@ -173,5 +173,5 @@ store_category_delete(store_db *db, const store_actor *who, const char *id,
 {
 	delete_ctx c = { who, id, why };
 
-	return catalog_txn(db, category_delete_tx, &c);
+	return store_db_txn_retry(db, category_delete_tx, &c);
 }

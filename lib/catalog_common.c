@@ -65,16 +65,6 @@ catalog_emit(store_db *db, const char *subject, json_t *payload, const char *req
 	return e;
 }
 
-store_err
-catalog_txn(store_db *db, store_db_txn_fn fn, void *ctx)
-{
-	store_err e = STORE_ECONFLICT;
-
-	for (int i = 0; i < CATALOG_ATTEMPTS && e == STORE_ECONFLICT; i++)
-		e = store_db_txn(db, fn, ctx);
-	return e;
-}
-
 void
 catalog_time(long long t, char *buf)
 {

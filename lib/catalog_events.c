@@ -66,7 +66,7 @@ store_err
 store_catalog_on_expiration(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = catalog_txn(db, expiration_tx, &c);
+	store_err e = store_db_txn_retry(db, expiration_tx, &c);
 
 	/* A repeat, or a selection or product that no longer exists, has
 	 * nothing left to do. */
@@ -133,7 +133,7 @@ store_err
 store_catalog_on_payment(store_db *db, const store_event *ev)
 {
 	event_ctx c = { ev };
-	store_err e = catalog_txn(db, payment_tx, &c);
+	store_err e = store_db_txn_retry(db, payment_tx, &c);
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }

@@ -5,9 +5,6 @@
 #include <jansson.h>
 #include "store/catalog.h"
 
-/* Attempts of a change that lost an optimistic-concurrency race. */
-#define CATALOG_ATTEMPTS 50
-
 /* {id, name, description, userId}. New reference. */
 json_t *catalog_category_view(const json_t *doc);
 
@@ -20,9 +17,6 @@ json_t *catalog_product_payload(const json_t *doc);
 /* Adds an event to the outbox; payload is stolen. */
 store_err catalog_emit(store_db *db, const char *subject, json_t *payload,
                        const char *request_id);
-
-/* Runs fn in a transaction, again while it answers STORE_ECONFLICT. */
-store_err catalog_txn(store_db *db, store_db_txn_fn fn, void *ctx);
 
 /* RFC 3339 UTC time of t (seconds) into buf (at least 32 bytes). */
 void catalog_time(long long t, char *buf);

@@ -181,7 +181,7 @@ store_product_create(store_db *db, const store_actor *who, const json_t *in,
                      json_t **out, store_refusal *why)
 {
 	change_ctx c = { .who = who, .in = in, .why = why };
-	store_err e = catalog_txn(db, product_create_tx, &c);
+	store_err e = store_db_txn_retry(db, product_create_tx, &c);
 
 	*out = e == STORE_OK ? c.out : NULL;
 	if (e != STORE_OK)
@@ -235,7 +235,7 @@ store_product_update(store_db *db, const store_actor *who, const char *id,
                      const json_t *in, json_t **out, store_refusal *why)
 {
 	change_ctx c = { .who = who, .id = id, .in = in, .why = why };
-	store_err e = catalog_txn(db, product_update_tx, &c);
+	store_err e = store_db_txn_retry(db, product_update_tx, &c);
 
 	*out = e == STORE_OK ? c.out : NULL;
 	if (e != STORE_OK)
@@ -272,7 +272,7 @@ store_product_delete(store_db *db, const store_actor *who, const char *id)
 {
 	change_ctx c = { .who = who, .id = id };
 
-	return catalog_txn(db, product_delete_tx, &c);
+	return store_db_txn_retry(db, product_delete_tx, &c);
 }
 
 static store_err
@@ -355,7 +355,7 @@ store_product_select(store_db *db, const store_actor *who, const char *id,
 {
 	change_ctx c = { .who = who, .id = id, .category_id = category_id,
 	                 .hold_seconds = hold_seconds, .why = why };
-	store_err e = catalog_txn(db, product_select_tx, &c);
+	store_err e = store_db_txn_retry(db, product_select_tx, &c);
 
 	*out = e == STORE_OK ? c.out : NULL;
 	if (e != STORE_OK)

@@ -683,3 +683,13 @@ store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx)
 	}
 	return e;
 }
+
+store_err
+store_db_txn_retry(store_db *db, store_db_txn_fn fn, void *ctx)
+{
+	store_err e = STORE_ECONFLICT;
+
+	for (int i = 0; i < DB_CONFLICT_ATTEMPTS && e == STORE_ECONFLICT; i++)
+		e = store_db_txn(db, fn, ctx);
+	return e;
+}

@@ -21,6 +21,7 @@
 #define DB_DEPTH_MAX   64        /* nesting of objects and arrays in a doc */
 #define DB_DOC_MAX     (16u << 20) /* encoded document size (MongoDB's) */
 #define DB_ERRMSG_MAX  256
+#define DB_CONFLICT_ATTEMPTS 50  /* store_db_txn_retry */
 
 /* A declared collection, copied from the caller's store_collection. */
 struct db_coll {

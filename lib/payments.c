@@ -16,7 +16,6 @@
 #define LEASE_MS 60000        /* an attempt's claim, should its process die */
 #define WAIT_STEP_MS 100
 #define WAIT_STEPS 300        /* 30 s for a concurrent attempt to finish */
-#define ATTEMPTS 50           /* optimistic-concurrency retries */
 
 const store_collection store_payments_collections[] = {
 	{ "carts", NULL, NULL },
@@ -330,9 +329,7 @@ charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
 	if (e == STORE_OK) {
 		rc = (record_ctx){ req, req->user->id, &ch, c->key, total,
 		                   store_pay_currency(pay), "" };
-		for (int i = 0; i < ATTEMPTS; i++)
-			if ((e = store_db_txn(db, record_tx, &rc)) != STORE_ECONFLICT)
-				break;
+		e = store_db_txn_retry(db, record_tx, &rc);
 		if (e != STORE_OK) {
 			/* Charged but not recorded: the attempt stays pending, its
 			 * lease lapses, and a retry replays the provider's charge. */
@@ -460,9 +457,6 @@ store_err
 store_payments_on_cart_changed(store_db *db, const store_event *ev)
 {
 	cart_ctx c = { ev };
-	store_err e = STORE_ECONFLICT;
-
-	for (int i = 0; i < ATTEMPTS && e == STORE_ECONFLICT; i++)
-		e = store_db_txn(db, cart_changed_tx, &c);
+	store_err e = store_db_txn_retry(db, cart_changed_tx, &c);
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }

@@ -121,4 +121,9 @@ store_err store_db_delete(store_db *db, const char *coll, const char *id,
 typedef store_err (*store_db_txn_fn)(store_db *db, void *ctx);
 store_err store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx);
 
+/* As store_db_txn, run again (a bounded number of times) while fn answers
+ * STORE_ECONFLICT: a version-guarded write lost a race with another writer
+ * and fn re-reads what it changes. */
+store_err store_db_txn_retry(store_db *db, store_db_txn_fn fn, void *ctx);
+
 #endif
