@@ -38,12 +38,22 @@ static const char usage[] =
 	"  STRIPE_API_BASE       Stripe API base URL (https://api.stripe.com)\n"
 	"  STORE_CURRENCY        currency of charges (usd)\n"
 	"  STRIPE_CONNECT_TIMEOUT_MS, STRIPE_TIMEOUT_MS   (5000, 30000)\n"
+	"  STORE_HOLD_MARGIN_SECONDS  a unit is paid for only while its hold lasts\n"
+	"                        this much longer (60; above the Stripe timeouts)\n"
 	"  STORE_THREADS, STORE_BODY_LIMIT (16384), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
 	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL, STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS,\n"
 	"  STORE_MAX_DELIVER, STORE_NAK_DELAY_MS: see store(7)\n"
 	"\n"
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";
+
+/* STORE_HOLD_MARGIN_SECONDS, read once before serving. */
+static long hold_margin_seconds;
+
+static const store_setting settings[] = {
+	{ "STORE_HOLD_MARGIN_SECONDS", STORE_SETTING_INT, "60", 0, 86400, NULL,
+	  &hold_margin_seconds },
+};
 
 static const store_field pay_fields[] = {
 	{ "token", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, 255,
@@ -75,7 +85,7 @@ pay(store_req *req, store_res *res)
 	json_t *total = json_object_get(req->input, "total"), *out = NULL;
 	store_payment_req preq = {
 		req->user, store_json_str(req->input, "token"), total != NULL,
-		json_integer_value(total), key, req->request_id,
+		json_integer_value(total), key, req->request_id, hold_margin_seconds * 1000LL,
 	};
 	store_refusal why = { 0 };
 	store_err e;
@@ -98,7 +108,8 @@ pay(store_req *req, store_res *res)
 		store_res_error(res, 402, why.message, why.field);
 		return;
 	case STORE_ECONFLICT:
-		store_res_error(res, 409, "A payment with this Idempotency-Key is in progress", NULL);
+		store_res_error(res, 409, why.message != NULL ? why.message
+		                : "A payment with this Idempotency-Key is in progress", NULL);
 		return;
 	case STORE_EUNAVAIL:
 		store_res_error(res, 503, "The payment provider is unavailable; nothing was charged, "
@@ -157,7 +168,7 @@ main(int argc, char **argv)
 	const store_service_def def = {
 		"payments", routes, sizeof routes / sizeof *routes,
 		store_payments_collections, store_payments_ncollections, BODY_LIMIT, 1,
-		NULL, 0, start, stop,
+		settings, sizeof settings / sizeof *settings, start, stop,
 	};
 
 	if (argc > 1) {

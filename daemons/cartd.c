@@ -1,8 +1,9 @@
 /* cartd - the cart service's event listener.
  *
  * Keeps the product replica (product.created, product.updated,
- * product.deleted, in version order), adds units to carts (cart.add),
- * empties paid carts (payment.created), and relays the cart's outbox
+ * product.deleted, in version order), adds held units to carts (cart.add),
+ * takes out units whose hold ran out (expiration.complete) and paid ones
+ * (payment.created), and relays the cart's outbox
  * (cart.changed). Shares the cart database with store-cart. */
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +16,11 @@ static const char usage[] =
 	"\n"
 	"The cart service's daemon: listens for store.product.created,\n"
 	"store.product.updated and store.product.deleted (the product replica,\n"
-	"applied in version order), store.cart.add (one unit into the buyer's\n"
-	"cart, never beyond stock) and store.payment.created (the cart is\n"
-	"emptied), and publishes the cart's outbox (store.cart.changed).\n"
+	"applied in version order), store.cart.add (one unit, backed by its\n"
+	"hold, into the buyer's cart), store.expiration.complete (a unit whose\n"
+	"hold ran out leaves the cart) and store.payment.created (the paid\n"
+	"units leave the cart), and publishes the cart's outbox\n"
+	"(store.cart.changed).\n"
 	"\n"
 	"environment:\n"
 	"  STORE_DB              cart database, as store-cart (required)\n"
@@ -33,6 +36,7 @@ static const store_daemon_listener listeners[] = {
 	{ "product.updated", store_cart_on_product },
 	{ "product.deleted", store_cart_on_product_deleted },
 	{ "cart.add", store_cart_on_add },
+	{ "expiration.complete", store_cart_on_expiration },
 	{ "payment.created", store_cart_on_payment },
 };
 

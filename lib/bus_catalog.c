@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/oid.h"
+#include "store/time.h"
 #include "store/valid.h"
 
 typedef enum ftype {
@@ -28,7 +29,7 @@ typedef struct field {
 	ftype type;
 } field;
 
-#define FIELDS_MAX 10
+#define FIELDS_MAX 12
 
 const store_event_kind store_event_kinds[] = {
 	{ "store.product.created", "products", "cart",
@@ -39,13 +40,14 @@ const store_event_kind store_event_kinds[] = {
 	{ "store.product.selected", "products", "expiration",
 	  "{productId, selectionId, userId, categoryId, views, expiresAt}" },
 	{ "store.cart.add", "products", "cart",
-	  "{productId, name, description, picture, price, categoryId, version, count, userId}" },
+	  "{productId, name, description, picture, price, categoryId, version, count, userId, "
+	  "selectionId, expiresAt}" },
 	{ "store.cart.changed", "cart", "payments",
 	  "{id, userId, version, info: [{product: {...}, qty, limit}]}" },
-	{ "store.expiration.complete", "expiration", "products",
+	{ "store.expiration.complete", "expiration", "products, cart",
 	  "{productId, selectionId, categoryId, views}" },
 	{ "store.payment.created", "payments", "cart, products",
-	  "{id, userId, stripeId, total, info: [{productId, qty}]}" },
+	  "{id, userId, stripeId, total, info: [{productId, qty, selectionIds}]}" },
 };
 
 #define PRODUCT_FIELDS                                                      \
@@ -62,7 +64,8 @@ static const field kind_fields[][FIELDS_MAX] = {
 	  { "categoryId", F_OID }, { "views", F_COUNT }, { "expiresAt", F_TIME } },
 	{ { "productId", F_OID }, { "name", F_STR }, { "description", F_STR },
 	  { "picture", F_STR }, { "price", F_MONEY }, { "categoryId", F_OID },
-	  { "version", F_COUNT }, { "count", F_COUNT }, { "userId", F_OID } },
+	  { "version", F_COUNT }, { "count", F_COUNT }, { "userId", F_OID },
+	  { "selectionId", F_OID }, { "expiresAt", F_TIME } },
 	{ { "id", F_OID }, { "userId", F_OID }, { "version", F_COUNT },
 	  { "info", F_LINES } },
 	{ { "productId", F_OID }, { "selectionId", F_OID }, { "categoryId", F_OID },
@@ -76,33 +79,6 @@ _Static_assert(sizeof kind_fields / sizeof *kind_fields ==
                "one row of fields per event kind");
 
 const size_t store_nevent_kinds = sizeof store_event_kinds / sizeof *store_event_kinds;
-
-/* "2026-11-27T10:00:00Z", with optional fractions and a numeric offset. */
-static bool
-time_ok(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	size_t i;
-
-	if (s == NULL || strlen(s) < sizeof shape)
-		return false;
-	for (i = 0; i < sizeof shape - 1; i++) {
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return false;
-	}
-	s += i;
-	if (*s == '.') {
-		size_t n = strspn(s + 1, "0123456789");
-		if (n == 0 || n > 9)
-			return false;
-		s += n + 1;
-	}
-	if (strcmp(s, "Z") == 0)
-		return true;
-	return (s[0] == '+' || s[0] == '-') && strlen(s) == 6 &&
-	       s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[3] == ':' &&
-	       s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9';
-}
 
 static const char *
 type_text(ftype t)
@@ -149,7 +125,7 @@ value_ok(ftype t, const json_t *v)
 	static const field line[] = { { "product", F_OBJECT }, { "qty", F_COUNT },
 	                              { "limit", F_BOOL } };
 	static const field item[] = { { "productId", F_OID }, { "qty", F_QTY } };
-	long long cents;
+	long long cents, ms;
 
 	switch (t) {
 	case F_OID: return store_oid_valid(json_string_value(v));
@@ -158,7 +134,7 @@ value_ok(ftype t, const json_t *v)
 	case F_COUNT: return json_is_integer(v) && json_integer_value(v) >= 0;
 	case F_QTY: return json_is_integer(v) && json_integer_value(v) >= 1;
 	case F_BOOL: return json_is_boolean(v);
-	case F_TIME: return time_ok(json_string_value(v));
+	case F_TIME: return store_time_parse(json_string_value(v), &ms);
 	case F_OBJECT: return json_is_object(v);
 	case F_LINES: return array_of(v, line, sizeof line / sizeof *line);
 	case F_ITEMS: return array_of(v, item, sizeof item / sizeof *item);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/json.h"
+#include "store/time.h"
 
 static const char *const lines_unique[] = { "key", NULL };
 static const char *const lines_indexed[] = { "userId", "productId", NULL };
@@ -18,19 +19,22 @@ const store_collection store_cart_collections[] = {
 const size_t store_cart_ncollections =
 	sizeof store_cart_collections / sizeof *store_cart_collections;
 
-/* One line of a cart: {product: {...}, qty, limit}; NULL when its product
- * is gone. */
-static json_t *
-line_view(store_db *db, const json_t *line)
-{
-	json_t *p = NULL, *v = NULL;
-	long long qty = store_json_int(line, "qty", 0), count;
+#define EXPIRED_SHOWN_MS (3600 * 1000LL)   /* a lapsed line is reported this long */
 
-	if (store_db_get(db, "products", store_json_str(line, "productId"), &p) != STORE_OK ||
-	    json_is_true(json_object_get(p, "deleted")))
-		goto out;
-	count = store_json_int(p, "count", 0);
-	v = json_pack("{s:{s:s?,s:s?,s:s?,s:o,s:s?,s:s?,s:I,s:I},s:I,s:b}",
+/* One line of a cart: {product: {...}, qty, limit, expiresAt, holds}, where
+ * qty counts only units still held at now; NULL when its product is gone
+ * or no unit is held any more. */
+static json_t *
+line_view(const json_t *line, const json_t *p, long long now)
+{
+	long long qty = cart_line_qty(line, now), live = (long long)cart_holds_live(line, now);
+	json_t *holds, *v;
+
+	if (p == NULL || json_is_true(json_object_get(p, "deleted")) || qty <= 0)
+		return NULL;
+	if ((holds = cart_holds_backing(line, now, qty)) == NULL)
+		return NULL;
+	v = json_pack("{s:{s:s?,s:s?,s:s?,s:o,s:s?,s:s?,s:I,s:I},s:I,s:b,s:s?,s:o}",
 	              "product",
 	              "id", store_json_str(p, "id"),
 	              "name", store_json_str(p, "name"),
@@ -38,38 +42,86 @@ line_view(store_db *db, const json_t *line)
 	              "price", store_json_money(store_json_int(p, "price", 0)),
 	              "picture", store_json_str(p, "picture"),
 	              "categoryId", store_json_str(p, "categoryId"),
-	              "count", (json_int_t)count,
+	              "count", (json_int_t)store_json_int(p, "count", 0),
 	              "version", (json_int_t)store_json_int(p, "productVersion", 0),
 	              "qty", (json_int_t)qty,
-	              "limit", qty >= count);
-out:
-	json_decref(p);
+	              /* no unit left to add: every further one needs a new hold */
+	              "limit", qty >= live || qty >= store_json_int(p, "count", 0),
+	              "expiresAt", store_json_str(json_array_get(holds, 0), "expiresAt"),
+	              "holds", holds);
 	return v;
 }
 
-/* {id, userId, info, version} of a cart document. */
+/* {product: {id, name}, qty, expiredAt}: a line that left the cart because
+ * its holds ran out. */
+static json_t *
+expired_view(const char *product_id, const char *name, long long qty, long long at_ms)
+{
+	char at[STORE_TIME_LEN];
+
+	store_time_format(at_ms, false, at);
+	return json_pack("{s:{s:s?,s:s?},s:I,s:s}", "product", "id", product_id, "name", name,
+	                 "qty", (json_int_t)qty, "expiredAt", at);
+}
+
+/* The latest expiry among line's holds (when the last one ran out). */
+static long long
+last_expiry(const json_t *line)
+{
+	const json_t *h;
+	long long last = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(line, "holds"), i, h)
+		if (store_json_int(h, "expiresAtMs", 0) > last)
+			last = store_json_int(h, "expiresAtMs", 0);
+	return last;
+}
+
+/* {id, userId, info, expired, version} of a cart document. */
 static store_err
 render(store_db *db, const json_t *cart, json_t **out)
 {
 	const char *user_id = store_json_str(cart, "userId");
-	json_t *filter = json_pack("{s:s}", "userId", user_id), *lines = NULL, *info, *line;
+	json_t *filter = json_pack("{s:s}", "userId", user_id), *lines = NULL;
+	json_t *info = json_array(), *expired = json_array(), *line, *p = NULL;
+	long long now = store_time_now_ms();
 	size_t i;
 	store_err e = STORE_ENOMEM;
 
 	*out = NULL;
-	if (filter == NULL || (e = store_db_find(db, "lines", filter, NULL, &lines)) != STORE_OK)
+	if (filter == NULL || info == NULL || expired == NULL ||
+	    (e = store_db_find(db, "lines", filter, NULL, &lines)) != STORE_OK)
 		goto out;
-	info = json_array();
 	json_array_foreach(lines, i, line) {
-		json_t *v = line_view(db, line);
+		e = store_db_get(db, "products", store_json_str(line, "productId"), &p);
+		if (e != STORE_OK && e != STORE_ENOTFOUND)
+			goto out;
+		json_t *v = line_view(line, p, now);
 		if (v != NULL)
 			json_array_append_new(info, v);
+		else if (p != NULL && !json_is_true(json_object_get(p, "deleted")) &&
+		         store_json_int(line, "qty", 0) > 0)
+			/* Run out, and its expiration not handled yet: shown as
+			 * the handler will record it. */
+			json_array_append_new(expired, expired_view(store_json_str(p, "id"),
+			                      store_json_str(p, "name"), store_json_int(line, "qty", 0),
+			                      last_expiry(line)));
+		json_decref(p);
+		p = NULL;
 	}
-	*out = json_pack("{s:s,s:s,s:o,s:I}", "id", store_json_str(cart, "id"),
-	                 "userId", user_id, "info", info,
+	json_array_foreach(json_object_get(cart, "expired"), i, line)
+		if (store_json_int(line, "atMs", 0) > now - EXPIRED_SHOWN_MS)
+			json_array_append_new(expired, expired_view(store_json_str(line, "productId"),
+			                      store_json_str(line, "name"), store_json_int(line, "qty", 0),
+			                      store_json_int(line, "atMs", 0)));
+	*out = json_pack("{s:s,s:s,s:O,s:O,s:I}", "id", store_json_str(cart, "id"),
+	                 "userId", user_id, "info", info, "expired", expired,
 	                 "version", (json_int_t)store_json_int(cart, "version", 0));
 	e = *out != NULL ? STORE_OK : STORE_ENOMEM;
 out:
+	json_decref(info);
+	json_decref(expired);
 	json_decref(lines);
 	json_decref(filter);
 	return e;
@@ -147,21 +199,18 @@ static store_err
 add_remove_tx(store_db *db, void *arg)
 {
 	change_ctx *c = arg;
-	json_t *line = NULL, *p = NULL;
-	long long qty, count;
+	json_t *line = NULL;
+	long long now = store_time_now_ms(), qty;
 	store_err e;
 
 	json_decref(c->out);
 	c->out = NULL;
 	if ((e = cart_line(db, c->user_id, c->product_id, &line)) != STORE_OK)
 		goto out;
-	e = store_db_get(db, "products", c->product_id, &p);
-	if (e != STORE_OK && e != STORE_ENOTFOUND)
-		goto out;
-	count = p != NULL ? store_json_int(p, "count", 0) : 0;
-	qty = store_json_int(line, "qty", 0) + c->add;
-	if (c->add > 0 && qty > count) {
-		/* At the stock already: the cart stays, with limit set. */
+	qty = cart_line_qty(line, now) + c->add;
+	if (c->add > 0 && qty > (long long)cart_holds_live(line, now)) {
+		/* Every unit needs a hold of its own (addToCart takes one): with
+		 * none spare, the cart stays as it is, limit set. */
 		e = cart_view(db, c->user_id, &c->out);
 		goto out;
 	}
@@ -177,7 +226,6 @@ add_remove_tx(store_db *db, void *arg)
 		goto out;
 	e = cart_touch(db, c->user_id, c->request_id, &c->out);
 out:
-	json_decref(p);
 	json_decref(line);
 	return e;
 }

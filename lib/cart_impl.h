@@ -2,6 +2,7 @@
 #ifndef STORE_CART_IMPL_H
 #define STORE_CART_IMPL_H
 
+#include <stdbool.h>
 #include <jansson.h>
 #include "store/cart.h"
 
@@ -19,5 +20,23 @@ store_err cart_touch(store_db *db, const char *user_id, const char *request_id,
 store_err cart_line(store_db *db, const char *user_id, const char *product_id,
                     json_t **line);
 
+/* Holds behind a line (cart_holds.c): line["holds"] = [{id, expiresAtMs}]. */
+
+/* How many of line's holds are still live at now_ms. */
+size_t cart_holds_live(const json_t *line, long long now_ms);
+
+/* The quantity a line really has at now_ms: its qty, but never more than
+ * its live holds. */
+long long cart_line_qty(const json_t *line, long long now_ms);
+
+/* Adds a hold to line (in place). */
+store_err cart_holds_add(json_t *line, const char *selection_id, long long expires_ms);
+
+/* Removes the hold selection_id from line (in place); false when absent. */
+bool cart_holds_drop(json_t *line, const char *selection_id);
+
+/* The qty live holds that back line's units, the latest-expiring ones, as
+ * [{selectionId, expiresAt}] soonest first. New reference (NULL: memory). */
+json_t *cart_holds_backing(const json_t *line, long long now_ms, long long qty);
 
 #endif

@@ -2,7 +2,6 @@
 #include "catalog_impl.h"
 
 #include <stdio.h>
-#include <time.h>
 
 #include "store/json.h"
 
@@ -63,15 +62,4 @@ catalog_emit(store_db *db, const char *subject, json_t *payload, const char *req
 	e = store_outbox_add(db, subject, payload, request_id, NULL);
 	json_decref(payload);
 	return e;
-}
-
-void
-catalog_time(long long t, char *buf)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	gmtime_r(&tt, &tm);
-	if (strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		buf[0] = '\0';
 }

@@ -7,10 +7,13 @@
 #include <string.h>
 
 #include "store/json.h"
+#include "store/log.h"
 #include "store/oid.h"
 
-/* Releases holds on a product: views goes down by n (not below 0), the
- * version up, and product.updated is announced. */
+/* Changes a product's stock and holds: count goes down by sold, views by
+ * released; the version goes up and product.updated is announced. Stock
+ * is never clamped: a count that would go below 0 is an oversell, kept
+ * as it is (storectl health reports it) and logged as an error. */
 static store_err
 change_product(store_db *db, const char *product_id, long long sold, long long released,
                const char *request_id)
@@ -23,8 +26,12 @@ change_product(store_db *db, const char *product_id, long long sold, long long r
 		goto out;
 	views = store_json_int(doc, "views", 0) - released;
 	count = store_json_int(doc, "count", 0) - sold;
+	if (count < 0 || views < 0 || views > count)
+		store_log(STORE_LOG_ERROR, request_id, NULL,
+		          "product '%s' oversold: count %lld, holds %lld after selling %lld",
+		          product_id, count, views, sold);
 	json_object_set_new(doc, "views", json_integer(views > 0 ? views : 0));
-	json_object_set_new(doc, "count", json_integer(count > 0 ? count : 0));
+	json_object_set_new(doc, "count", json_integer(count));
 	if ((e = store_db_update(db, "products", doc, NULL)) != STORE_OK)
 		goto out;
 	e = catalog_emit(db, "store.product.updated", catalog_product_payload(doc), request_id);
@@ -73,11 +80,11 @@ store_catalog_on_expiration(store_db *db, const store_event *ev)
 	return e == STORE_EDUPLICATE || e == STORE_ENOTFOUND ? STORE_OK : e;
 }
 
-/* Marks up to qty of the buyer's held selections of a product sold;
- * *n gets how many. */
+/* Marks up to qty of the buyer's held selections of a product sold (an
+ * older payment.created, which does not name them); *n gets how many. */
 static store_err
-sell_holds(store_db *db, const char *product_id, const char *user_id, long long qty,
-           long long *n)
+sell_any_holds(store_db *db, const char *product_id, const char *user_id, long long qty,
+               long long *n)
 {
 	store_find_opts opts = { NULL, 0, (size_t)qty, 0 };
 	json_t *filter = json_pack("{s:s,s:s,s:s}", "productId", product_id,
@@ -101,6 +108,46 @@ out:
 	return e;
 }
 
+/* Marks the holds a payment names sold. *n gets how many were still held
+ * (their unit leaves views and count); a hold released meanwhile (its
+ * expiry was handled before the payment arrived) sells from free stock. */
+static store_err
+sell_named_holds(store_db *db, const char *product_id, const char *user_id,
+                 const json_t *ids, long long *n, const char *request_id)
+{
+	const json_t *id;
+	json_t *sel = NULL;
+	size_t i;
+	store_err e = STORE_OK;
+
+	*n = 0;
+	json_array_foreach(ids, i, id) {
+		json_decref(sel);
+		sel = NULL;
+		if ((e = store_db_get(db, "selections", json_string_value(id), &sel)) ==
+		    STORE_ENOTFOUND) {
+			e = STORE_OK;
+			continue;
+		}
+		if (e != STORE_OK)
+			break;
+		if (strcmp(store_json_str(sel, "productId"), product_id) != 0 ||
+		    strcmp(store_json_str(sel, "userId"), user_id) != 0)
+			continue;
+		if (strcmp(store_json_str(sel, "status"), "held") == 0)
+			(*n)++;
+		else
+			store_log(STORE_LOG_WARN, request_id, NULL,
+			          "selection '%s' was %s before its payment arrived: sold from free stock",
+			          json_string_value(id), store_json_str(sel, "status"));
+		json_object_set_new(sel, "status", json_string("sold"));
+		if ((e = store_db_update(db, "selections", sel, NULL)) != STORE_OK)
+			break;
+	}
+	json_decref(sel);
+	return e;
+}
+
 static store_err
 payment_tx(store_db *db, void *arg)
 {
@@ -116,11 +163,18 @@ payment_tx(store_db *db, void *arg)
 		return e;
 	json_array_foreach(info, i, line) {
 		const char *pid = store_json_str(line, "productId");
+		const json_t *ids = json_object_get(line, "selectionIds"), *id;
 		long long qty = store_json_int(line, "qty", 0), sold = 0;
+		size_t k;
 
-		if (!store_oid_valid(pid) || qty <= 0)
+		if (!store_oid_valid(pid) || qty <= 0 || (ids != NULL && !json_is_array(ids)))
 			return STORE_EINVAL;
-		if ((e = sell_holds(db, pid, user_id, qty, &sold)) != STORE_OK)
+		json_array_foreach(ids, k, id)
+			if (!store_oid_valid(json_string_value(id)))
+				return STORE_EINVAL;
+		e = ids != NULL ? sell_named_holds(db, pid, user_id, ids, &sold, ev->request_id)
+		    : sell_any_holds(db, pid, user_id, qty, &sold);
+		if (e != STORE_OK)
 			return e;
 		e = change_product(db, pid, qty, sold, ev->request_id);
 		if (e != STORE_OK && e != STORE_ENOTFOUND)

@@ -18,7 +18,4 @@ json_t *catalog_product_payload(const json_t *doc);
 store_err catalog_emit(store_db *db, const char *subject, json_t *payload,
                        const char *request_id);
 
-/* RFC 3339 UTC time of t (seconds) into buf (at least 32 bytes). */
-void catalog_time(long long t, char *buf);
-
 #endif

@@ -9,6 +9,7 @@
 
 #include "store/json.h"
 #include "store/oid.h"
+#include "store/time.h"
 
 #define PICTURE_PATH "/api/products/picture/"
 
@@ -280,7 +281,7 @@ product_select_tx(store_db *db, void *arg)
 {
 	change_ctx *c = arg;
 	json_t *doc = NULL, *sel = NULL, *added = NULL;
-	char expires[32];
+	char expires[STORE_TIME_LEN];
 	long long now = (long long)time(NULL), views, count;
 	store_err e;
 
@@ -298,7 +299,7 @@ product_select_tx(store_db *db, void *arg)
 		e = refuse(c->why, "Out of stock", NULL);
 		goto out;
 	}
-	catalog_time(now + c->hold_seconds, expires);
+	store_time_format((now + c->hold_seconds) * 1000, false, expires);
 	json_object_set_new(doc, "views", json_integer(views + 1));
 	if ((e = store_db_update(db, "products", doc, NULL)) != STORE_OK)
 		goto out;
@@ -312,7 +313,9 @@ product_select_tx(store_db *db, void *arg)
 	}
 	if ((e = store_db_insert(db, "selections", sel, NULL)) != STORE_OK)
 		goto out;
-	added = json_pack("{s:s,s:s?,s:s?,s:s?,s:o,s:s,s:I,s:i,s:s}",
+	/* The unit is the hold: cart.add names it, so the cart can show how
+	 * long it lasts and payments can pay for exactly the units held. */
+	added = json_pack("{s:s,s:s?,s:s?,s:s?,s:o,s:s,s:I,s:i,s:s,s:s?,s:s}",
 	                  "productId", c->id,
 	                  "name", store_json_str(doc, "name"),
 	                  "description", store_json_str(doc, "description"),
@@ -321,7 +324,9 @@ product_select_tx(store_db *db, void *arg)
 	                  "categoryId", c->category_id,
 	                  "version", (json_int_t)store_json_int(doc, "version", 0),
 	                  "count", 1,
-	                  "userId", c->who->user->id);
+	                  "userId", c->who->user->id,
+	                  "selectionId", store_json_str(sel, "id"),
+	                  "expiresAt", expires);
 	if (added == NULL) {
 		e = STORE_ENOMEM;
 		goto out;

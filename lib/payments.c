@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "store/json.h"
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/time.h"
 #include "store/valid.h"
 
 #define LEASE_MS 60000        /* an attempt's claim, should its process die */
@@ -21,20 +21,12 @@ const store_collection store_payments_collections[] = {
 	{ "carts", NULL, NULL },
 	{ "attempts", (const char *const[]){ "key", NULL }, NULL },
 	{ "payments", NULL, (const char *const[]){ "userId", "createdAtMs", NULL } },
+	{ "paid_holds", NULL, NULL },
 	STORE_PAY_COLLECTIONS,
 	STORE_BUS_COLLECTIONS,
 };
 const size_t store_payments_ncollections =
 	sizeof store_payments_collections / sizeof *store_payments_collections;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static store_err
 refuse(store_refusal *why, const char *message, const char *field)
@@ -125,7 +117,7 @@ claim_attempt(store_db *db, claim *c)
 		json_decref(c->attempt);
 		c->attempt = json_pack("{s:s,s:s,s:s,s:I}", "key", c->key, "request", c->request,
 		                       "status", "pending", "leaseUntil",
-		                       (json_int_t)(now_ms() + LEASE_MS));
+		                       (json_int_t)(store_time_now_ms() + LEASE_MS));
 		if (c->attempt == NULL) {
 			e = STORE_ENOMEM;
 			goto out;
@@ -148,10 +140,10 @@ claim_attempt(store_db *db, claim *c)
 			e = STORE_EDUPLICATE;
 			goto out;
 		}
-		if (store_json_int(c->attempt, "leaseUntil", 0) < now_ms()) {
+		if (store_json_int(c->attempt, "leaseUntil", 0) < store_time_now_ms()) {
 			/* Its process died: take it over (the provider's idempotency
 			 * key makes a second charge attempt safe). */
-			json_object_set_new(c->attempt, "leaseUntil", json_integer(now_ms() + LEASE_MS));
+			json_object_set_new(c->attempt, "leaseUntil", json_integer(store_time_now_ms() + LEASE_MS));
 			e = store_db_update(db, "attempts", c->attempt, NULL);
 			if (e != STORE_ECONFLICT)
 				goto out;
@@ -190,51 +182,299 @@ finished_attempt(store_db *db, claim *c)
 	return STORE_ENOTFOUND;
 }
 
+/* The units a payment pays for: per cart line the product, qty and the
+ * holds (selectionIds) that back them, and the total in cents. */
+typedef struct plan {
+	json_t *lines;        /* [{product, qty, selectionIds}] */
+	long long total;
+} plan;
+
+/* Whether the hold selection_id was paid for already. */
+static store_err
+hold_paid(store_db *db, const char *selection_id, bool *paid)
+{
+	json_t *doc = NULL;
+	store_err e = store_db_get(db, "paid_holds", selection_id, &doc);
+
+	json_decref(doc);
+	*paid = e == STORE_OK;
+	return e == STORE_ENOTFOUND ? STORE_OK : e;
+}
+
+/* The holds of line usable now: live at least until `until` (so the
+ * payment is recorded before they run out) and not paid yet, up to qty.
+ * New reference in *ids. */
+static store_err
+usable_holds(store_db *db, const json_t *line, long long qty, long long until,
+             json_t **ids)
+{
+	const json_t *h;
+	size_t i;
+	store_err e = STORE_OK;
+	bool paid;
+
+	if ((*ids = json_array()) == NULL)
+		return STORE_ENOMEM;
+	json_array_foreach(json_object_get(line, "holds"), i, h) {
+		const char *sid = store_json_str(h, "selectionId");
+		long long at;
+
+		if ((long long)json_array_size(*ids) >= qty)
+			break;
+		if (!store_oid_valid(sid) || !store_time_parse(store_json_str(h, "expiresAt"), &at) ||
+		    at <= until)
+			continue;
+		if ((e = hold_paid(db, sid, &paid)) != STORE_OK)
+			break;
+		if (!paid)
+			json_array_append_new(*ids, json_string(sid));
+	}
+	return e;
+}
+
+/* What the replica cart lets the user pay for now: every line's units,
+ * each backed by a live hold; refused when one is not. */
+static store_err
+plan_cart(store_db *db, const json_t *cart, const store_payment_req *req, plan *pl,
+          store_refusal *why)
+{
+	const json_t *info = json_object_get(cart, "info"), *line;
+	long long until = store_time_now_ms() + req->hold_margin_ms, cents;
+	json_t *ids = NULL;
+	size_t i;
+	store_err e = STORE_OK;
+
+	json_decref(pl->lines);
+	pl->total = 0;
+	if ((pl->lines = json_array()) == NULL)
+		return STORE_ENOMEM;
+	if (json_array_size(info) == 0)
+		return refuse(why, "Cart is empty", NULL);
+	json_array_foreach(info, i, line) {
+		const json_t *product = json_object_get(line, "product");
+		long long qty = store_json_int(line, "qty", 0);
+
+		if (qty <= 0 || !store_valid_money(json_object_get(product, "price"), &cents)) {
+			store_log(STORE_LOG_ERROR, req->request_id, NULL,
+			          "cart of '%s' has a malformed line", req->user->id);
+			e = STORE_EINTERNAL;
+			break;
+		}
+		if ((e = usable_holds(db, line, qty, until, &ids)) != STORE_OK)
+			break;
+		if ((long long)json_array_size(ids) < qty) {
+			snprintf(why->buf, sizeof why->buf,
+			         "Your hold on '%.80s' has run out: add it to the cart again",
+			         store_json_str(product, "name"));
+			e = refuse(why, why->buf, NULL);
+			break;
+		}
+		json_array_append_new(pl->lines, json_pack("{s:O,s:I,s:O}", "product", product,
+		                                           "qty", (json_int_t)qty,
+		                                           "selectionIds", ids));
+		pl->total += cents * qty;
+		json_decref(ids);
+		ids = NULL;
+	}
+	json_decref(ids);
+	if (e == STORE_OK && req->has_total && req->total != pl->total)
+		e = refuse(why, "Total does not match the cart", "total");
+	return e;
+}
+
+typedef struct cart_claim {
+	const store_payment_req *req;
+	const char *key;
+	plan *pl;
+	store_refusal *why;
+	bool release;         /* give the claim back instead of taking it */
+} cart_claim;
+
+/* Claims the user's cart for the attempt key: one payment at a time per
+ * cart, whatever Idempotency-Key or token the others carry. The plan is
+ * made again from the cart as it is under the claim. With c->release,
+ * gives the claim back if it is still the key's. */
+static store_err
+claim_cart_tx(store_db *db, void *arg)
+{
+	cart_claim *c = arg;
+	json_t *cart = NULL;
+	const char *holder;
+	store_err e;
+
+	if ((e = store_db_get(db, "carts", c->req->user->id, &cart)) != STORE_OK)
+		goto out;
+	holder = store_json_str(cart, "claimKey");
+	if (c->release) {
+		if (holder == NULL || strcmp(holder, c->key) != 0)
+			goto out;
+		json_object_del(cart, "claimKey");
+		json_object_del(cart, "claimUntil");
+		e = store_db_update(db, "carts", cart, NULL);
+		goto out;
+	}
+	if (holder != NULL && strcmp(holder, c->key) != 0 &&
+	    store_json_int(cart, "claimUntil", 0) > store_time_now_ms()) {
+		c->why->message = "A payment for this cart is already in progress";
+		c->why->field = NULL;
+		e = STORE_ECONFLICT;
+		goto out;
+	}
+	if ((e = plan_cart(db, cart, c->req, c->pl, c->why)) != STORE_OK)
+		goto out;
+	json_object_set_new(cart, "claimKey", json_string(c->key));
+	json_object_set_new(cart, "claimUntil", json_integer(store_time_now_ms() + LEASE_MS));
+	e = store_db_update(db, "carts", cart, NULL);
+out:
+	json_decref(cart);
+	return e;
+}
+
+static store_err
+claim_cart(store_db *db, cart_claim *c, bool release)
+{
+	c->release = release;
+	return store_db_txn_retry(db, claim_cart_tx, c);
+}
+
 typedef struct record_ctx {
 	const store_payment_req *req;
-	const char *user_id;
 	const store_charge *charge;
 	const char *key;
-	long long total;
+	const plan *pl;
 	const char *currency;
 	char payment_id[25];
 } record_ctx;
 
-/* Records a successful charge: the payment, the attempt's outcome, the
- * replica emptied, payment.created into the outbox; one transaction. */
+/* Whether the plan paid for the hold selection_id. */
+static bool
+plan_names(const plan *pl, const char *selection_id)
+{
+	const json_t *line, *id;
+	size_t i, k;
+
+	json_array_foreach(pl->lines, i, line)
+		json_array_foreach(json_object_get(line, "selectionIds"), k, id)
+			if (strcmp(json_string_value(id), selection_id) == 0)
+				return true;
+	return false;
+}
+
+/* The cart replica less what a payment took: the paid holds and units
+ * (a unit added while the payment ran stays). */
+static store_err
+take_paid_units(json_t *cart, const plan *pl)
+{
+	json_t *kept = json_array(), *line, *paid, *h;
+	size_t i, k;
+
+	if (kept == NULL)
+		return STORE_ENOMEM;
+	json_array_foreach(json_object_get(cart, "info"), i, line) {
+		const char *pid = store_json_str(json_object_get(line, "product"), "id");
+		long long qty = store_json_int(line, "qty", 0);
+		json_t *copy, *left;
+
+		json_array_foreach(pl->lines, k, paid)
+			if (strcmp(store_json_str(json_object_get(paid, "product"), "id"), pid) == 0)
+				qty -= store_json_int(paid, "qty", 0);
+		if (qty <= 0)
+			continue;
+		if ((copy = json_deep_copy(line)) == NULL || (left = json_array()) == NULL) {
+			json_decref(copy);
+			json_decref(kept);
+			return STORE_ENOMEM;
+		}
+		json_array_foreach(json_object_get(line, "holds"), k, h)
+			if (!plan_names(pl, store_json_str(h, "selectionId")))
+				json_array_append(left, h);
+		json_object_set_new(copy, "qty", json_integer(qty));
+		json_object_set_new(copy, "holds", left);
+		json_array_append_new(kept, copy);
+	}
+	json_object_set_new(cart, "info", kept);
+	return STORE_OK;
+}
+
+/* Marks every hold of the plan paid by payment_id. A hold is paid for
+ * once: a second payment of it fails here (STORE_EDUPLICATE). */
+static store_err
+mark_paid(store_db *db, const plan *pl, const char *payment_id)
+{
+	const json_t *line, *id;
+	size_t i, k;
+	store_err e = STORE_OK;
+
+	json_array_foreach(pl->lines, i, line) {
+		json_array_foreach(json_object_get(line, "selectionIds"), k, id) {
+			json_t *held = json_pack("{s:O,s:s}", "id", id, "paymentId", payment_id);
+
+			e = held != NULL ? store_db_insert(db, "paid_holds", held, NULL) : STORE_ENOMEM;
+			json_decref(held);
+			if (e != STORE_OK)
+				return e;
+		}
+	}
+	return e;
+}
+
+/* payment.created's info and the payment's lines, from the plan. */
+static store_err
+plan_views(const plan *pl, json_t **lines, json_t **ev_info)
+{
+	const json_t *line;
+	size_t i;
+
+	*lines = json_array();
+	*ev_info = json_array();
+	if (*lines == NULL || *ev_info == NULL)
+		return STORE_ENOMEM;
+	json_array_foreach(pl->lines, i, line) {
+		json_t *product = json_object_get(line, "product");
+
+		if (json_array_append_new(*lines, json_pack("{s:O,s:O}", "product", product, "qty",
+		                                            json_object_get(line, "qty"))) != 0 ||
+		    json_array_append_new(*ev_info, json_pack("{s:s?,s:O,s:O}", "productId",
+		                                              store_json_str(product, "id"),
+		                                              "qty", json_object_get(line, "qty"),
+		                                              "selectionIds",
+		                                              json_object_get(line, "selectionIds"))) != 0)
+			return STORE_ENOMEM;
+	}
+	return STORE_OK;
+}
+
+/* Records a successful charge: the payment, the paid holds, the attempt's
+ * outcome, the replica less the paid units (the claim given back) and
+ * payment.created into the outbox; one transaction. Nothing is recorded
+ * (STORE_ECONFLICT) when the claim on the cart is no longer the attempt's,
+ * or (STORE_EDUPLICATE) when a hold was paid meanwhile. */
 static store_err
 record_tx(store_db *db, void *arg)
 {
 	record_ctx *c = arg;
-	json_t *cart = NULL, *att = NULL, *pay = NULL, *lines = NULL, *ev_info = NULL, *line;
+	json_t *cart = NULL, *att = NULL, *pay = NULL, *lines = NULL, *ev_info = NULL, *ev;
 	json_t *filter = json_pack("{s:s}", "key", c->key);
-	char created[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	size_t i;
+	char created[STORE_TIME_LEN];
+	const char *uid = c->req->user->id, *holder;
 	store_err e;
 
 	if (filter == NULL)
 		return STORE_ENOMEM;
-	if ((e = store_db_get(db, "carts", c->user_id, &cart)) != STORE_OK ||
-	    (e = store_db_find_one(db, "attempts", filter, &att)) != STORE_OK)
+	if ((e = store_db_get(db, "carts", uid, &cart)) != STORE_OK ||
+	    (e = store_db_find_one(db, "attempts", filter, &att)) != STORE_OK ||
+	    (e = plan_views(c->pl, &lines, &ev_info)) != STORE_OK)
 		goto out;
-	gmtime_r(&t, &tm);
-	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	lines = json_array();
-	ev_info = json_array();
-	json_array_foreach(json_object_get(cart, "info"), i, line) {
-		json_t *product = json_object_get(line, "product");
-		json_array_append_new(lines, json_pack("{s:O,s:O}", "product", product,
-		                                       "qty", json_object_get(line, "qty")));
-		json_array_append_new(ev_info, json_pack("{s:s?,s:O}", "productId",
-		                                         store_json_str(product, "id"),
-		                                         "qty", json_object_get(line, "qty")));
+	holder = store_json_str(cart, "claimKey");
+	if (holder == NULL || strcmp(holder, c->key) != 0) {
+		e = STORE_ECONFLICT;
+		goto out;
 	}
-	pay = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:s,s:I}", "userId", c->user_id,
-	                "stripeId", c->charge->id, "total", (json_int_t)c->total,
+	store_time_format(store_time_now_ms(), false, created);
+	pay = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:s,s:I}", "userId", uid,
+	                "stripeId", c->charge->id, "total", (json_int_t)c->pl->total,
 	                "currency", c->currency, "status", "succeeded", "info", lines,
-	                "createdAt", created, "createdAtMs", (json_int_t)now_ms());
+	                "createdAt", created, "createdAtMs", (json_int_t)store_time_now_ms());
 	if (pay == NULL) {
 		e = STORE_ENOMEM;
 		goto out;
@@ -244,13 +484,16 @@ record_tx(store_db *db, void *arg)
 	snprintf(c->payment_id, sizeof c->payment_id, "%s", store_json_str(pay, "id"));
 	json_object_set_new(att, "status", json_string("succeeded"));
 	json_object_set_new(att, "paymentId", json_string(c->payment_id));
-	json_object_set_new(cart, "info", json_array());
-	if ((e = store_db_update(db, "attempts", att, NULL)) != STORE_OK ||
+	json_object_del(cart, "claimKey");
+	json_object_del(cart, "claimUntil");
+	if ((e = mark_paid(db, c->pl, c->payment_id)) != STORE_OK ||
+	    (e = take_paid_units(cart, c->pl)) != STORE_OK ||
+	    (e = store_db_update(db, "attempts", att, NULL)) != STORE_OK ||
 	    (e = store_db_update(db, "carts", cart, NULL)) != STORE_OK)
 		goto out;
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:O}", "id", c->payment_id, "userId", c->user_id,
-	                       "stripeId", c->charge->id, "total", store_json_money(c->total),
-	                       "info", ev_info);
+	ev = json_pack("{s:s,s:s,s:s,s:o,s:O}", "id", c->payment_id, "userId", uid,
+	               "stripeId", c->charge->id, "total", store_json_money(c->pl->total),
+	               "info", ev_info);
 	if (ev == NULL) {
 		e = STORE_ENOMEM;
 		goto out;
@@ -291,51 +534,43 @@ replay(const json_t *attempt, json_t **out, store_refusal *why)
 	return STORE_EDECLINED;
 }
 
-/* The cart's total, checked: not empty, matching the client's total. */
-static store_err
-cart_checks(const json_t *cart, const store_payment_req *req, long long *total,
-            store_refusal *why)
+/* Gives up the attempt c (nothing was charged): its key is free again. */
+static void
+drop_attempt(store_db *db, claim *c)
 {
-	const json_t *info = json_object_get(cart, "info");
-
-	if (json_array_size(info) == 0)
-		return refuse(why, "Cart is empty", NULL);
-	if ((*total = cart_total(info)) <= 0) {
-		store_log(STORE_LOG_ERROR, req->request_id, NULL, "cart of '%s' has a malformed line",
-		          req->user->id);
-		return STORE_EINTERNAL;
-	}
-	if (req->has_total && req->total != *total)
-		return refuse(why, "Total does not match the cart", "total");
-	return STORE_OK;
+	store_db_delete(db, "attempts", store_json_str(c->attempt, "id"),
+	                store_json_int(c->attempt, "version", 0));
 }
 
-/* Charges under the claimed attempt c and records the outcome. */
+/* Charges the plan under the claimed attempt c and cart claim cc, and
+ * records the outcome. */
 static store_err
 charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
-       long long total, json_t **out, store_refusal *why)
+       cart_claim *cc, json_t **out, store_refusal *why)
 {
 	store_charge_req creq = { 0 };
 	store_charge ch;
 	record_ctx rc = { 0 };
 	store_err e;
 
-	creq.amount = total;
+	creq.amount = cc->pl->total;
 	creq.token = req->token;
 	creq.idempotency_key = c->key;
 	creq.description = "Store order";
 	creq.user_id = req->user->id;
 	e = store_pay_charge(pay, &creq, &ch);
 	if (e == STORE_OK) {
-		rc = (record_ctx){ req, req->user->id, &ch, c->key, total,
-		                   store_pay_currency(pay), "" };
+		rc = (record_ctx){ req, &ch, c->key, cc->pl, store_pay_currency(pay), "" };
 		e = store_db_txn_retry(db, record_tx, &rc);
 		if (e != STORE_OK) {
 			/* Charged but not recorded: the attempt stays pending, its
-			 * lease lapses, and a retry replays the provider's charge. */
+			 * lease lapses, and a retry with the same key replays the
+			 * provider's charge. A claim lost to another payment means
+			 * this charge must be refunded: the log says which. */
 			store_log(STORE_LOG_ERROR, req->request_id, NULL,
-			          "charge '%s' made but not recorded: %s", ch.id, store_strerror(e));
-			return e;
+			          "charge '%s' of %lld cents made but not recorded (%s): refund it",
+			          ch.id, cc->pl->total, store_strerror(e));
+			return e == STORE_ECONFLICT || e == STORE_EDUPLICATE ? STORE_EINTERNAL : e;
 		}
 		*out = json_pack("{s:s}", "id", rc.payment_id);
 		return *out != NULL ? STORE_OK : STORE_ENOMEM;
@@ -345,9 +580,10 @@ charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
 			store_log(STORE_LOG_WARN, req->request_id, NULL, "decline not recorded");
 	} else {
 		/* Refused or unreachable: nothing was charged; free the key. */
-		store_db_delete(db, "attempts", store_json_str(c->attempt, "id"),
-		                store_json_int(c->attempt, "version", 0));
+		drop_attempt(db, c);
 	}
+	if (claim_cart(db, cc, true) != STORE_OK)
+		store_log(STORE_LOG_WARN, req->request_id, NULL, "claim on the cart not given back");
 	if (e == STORE_EDECLINED || e == STORE_EINVAL) {
 		snprintf(why->buf, sizeof why->buf, "%s", ch.message);
 		why->message = why->buf;
@@ -363,7 +599,8 @@ store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
 	json_t *cart = NULL;
 	char key[65];
 	claim c = { key, "", NULL };
-	long long total = 0;
+	plan pl = { NULL, 0 };
+	cart_claim cc = { req, key, &pl, why, false };
 	store_err e;
 
 	*out = NULL;
@@ -377,15 +614,22 @@ store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
 	payment_key(req, store_json_int(cart, "cartVersion", 0), key);
 	snprintf(c.request, sizeof c.request, "%.150s", req->token);
 	e = finished_attempt(db, &c);
-	if (e == STORE_ENOTFOUND && (e = cart_checks(cart, req, &total, why)) == STORE_OK)
+	if (e == STORE_ENOTFOUND && (e = plan_cart(db, cart, req, &pl, why)) == STORE_OK)
 		e = claim_attempt(db, &c);
-	if (e == STORE_EDUPLICATE)
+	if (e == STORE_EDUPLICATE) {
 		e = replay(c.attempt, out, why);
-	else if (e == STORE_EINVAL && why->message == NULL)
+	} else if (e == STORE_EINVAL && why->message == NULL) {
 		e = refuse(why, "Idempotency-Key was already used for another payment", NULL);
-	else if (e == STORE_OK)
-		e = charge(db, pay, req, &c, total, out, why);
+	} else if (e == STORE_OK) {
+		/* The attempt is ours; now the cart, against every other
+		 * attempt (other keys, other tokens, other tabs). */
+		if ((e = claim_cart(db, &cc, false)) != STORE_OK)
+			drop_attempt(db, &c);
+		else
+			e = charge(db, pay, req, &c, &cc, out, why);
+	}
 out:
+	json_decref(pl.lines);
 	json_decref(c.attempt);
 	json_decref(cart);
 	return e;

@@ -32,6 +32,7 @@ typedef struct store_payment_req {
 	long long total;              /* its total, in cents */
 	const char *idempotency_key;  /* the Idempotency-Key header, or NULL */
 	const char *request_id;
+	long long hold_margin_ms;     /* a hold paid for must outlive now by this */
 } store_payment_req;
 
 /* Pays for the user's cart. The total is the replica's, never the

@@ -56,10 +56,17 @@ item_remove() {
 		.productId == $p and .categoryId == $c and .name == "The C Programming Language"
 		and .description == "A fine widget" and .price == 12.5 and .count == 1
 		and .version == 1 and .userId == $b
-		and .picture == "https://img.example.com/widget.png"'
+		and .picture == "https://img.example.com/widget.png"
+		and (.selectionId | test("^[0-9a-f]{24}$")) and (.expiresAt | test("Z$"))'
+	local hold
+	hold=$(json_get .selectionId)
 
+	# The unit is the hold: the line shows it and how long it lasts; limit,
+	# because a further unit needs a hold of its own.
 	wait_until "$EVENT_WAIT" as buyer cart_line_is "$pid" \
-		'.qty == 1 and .limit == false and .product.price == 12.5 and .product.count == 3'
+		'.qty == 1 and .limit == true and .product.price == 12.5 and .product.count == 3'
+	as buyer cart_line_is "$pid" \
+		"(.holds | length == 1) and .holds[0].selectionId == \"$hold\" and .expiresAt == .holds[0].expiresAt"
 	as buyer api GET /api/cart
 	json_get . | jq -e --arg b "$(user_id buyer)" --arg p "$pid" --arg c "$cat" '
 		.id == $b and .userId == $b and (.version | type == "number") and (.info | length == 1)
@@ -84,22 +91,45 @@ item_remove() {
 
 # --- quantities -------------------------------------------------------------------
 
-@test "itemAddRemove adds up to the stock, then limit is true and the quantity stays" {
+@test "itemAddRemove never goes past the units held: +1 needs a hold (addToCart) of its own" {
 	seller_with_product 4.99 2
 	buyer_holds "$product_id" "$category_id"
-	as buyer cart_line_is "$product_id" '.qty == 1 and .limit == false'
+	as buyer cart_line_is "$product_id" '.qty == 1 and .limit == true'
 
+	# Issue 12.2: raising the quantity without a hold would sell a unit
+	# another buyer can still hold: it stays at 1.
 	as buyer item_add_remove "$product_id" 1
 	expect_status 200
-	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 2 and .limit == true)'
+	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 1 and .limit == true)'
 
-	as buyer item_add_remove "$product_id" 1
-	expect_status 200
-	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 2 and .limit == true)'
+	# A second addToCart holds a second unit: two units.
+	as buyer add_to_cart "$product_id" "$category_id"
+	wait_until "$EVENT_WAIT" as buyer cart_line_is "$product_id" '.qty == 2 and .limit == true'
 
+	# Down one: a held unit is spare (limit false) and +1 takes it back.
 	as buyer item_add_remove "$product_id" -1
 	expect_status 200
 	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 1 and .limit == false)'
+	as buyer item_add_remove "$product_id" 1
+	expect_status 200
+	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 2 and .limit == true)'
+}
+
+@test "oversell through itemAddRemove: stock 2, X raises to 2 without a hold, Y still gets one, never 3 sold" {
+	seller_with_product 5 2
+	local cat=$category_id pid=$product_id
+	as x signup
+	as x add_to_cart "$pid" "$cat"
+	wait_until "$EVENT_WAIT" as x cart_line_is "$pid" '.qty == 1'
+	as x item_add_remove "$pid" 1
+	expect_status 200
+	as x cart_line_is "$pid" '.qty == 1'
+	# Y takes the last free unit; a third hold is refused.
+	as y signup
+	as y add_to_cart "$pid" "$cat"
+	as z signup
+	as z api POST /api/products/addToCart "$(jq -cn --arg i "$pid" --arg c "$cat" '{id: $i, categoryId: $c}')"
+	expect_error 400 "Out of stock"
 }
 
 @test "itemAddRemove down to 0 answers 204 and removes the line" {

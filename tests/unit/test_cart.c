@@ -1,6 +1,8 @@
 /* test_cart.c - the cart's rules on a real SQLite database: the product
- * replica in version order, duplicates skipped, cart.add never beyond
- * stock, payment empties the cart, every change announced. */
+ * replica in version order, duplicates skipped, every unit backed by a
+ * hold (cart.add brings one, itemAddRemove never goes past them, an expired
+ * hold takes its unit out), payment takes out what it paid, every change
+ * announced. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "store/bus.h"
 #include "store/cart.h"
 #include "store/oid.h"
+#include "store/time.h"
 
 static const char *P = "65a000000000000000000001";
 static const char *U = "65b000000000000000000002";
@@ -84,13 +87,84 @@ line_qty(json_t *c)
 	                                          "qty"));
 }
 
+/* A store.cart.add payload for hold sid, expiring in_ms from now. */
+static char *
+cart_add(const char *sid, long long in_ms)
+{
+	char at[STORE_TIME_LEN], *s = NULL;
+
+	store_time_format(store_time_now_ms() + in_ms, false, at);
+	if (asprintf(&s, "{\"productId\":\"%s\",\"name\":\"Lamp\",\"description\":\"d\","
+	             "\"picture\":\"p\",\"price\":10,\"categoryId\":\"65c000000000000000000003\","
+	             "\"version\":1,\"count\":1,\"userId\":\"%s\",\"selectionId\":\"%s\","
+	             "\"expiresAt\":\"%s\"}", P, U, sid, at) < 0)
+		return NULL;
+	return s;
+}
+
+/* Delivers cart.add of hold sid (expiring in_ms from now). */
+static store_err
+add_hold(store_db *db, const char *sid, long long in_ms)
+{
+	char *a = cart_add(sid, in_ms);
+	store_err e = deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", a);
+
+	free(a);
+	return e;
+}
+
+/* Delivers expiration.complete of hold sid. */
+static store_err
+expire(store_db *db, const char *sid)
+{
+	char ev[256];
+
+	snprintf(ev, sizeof ev, "{\"productId\":\"%s\",\"selectionId\":\"%s\","
+	         "\"categoryId\":\"65c000000000000000000003\",\"views\":0}", P, sid);
+	return deliver(db, store_cart_on_expiration, "store.expiration.complete",
+	               "cart-expiration-complete", ev);
+}
+
+static bool
+line_limit(json_t *c)
+{
+	return json_is_true(json_object_get(json_array_get(json_object_get(c, "info"), 0), "limit"));
+}
+
+/* Delivers payment.created for holds (a JSON array text) of qty units. */
+static store_err
+paid(store_db *db, const char *event_id, int qty, const char *holds)
+{
+	char pay[512];
+	json_t *pj;
+	store_err e;
+
+	snprintf(pay, sizeof pay, "{\"id\":\"65d000000000000000000004\",\"userId\":\"%s\","
+	         "\"stripeId\":\"ch_1\",\"total\":30,\"info\":[{\"productId\":\"%s\",\"qty\":%d%s%s}]}",
+	         U, P, qty, holds != NULL ? ",\"selectionIds\":" : "", holds != NULL ? holds : "");
+	pj = json_loads(pay, 0, NULL);
+	store_event ev = { "store.payment.created", event_id, NULL, "cart-payment-created", pj, 1, 1 };
+	e = store_cart_on_payment(db, &ev);
+	json_decref(pj);
+	return e;
+}
+
+#define H1 "65f000000000000000000001"
+#define H2 "65f000000000000000000002"
+#define H3 "65f000000000000000000003"
+#define H4 "65f000000000000000000004"
+#define H5 "65f000000000000000000005"
+#define H6 "65f000000000000000000006"
+#define H7 "65f000000000000000000007"
+
 int
 main(void)
 {
-	char dir[] = "/tmp/store-test-cart-XXXXXX", url[256], msg[256], add[512], path[300];
+	char dir[] = "/tmp/store-test-cart-XXXXXX", url[256], msg[256], path[300];
 	store_db *db = NULL;
 	json_t *c = NULL;
 	char *p;
+	size_t before;
 	store_err e;
 
 	if (mkdtemp(dir) == NULL)
@@ -101,11 +175,8 @@ main(void)
 		printf("not ok 1 - open: %s\n", msg);
 		return 1;
 	}
-	snprintf(add, sizeof add, "{\"productId\":\"%s\",\"name\":\"Lamp\",\"description\":\"d\","
-	         "\"picture\":\"p\",\"price\":10,\"categoryId\":\"65c000000000000000000003\","
-	         "\"version\":1,\"count\":1,\"userId\":\"%s\"}", P, U);
 
-	CHECK(deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add) == STORE_ELATER,
+	CHECK(add_hold(db, H1, 60000) == STORE_ELATER,
 	      "cart.add before the replica has the product waits (ELATER)");
 	CHECK(update(db, 1, 10, 2) == STORE_ELATER,
 	      "product.updated v1 before product.created v0 waits");
@@ -116,21 +187,41 @@ main(void)
 	      == STORE_OK, "the same product.created again is acked");
 	free(p);
 	CHECK(update(db, 1, 10, 2) == STORE_OK, "v1 is applied once v0 is there");
-	CHECK(deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add) == STORE_OK,
+	CHECK(add_hold(db, H1, 60000) == STORE_OK,
 	      "cart.add is applied once the replica has its version");
 	c = cart(db);
 	CHECK(json_array_size(json_object_get(c, "info")) == 1 && line_qty(c) == 1 &&
 	      line_price(c) == 10.0 && strcmp(json_string_value(json_object_get(c, "id")), U) == 0,
 	      "the cart holds one unit at the replica's price, id = the user");
+	CHECK(line_limit(c) && json_array_size(json_object_get(json_array_get(
+	      json_object_get(c, "info"), 0), "holds")) == 1,
+	      "the line shows its one hold, and limit: no unit is held beyond it");
 	json_decref(c);
-	CHECK(deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add) == STORE_OK,
-	      "a second cart.add (another event) adds a unit");
-	CHECK(deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add) == STORE_OK,
-	      "a third cart.add is acked");
+	{
+		char *bad = cart_add(H2, 60000);
+		json_t *j = json_loads(bad, 0, NULL);
+		json_object_del(j, "selectionId");
+		char *t = json_dumps(j, 0);
+		CHECK(deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", t) == STORE_EINVAL,
+		      "a cart.add that names no hold is refused (it would be a unit nobody holds)");
+		free(t);
+		json_decref(j);
+		free(bad);
+	}
+
+	/* Oversell through itemAddRemove: +1 needs a hold of its own. */
+	CHECK(store_cart_add_remove(db, U, P, 1, "r", &c) == STORE_OK && line_qty(c) == 1 &&
+	      line_limit(c), "itemAddRemove +1 with no spare hold leaves the quantity at 1, limit set");
+	json_decref(c);
+	CHECK(add_hold(db, H2, 60000) == STORE_OK, "a second hold (another addToCart) arrives");
 	c = cart(db);
-	CHECK(line_qty(c) == 2 && json_is_true(json_object_get(json_array_get(
-	      json_object_get(c, "info"), 0), "limit")),
-	      "quantity never passes the stock (2), limit is set instead");
+	CHECK(line_qty(c) == 2 && line_limit(c), "two holds, two units");
+	json_decref(c);
+	CHECK(store_cart_add_remove(db, U, P, -1, "r", &c) == STORE_OK && line_qty(c) == 1 &&
+	      !line_limit(c), "itemAddRemove -1 lowers to 1; a held unit is spare, limit false");
+	json_decref(c);
+	CHECK(store_cart_add_remove(db, U, P, 1, "r", &c) == STORE_OK && line_qty(c) == 2,
+	      "itemAddRemove +1 takes the spare hold back");
 	json_decref(c);
 
 	/* Out of order: v3 before v2. */
@@ -142,41 +233,58 @@ main(void)
 	CHECK(line_price(c) == 30.0, "the replica ends at v3's values (price 30)");
 	json_decref(c);
 
-	/* The buyer's own changes. */
-	CHECK(store_cart_add_remove(db, U, P, 1, "r", &c) == STORE_OK && line_qty(c) == 3,
-	      "itemAddRemove +1 raises the quantity");
+	/* An expired hold takes its unit out. */
+	CHECK(expire(db, H1) == STORE_OK, "expiration.complete of one hold is applied");
+	c = cart(db);
+	CHECK(line_qty(c) == 1 && json_array_size(json_object_get(c, "expired")) == 1,
+	      "its unit left the cart (qty 1), and the cart says one unit expired");
 	json_decref(c);
+	before = changed_events(db);
+	CHECK(expire(db, H1) == STORE_OK && changed_events(db) == before,
+	      "the same expiry again changes nothing");
+	CHECK(add_hold(db, H3, 1) == STORE_OK, "a hold that runs out in 1 ms arrives");
+	usleep(20000);
+	c = cart(db);
+	CHECK(line_qty(c) == 1, "a hold that ran out by the clock backs nothing, even before its event");
+	json_decref(c);
+	CHECK(expire(db, H2) == STORE_OK && expire(db, H3) == STORE_OK, "the other holds expire");
+	c = cart(db);
+	CHECK(json_array_size(json_object_get(c, "info")) == 0 &&
+	      json_array_size(json_object_get(c, "expired")) == 2,
+	      "the line left the cart when its last hold ran out, and the cart says so");
+	json_decref(c);
+
 	CHECK(store_cart_add_remove(db, U, "65a0000000000000000000ff", 1, "r", &c) == STORE_ENOTFOUND,
 	      "a product not in the cart is not found");
-	size_t before = changed_events(db);
+	add_hold(db, H4, 60000);
+	before = changed_events(db);
 	CHECK(store_cart_remove(db, U, P, "r") == STORE_OK, "itemRemove removes the line");
 	CHECK(changed_events(db) == before + 1, "the removal is announced as cart.changed");
 	c = cart(db);
 	CHECK(json_array_size(json_object_get(c, "info")) == 0, "the cart is empty");
 	json_decref(c);
 
-	/* Payment empties the cart; the same payment again does nothing more. */
-	deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add);
-	{
-		char pay[256];
-		snprintf(pay, sizeof pay, "{\"id\":\"65d000000000000000000004\",\"userId\":\"%s\","
-		         "\"stripeId\":\"ch_1\",\"total\":30,\"info\":[{\"productId\":\"%s\",\"qty\":1}]}",
-		         U, P);
-		json_t *pj = json_loads(pay, 0, NULL);
-		store_event ev = { "store.payment.created", "65e000000000000000000005", NULL,
-		                   "cart-payment-created", pj, 1, 1 };
-		CHECK(store_cart_on_payment(db, &ev) == STORE_OK, "payment.created is applied");
-		c = cart(db);
-		CHECK(json_array_size(json_object_get(c, "info")) == 0, "payment empties the cart");
-		json_decref(c);
-		before = changed_events(db);
-		CHECK(store_cart_on_payment(db, &ev) == STORE_OK && changed_events(db) == before,
-		      "the same payment event again has no second effect");
-		json_decref(pj);
-	}
+	/* Payment takes out the units it paid for, and only those. */
+	add_hold(db, H5, 60000);
+	add_hold(db, H6, 60000);
+	CHECK(paid(db, "65e000000000000000000005", 1, "[\"" H5 "\"]") == STORE_OK,
+	      "payment.created of one of two held units is applied");
+	c = cart(db);
+	CHECK(line_qty(c) == 1 && strcmp(json_string_value(json_object_get(json_array_get(
+	      json_object_get(json_array_get(json_object_get(c, "info"), 0), "holds"), 0),
+	      "selectionId")), H6) == 0, "the unpaid unit stays, backed by its own hold");
+	json_decref(c);
+	before = changed_events(db);
+	CHECK(paid(db, "65e000000000000000000005", 1, "[\"" H5 "\"]") == STORE_OK &&
+	      changed_events(db) == before, "the same payment event again has no second effect");
+	CHECK(paid(db, "65e000000000000000000006", 1, NULL) == STORE_OK,
+	      "an older payment.created (no selectionIds) is applied");
+	c = cart(db);
+	CHECK(json_array_size(json_object_get(c, "info")) == 0, "and empties the cart as it did");
+	json_decref(c);
 
 	/* Deletion removes the product from carts. */
-	deliver(db, store_cart_on_add, "store.cart.add", "cart-cart-add", add);
+	add_hold(db, H7, 60000);
 	{
 		char del[128];
 		snprintf(del, sizeof del, "{\"id\":\"%s\",\"version\":4}", P);

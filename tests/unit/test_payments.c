@@ -10,6 +10,7 @@
 #include "store/bus.h"
 #include "store/pay.h"
 #include "store/payments.h"
+#include "store/time.h"
 
 static store_db *db;
 static store_pay *pay;
@@ -47,6 +48,22 @@ cart_changed(long long version, const char *info)
 	return e;
 }
 
+/* A cart.changed info of one line, 2 lamps at 12.50, backed by holds h1
+ * and h2 that run out in_ms from now. */
+static const char *
+lamps(const char *h1, const char *h2, long long in_ms)
+{
+	static char buf[600];
+	char at[STORE_TIME_LEN];
+
+	store_time_format(store_time_now_ms() + in_ms, false, at);
+	snprintf(buf, sizeof buf, "[{\"product\":{\"id\":\"65a000000000000000000001\",\"name\":\"Lamp\","
+	         "\"price\":12.5,\"count\":5,\"version\":1},\"qty\":2,\"limit\":false,"
+	         "\"holds\":[{\"selectionId\":\"%s\",\"expiresAt\":\"%s\"},"
+	         "{\"selectionId\":\"%s\",\"expiresAt\":\"%s\"}]}]", h1, at, h2, at);
+	return buf;
+}
+
 static size_t
 count(const char *coll, const char *field, const char *value)
 {
@@ -68,7 +85,7 @@ static void *
 pay_same_key(void *arg)
 {
 	race *r = arg;
-	store_payment_req req = { &buyer, "tok_visa", 0, 0, "same-key-10", "r" };
+	store_payment_req req = { &buyer, "tok_visa", 0, 0, "same-key-10", "r", 0 };
 	store_refusal why = { 0 };
 	json_t *out = NULL;
 	store_err e = store_payment_create(db, pay, &req, &out, &why);
@@ -86,12 +103,38 @@ pay_same_key(void *arg)
 	return NULL;
 }
 
+/* Pays with a key of its own, as another browser tab would. */
+static void *
+pay_own_key(void *arg)
+{
+	race *r = arg;
+	char key[32];
+	store_payment_req req = { &buyer, "tok_visa", 0, 0, key, "r", 0 };
+	store_refusal why = { 0 };
+	json_t *out = NULL;
+	store_err e;
+
+	snprintf(key, sizeof key, "tab-%p", (void *)&key);
+	e = store_payment_create(db, pay, &req, &out, &why);
+	pthread_mutex_lock(&r->mu);
+	if (e == STORE_OK)
+		r->ok++;
+	pthread_mutex_unlock(&r->mu);
+	json_decref(out);
+	return NULL;
+}
+
+#define H1 "65f000000000000000000001"
+#define H2 "65f000000000000000000002"
+#define H3 "65f000000000000000000003"
+#define H4 "65f000000000000000000004"
+#define H5 "65f000000000000000000005"
+#define H6 "65f000000000000000000006"
+
 int
 main(void)
 {
 	char dir[] = "/tmp/store-test-payments-XXXXXX", url[256], msg[256], cmd[400];
-	const char *line = "[{\"product\":{\"id\":\"65a000000000000000000001\",\"name\":\"Lamp\","
-	                   "\"price\":12.5,\"count\":5,\"version\":1},\"qty\":2,\"limit\":false}]";
 	store_pay_config cfg;
 	store_charge ch, ch2;
 	store_refusal why = { 0 };
@@ -143,10 +186,17 @@ main(void)
 	      strcmp(ch.code, "incorrect_number") == 0, "a number failing Luhn is incorrect");
 
 	/* Paying for a cart. */
-	store_payment_req req = { &buyer, "tok_visa", 0, 0, NULL, "r" };
+	store_payment_req req = { &buyer, "tok_visa", 0, 0, NULL, "r", 60000 };
 	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_ENOTFOUND,
 	      "a user without a cart gets not found");
-	CHECK(cart_changed(3, line) == STORE_OK, "cart.changed v3 makes the replica");
+	CHECK(cart_changed(3, lamps(H1, H2, 30000)) == STORE_OK,
+	      "cart.changed v3 (holds running out in 30 s) makes the replica");
+	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	      strstr(why.message, "Your hold on 'Lamp' has run out") == why.message &&
+	      count("attempts", NULL, NULL) == 0,
+	      "holds that run out within the margin (60 s) are not paid for: refused, nothing tried");
+	CHECK(cart_changed(4, lamps(H1, H2, 600000)) == STORE_OK,
+	      "cart.changed v4: the same holds, renewed");
 	CHECK(cart_changed(2, "[]") == STORE_OK, "an older cart.changed is acked");
 	req.has_total = 1;
 	req.total = 2400;
@@ -197,7 +247,15 @@ main(void)
 	      strcmp(why.message, "Cart is empty") == 0, "a paid cart is empty");
 
 	/* Ten at once with the same Idempotency-Key. */
-	CHECK(cart_changed(5, line) == STORE_OK, "a new cart v5");
+	CHECK(cart_changed(5, lamps(H1, H2, 600000)) == STORE_OK,
+	      "a late cart.changed v5 brings the paid holds back into the replica");
+	req.token = "tok_visa";
+	req.idempotency_key = "another-key";
+	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	      strstr(why.message, "has run out") != NULL && count("payments", NULL, NULL) == 1,
+	      "holds paid once are never paid again, whatever the replica says");
+	req.idempotency_key = NULL;
+	CHECK(cart_changed(6, lamps(H3, H4, 600000)) == STORE_OK, "a new cart v6 with new holds");
 	{
 		race r = { 0, "", 1, PTHREAD_MUTEX_INITIALIZER };
 		pthread_t t[10];
@@ -210,8 +268,22 @@ main(void)
 		CHECK(count("charges", "status", "succeeded") == before + 1 &&
 		      count("payments", NULL, NULL) == 2, "and exactly one charge was made");
 	}
-	CHECK(store_payments_list(db, buyer.id, &list) == STORE_OK && json_array_size(list) == 2 &&
-	      strcmp(json_string_value(json_object_get(json_array_get(list, 1), "id")), first_id) == 0 &&
+	/* Six tabs, six keys, one cart: one charge. */
+	CHECK(cart_changed(7, lamps(H5, H6, 600000)) == STORE_OK, "a new cart v7");
+	{
+		race r = { 0, "", 1, PTHREAD_MUTEX_INITIALIZER };
+		pthread_t t[6];
+		size_t before = count("charges", "status", "succeeded");
+		for (int i = 0; i < 6; i++)
+			pthread_create(&t[i], NULL, pay_own_key, &r);
+		for (int i = 0; i < 6; i++)
+			pthread_join(t[i], NULL);
+		CHECK(r.ok == 1, "six parallel payments with six keys: one succeeds");
+		CHECK(count("charges", "status", "succeeded") == before + 1 &&
+		      count("payments", NULL, NULL) == 3, "and exactly one charge was made");
+	}
+	CHECK(store_payments_list(db, buyer.id, &list) == STORE_OK && json_array_size(list) == 3 &&
+	      strcmp(json_string_value(json_object_get(json_array_get(list, 2), "id")), first_id) == 0 &&
 	      json_number_value(json_object_get(json_array_get(list, 0), "total")) == 25.0,
 	      "the list is newest first with totals");
 	json_decref(list);
