@@ -157,6 +157,26 @@ prune_lapsed(json_t *line, long long now)
 			json_array_remove(holds, i);
 }
 
+/* The product is in the cart again: its notice of expired units goes. */
+static store_err
+clear_notices(store_db *db, const char *uid, const char *pid)
+{
+	json_t *cart = NULL, *notes;
+	size_t i, n;
+	store_err e;
+
+	if ((e = store_db_get(db, "carts", uid, &cart)) != STORE_OK)
+		return e == STORE_ENOTFOUND ? STORE_OK : e;
+	notes = json_object_get(cart, "expired");
+	n = json_array_size(notes);
+	for (i = json_array_size(notes); i-- > 0;)
+		if (strcmp(store_json_str(json_array_get(notes, i), "productId"), pid) == 0)
+			json_array_remove(notes, i);
+	e = json_array_size(notes) != n ? store_db_update(db, "carts", cart, NULL) : STORE_OK;
+	json_decref(cart);
+	return e;
+}
+
 static store_err
 add_tx(store_db *db, void *arg)
 {
@@ -204,6 +224,8 @@ add_tx(store_db *db, void *arg)
 	json_object_set_new(line, "qty", json_integer(qty));
 	e = json_object_get(line, "version") == NULL ? store_db_insert(db, "lines", line, NULL)
 	    : store_db_update(db, "lines", line, NULL);
+	if (e == STORE_OK)
+		e = clear_notices(db, uid, pid);
 	if (e == STORE_OK)
 		e = cart_touch(db, uid, ev->request_id, NULL);
 out:

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/catalog.h"
 #include "store/config.h"
 #include "store/db.h"
 #include "store/fcgi.h"
@@ -46,6 +47,8 @@ const char ctl_help_health[] =
 	"  redis     REDIS_URL answers PING (when it is set, or a process of\n"
 	"            DIR/run uses it)\n"
 	"  db        each DIR/db/*.db, and STORE_DB when set, opens and answers\n"
+	"  stock     DIR/db/products.db: no product's stock (count) is below 0;\n"
+	"            an oversold product is reported down, with its id\n"
 	"\n"
 	"NATS_URL and REDIS_URL are taken from the environment, else from the\n"
 	"variables the launcher gave the programs (DIR/run/*.env).\n"
@@ -361,6 +364,44 @@ check_redis(health *h)
 	store_jobs_free(j);
 }
 
+#define STOCK_PAGE 500
+
+/* The products service's database: no product's stock below 0. An
+ * oversell should be impossible; if one ever happens, this says so. */
+static void
+check_stock(health *h, const char *name, store_db *db)
+{
+	store_find_opts opts = { NULL, 0, STOCK_PAGE, 0 };
+	json_t *docs = NULL, *d;
+	char first[64] = "";
+	size_t i, n = 0, seen = 0;
+	store_err e;
+
+	do {
+		json_decref(docs);
+		docs = NULL;
+		if ((e = store_db_find(db, "products", NULL, &opts, &docs)) != STORE_OK)
+			break;
+		json_array_foreach(docs, i, d) {
+			if (store_json_int(d, "count", 0) >= 0)
+				continue;
+			if (n++ == 0)
+				snprintf(first, sizeof first, "%s (count %lld)", store_json_str(d, "id"),
+				         store_json_int(d, "count", 0));
+		}
+		seen += json_array_size(docs);
+		opts.skip += STOCK_PAGE;
+	} while (json_array_size(docs) == STOCK_PAGE);
+	json_decref(docs);
+	if (e != STORE_OK)
+		report(h, "stock", name, false, "products unreadable (%s)", store_db_errmsg(db));
+	else if (n > 0)
+		report(h, "stock", name, false, "%zu of %zu products oversold, stock below 0: %s%s",
+		       n, seen, first, n > 1 ? ", ..." : "");
+	else
+		report(h, "stock", name, true, "%zu products, none below 0", seen);
+}
+
 static void
 check_db(health *h, const char *name, const char *url)
 {
@@ -368,7 +409,12 @@ check_db(health *h, const char *name, const char *url)
 	store_db *db = NULL;
 	store_err e;
 
-	if ((e = store_db_open(url, NULL, 0, &db, msg, sizeof msg)) != STORE_OK) {
+	bool products = strcmp(name, "products") == 0;
+
+	/* The products database is opened with its schema, to read its stock. */
+	if ((e = store_db_open(url, products ? store_catalog_collections : NULL,
+	                       products ? store_catalog_ncollections : 0, &db, msg,
+	                       sizeof msg)) != STORE_OK) {
 		report(h, "db", name, false, "%s", msg[0] != '\0' ? msg : store_strerror(e));
 		return;
 	}
@@ -376,6 +422,8 @@ check_db(health *h, const char *name, const char *url)
 		report(h, "db", name, false, "no answer (%s)", store_db_errmsg(db));
 	else
 		report(h, "db", name, true, "%s", store_db_backend(db));
+	if (products)
+		check_stock(h, name, db);
 	store_db_free(db);
 }
 

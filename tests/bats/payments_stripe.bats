@@ -11,21 +11,10 @@
 load '../lib/store'
 load '../lib/shop'
 load '../lib/pay'
-
-MOCK_CLI="$STORE_ROOT/tests/node_modules/stripe-stateful-mock/dist/cli.js"
+load '../lib/stripe'
 
 setup_file() {
-	if [[ ! -f $MOCK_CLI ]]; then
-		echo "stripe-stateful-mock is not installed in tests/node_modules: bin/store-deps --test" >&2
-		return 1
-	fi
-	local try
-	for try in 1 2 3; do
-		MOCK_PORT=$(free_port)
-		mock_start && break
-		((try < 3)) || return 1
-	done
-	export MOCK_PORT
+	mock_start_free || return 1
 	# Holds outlast the file: views going down is a sale, never an expiry.
 	export STORE_HOLD_SECONDS=900 STORE_PAYMENTS=stripe STRIPE_KEY=sk_test_store_bats \
 		STRIPE_API_BASE="http://127.0.0.1:$MOCK_PORT"
@@ -42,83 +31,6 @@ teardown_file() {
 teardown() {
 	[[ ! -e $STORE_VAR/stopped ]] || return 0
 	mock_up || mock_start
-}
-
-# --- the emulator ----------------------------------------------------------------
-
-# mock_up: the emulator answers its charges API.
-mock_up() {
-	local code
-	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -u "${STRIPE_KEY:-sk_test_store_bats}:" \
-		"http://127.0.0.1:$MOCK_PORT/v1/charges?limit=1") || return 1
-	[[ $code == 200 ]]
-}
-
-# mock_start: start the emulator on MOCK_PORT, its output appended to
-# stripe-mock.log of the file's folder (not the store's), and wait until it
-# answers. Fails when it exits first (the port was taken).
-mock_start() {
-	local log="$BATS_FILE_TMPDIR/stripe-mock.log" pid end
-	(
-		_close_fds
-		PORT=$MOCK_PORT exec node "$MOCK_CLI"
-	) </dev/null >>"$log" 2>&1 &
-	pid=$!
-	printf '%s\n' "$pid" >"$BATS_FILE_TMPDIR/stripe-mock.pid"
-	end=$((SECONDS + 30))
-	until mock_up; do
-		if ! _alive "$pid"; then
-			echo "mock_start: the emulator exited at start on port $MOCK_PORT:" >&2
-			tail -n 20 "$log" >&2
-			return 1
-		fi
-		if ((SECONDS >= end)); then
-			echo "mock_start: the emulator did not answer on port $MOCK_PORT within 30s" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-# mock_stop: stop the emulator (it keeps its charges in memory: they go too)
-# and wait until it is gone.
-mock_stop() {
-	local pid="" end=$((SECONDS + 10))
-	read -r pid 2>/dev/null <"$BATS_FILE_TMPDIR/stripe-mock.pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	while _alive "$pid"; do
-		if ((SECONDS >= end)); then
-			kill -KILL "$pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.05
-	done
-	rm -f "$BATS_FILE_TMPDIR/stripe-mock.pid"
-}
-
-# charges USER [STATUS]: how many charges the emulator holds for USER (the
-# store sends metadata[userId]), of STATUS (succeeded, failed) when given.
-charges() {
-	curl -sf --max-time 10 -u "$STRIPE_KEY:" "$STRIPE_API_BASE/v1/charges?limit=100" |
-		jq -e --arg u "$1" --arg s "${2-}" \
-			'[.data[] | select(.metadata.userId == $u and ($s == "" or .status == $s))] | length'
-}
-
-# --- carts -----------------------------------------------------------------------
-
-# buyer_with_cart NAME PRICE [QTY]: a seller's new product of PRICE, added QTY
-# times (1) to the cart of a new user NAME, which shows it; sets product_id,
-# category_id.
-buyer_with_cart() {
-	local who=$1 price=$2 qty=${3:-1} i
-	as seller signup
-	as seller make_category
-	as seller make_product "$category_id" "$price" 10
-	as "$who" signup
-	for ((i = 0; i < qty; i++)); do
-		as "$who" add_to_cart "$product_id" "$category_id"
-	done
-	wait_until "$EVENT_WAIT" as "$who" cart_line_is "$product_id" ".qty == $qty"
 }
 
 # ---------------------------------------------------------------------------------

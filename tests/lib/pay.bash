@@ -108,3 +108,19 @@ no_card_numbers_in() {
 		return 1
 	fi
 }
+
+# buyer_with_cart NAME PRICE [QTY]: a seller's new product of PRICE, added QTY
+# times (1) to the cart of a new user NAME, which shows it; sets product_id,
+# category_id.
+buyer_with_cart() {
+	local who=$1 price=$2 qty=${3:-1} i
+	as seller signup
+	as seller make_category
+	as seller make_product "$category_id" "$price" 10
+	as "$who" signup
+	for ((i = 0; i < qty; i++)); do
+		as "$who" add_to_cart "$product_id" "$category_id"
+	done
+	wait_until "$EVENT_WAIT" as "$who" cart_line_is "$product_id" ".qty == $qty"
+}
+
