@@ -90,6 +90,8 @@ store_web_new(const store_web_config *cfg, const store_http_config *http,
 	snprintf(w->css_href, sizeof w->css_href, "/static/store.css?v=%s", v);
 	version_of(web_pay_js, v);
 	snprintf(w->js_href, sizeof w->js_href, "/static/pay.js?v=%s", v);
+	version_of(web_hold_js, v);
+	snprintf(w->hold_js_href, sizeof w->hold_js_href, "/static/hold.js?v=%s", v);
 	*out = w;
 	return STORE_OK;
 nomem:

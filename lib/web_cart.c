@@ -52,16 +52,61 @@ cart_total(const json_t *cart)
 	return total;
 }
 
-static int
-cart_has(const json_t *cart, const char *product_id)
+/* The cart's line of product_id, or NULL. */
+static const json_t *
+cart_line_of(const json_t *cart, const char *product_id)
 {
 	size_t i;
 	json_t *line;
 
 	json_array_foreach(json_object_get(cart, "info"), i, line)
 		if (strcmp(web_val(json_object_get(line, "product"), "id"), product_id) == 0)
-			return 1;
-	return 0;
+			return line;
+	return NULL;
+}
+
+/* The cart holds at least qty units of product_id. */
+static int
+cart_has(const json_t *cart, const char *product_id, long long qty)
+{
+	const json_t *line = cart_line_of(cart, product_id);
+
+	return line != NULL && store_json_int(line, "qty", 0) >= qty;
+}
+
+/* "2026-01-02T03:04:05Z" as "03:04:05 UTC" (or the text escaped). */
+static void
+clock_time(web_ctx *c, const char *iso)
+{
+	char hms[9];
+
+	if (iso != NULL && strlen(iso) == 20 && iso[10] == 'T' && iso[19] == 'Z') {
+		memcpy(hms, iso + 11, 8);
+		hms[8] = '\0';
+		web_out(&c->html, "%s UTC", hms);
+	} else {
+		web_esc(&c->html, iso != NULL ? iso : "");
+	}
+}
+
+/* Lines that left the cart because their holds ran out, as the cart
+ * service reports them. */
+static void
+expired_notices(web_ctx *c, const json_t *cart)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(cart, "expired"), i, e) {
+		long long qty = store_json_int(e, "qty", 0);
+
+		web_out(&c->html, "<p class=\"alert expired\" role=\"status\">Your hold on %s%s ran "
+		        "out at ", web_val(json_object_get(e, "product"), "name"),
+		        qty > 1 ? " (some units)" : "");
+		clock_time(c, store_json_str(e, "expiredAt"));
+		web_raw(&c->html, ", so it left your cart. Add it again if it is still in "
+		        "stock.</p>\n");
+	}
 }
 
 static void
@@ -120,23 +165,27 @@ pay_form(web_ctx *c, long long total, const json_t *errors)
 /* The cart page. added: a product id just added (or NULL), tries: the
  * self-refreshes so far. errors: of paying or of changing a line. */
 static void
-render_cart(web_ctx *c, const json_t *cart, const char *added, int tries,
+render_cart(web_ctx *c, const json_t *cart, const char *added, long long want, int tries,
             const json_t *errors, int status)
 {
-	char url[96];
+	char url[128];
 	long long total = cart_total(cart);
 	size_t i, nlines = json_array_size(json_object_get(cart, "info"));
 	json_t *line;
 
-	if (added != NULL && !cart_has(cart, added) && tries < ADDED_TRIES) {
-		snprintf(url, sizeof url, "/cart?added=%s&try=%d", added, tries + 1);
+	if (added != NULL && !cart_has(cart, added, want) && tries < ADDED_TRIES) {
+		if (want > 1)
+			snprintf(url, sizeof url, "/cart?added=%s&qty=%lld&try=%d", added, want, tries + 1);
+		else
+			snprintf(url, sizeof url, "/cart?added=%s&try=%d", added, tries + 1);
 		c->refresh = url;
 	}
 	web_page_start(c, "Your cart");
 	c->refresh = NULL;
 	web_raw(&c->html, "<div class=\"head\"><h1>Your cart</h1></div>\n");
 	web_notice(c);
-	if (added != NULL && cart_has(cart, added))
+	expired_notices(c, cart);
+	if (added != NULL && cart_has(cart, added, want))
 		web_raw(&c->html, "<p class=\"notice\" role=\"status\">Added to your cart.</p>\n");
 	else if (added != NULL && tries < ADDED_TRIES)
 		web_raw(&c->html, "<p class=\"notice\" role=\"status\" id=\"adding\">"
@@ -159,7 +208,6 @@ render_cart(web_ctx *c, const json_t *cart, const char *added, int tries,
 		const char *pid = store_json_str(p, "id"), *name = web_val(p, "name");
 		long long qty = store_json_int(line, "qty", 0);
 		long long cents = web_cents(json_object_get(p, "price"));
-		int limit = json_is_true(json_object_get(line, "limit"));
 
 		if (!web_id_ok(pid))
 			continue;
@@ -173,10 +221,19 @@ render_cart(web_ctx *c, const json_t *cart, const char *added, int tries,
 		web_raw(&c->html, "</td><td class=\"qty-cell\"><div class=\"qty\">");
 		line_button(c, pid, "dec", "−", "One less", name, 0, "small plain");
 		web_out(&c->html, "<output class=\"count\">%lld</output>", qty);
-		line_button(c, pid, "inc", "+", "One more", name, limit, "small plain");
+		/* At the units held, "+" holds one more (addToCart). */
+		line_button(c, pid, "inc", "+", "One more", name, 0, "small plain");
 		web_raw(&c->html, "</div>");
-		if (limit)
-			web_raw(&c->html, "<p class=\"hint\">No more in stock</p>");
+		if (store_json_str(line, "expiresAt") != NULL) {
+			/* The countdown works without JavaScript as a plain time;
+			 * hold.js makes it count down where it runs. */
+			web_out(&c->html, "<p class=\"hint hold\">Held for you until <time datetime=\"%s\" "
+			        "data-hold-until>", web_val(line, "expiresAt"));
+			clock_time(c, store_json_str(line, "expiresAt"));
+			web_raw(&c->html, "</time></p>");
+			c->holds = 1;
+		}
+
 		web_raw(&c->html, "</td><td class=\"num sum\">");
 		web_money(&c->html, cents * qty);
 		web_raw(&c->html, "</td><td class=\"remove\">");
@@ -220,7 +277,7 @@ cart_again(web_ctx *c, const json_t *errors, int status)
 	json_t *cart = NULL;
 
 	if (get_cart(c, &cart))
-		render_cart(c, cart, NULL, 0, errors, status);
+		render_cart(c, cart, NULL, 1, 0, errors, status);
 	json_decref(cart);
 }
 
@@ -228,7 +285,8 @@ void
 store_web_cart(store_req *req, store_res *res)
 {
 	json_t *cart = NULL;
-	char added[32], tries[8];
+	char added[32], tries[8], qty[8];
+	long long want = 1;
 	int n = 0;
 	web_ctx c;
 
@@ -241,7 +299,11 @@ store_web_cart(store_req *req, store_res *res)
 		n = atoi(tries);
 	if (n < 0 || n > ADDED_TRIES)
 		n = ADDED_TRIES;
-	render_cart(&c, cart, added[0] != '\0' ? added : NULL, n, NULL, 200);
+	if (web_query_get(req->query, "qty", qty, sizeof qty))
+		want = atoll(qty);
+	if (want < 1 || want > 1000)
+		want = 1;
+	render_cart(&c, cart, added[0] != '\0' ? added : NULL, want, n, NULL, 200);
 out:
 	json_decref(cart);
 	web_end(&c);
@@ -286,6 +348,42 @@ out:
 	web_end(&c);
 }
 
+/* "+" on a line: a unit the user holds already (after "-") comes back with
+ * itemAddRemove; at the units held, a new one is held with addToCart, as
+ * the product's own button does. *e and *r get the API's answer, *path
+ * where to go next. 1, or 0 after answering. */
+static int
+cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
+          size_t pathlen)
+{
+	json_t *cart = NULL, *body = NULL;
+	const json_t *line;
+
+	*e = STORE_OK;
+	snprintf(path, pathlen, "/cart");
+	if (!get_cart(c, &cart))
+		return 0;
+	if ((line = cart_line_of(cart, pid)) == NULL) {
+		r->status = 404;          /* gone meanwhile: the cart says how it is */
+		goto out;
+	}
+	if (!json_is_true(json_object_get(line, "limit"))) {
+		body = json_pack("{s:s,s:i}", "id", pid, "add", 1);
+		*e = web_api(c, "POST", "/api/cart/itemAddRemove", body, r);
+		goto out;
+	}
+	body = json_pack("{s:s,s:s}", "id", pid, "categoryId",
+	                 web_val(json_object_get(line, "product"), "categoryId"));
+	*e = web_api(c, "POST", "/api/products/addToCart", body, r);
+	if (*e == STORE_OK && r->status == 200)
+		snprintf(path, pathlen, "/cart?added=%s&qty=%lld", pid,
+		         store_json_int(line, "qty", 0) + 1);
+out:
+	json_decref(body);
+	json_decref(cart);
+	return 1;
+}
+
 /* POST /cart/:id/inc|dec|remove. */
 static void
 cart_change(store_req *req, store_res *res, int add)
@@ -293,8 +391,9 @@ cart_change(store_req *req, store_res *res, int add)
 	const char *pid = req->params[0];
 	json_t *values = NULL, *errors = NULL, *body = NULL;
 	web_api_res r = { 0 };
+	char path[128] = "/cart";
 	web_ctx c;
-	store_err e;
+	store_err e = STORE_OK;
 
 	web_begin(&c, req, res);
 	if (!web_signed_in(&c) || !web_form(&c, NULL, 0, &values, &errors))
@@ -303,7 +402,10 @@ cart_change(store_req *req, store_res *res, int add)
 		web_error_page(&c, 404, "Not found", "This product is not in your cart.");
 		goto out;
 	}
-	if (add != 0) {
+	if (add > 0) {
+		if (!cart_more(&c, pid, &e, &r, path, sizeof path))
+			goto out;
+	} else if (add < 0) {
 		body = json_pack("{s:s,s:i}", "id", pid, "add", add);
 		e = web_api(&c, "POST", "/api/cart/itemAddRemove", body, &r);
 	} else {
@@ -312,7 +414,7 @@ cart_change(store_req *req, store_res *res, int add)
 	}
 	/* 404: not in the cart (any more: a double click). The cart says how it is. */
 	if (e == STORE_OK && (r.status == 200 || r.status == 204 || r.status == 404))
-		web_redirect(&c, "/cart");
+		web_redirect(&c, path);
 	else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL)
 		cart_again(&c, web_api_errors(&r), 400);
 	else
@@ -399,7 +501,7 @@ store_web_pay(store_req *req, store_res *res)
 	}
 	if (e == STORE_OK && r.status == 201) {
 		web_redirect(&c, "/orders?done=paid");
-	} else if (e == STORE_OK && (r.status == 400 || r.status == 402) &&
+	} else if (e == STORE_OK && (r.status == 400 || r.status == 402 || r.status == 409) &&
 	           web_api_errors(&r) != NULL) {
 		cart_again(&c, web_api_errors(&r), (int)r.status);
 	} else if (e != STORE_OK || r.status == 503) {

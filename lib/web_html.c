@@ -333,6 +333,8 @@ web_page_finish(web_ctx *c, int status)
 	if (c->stripe)
 		web_out(b, "<script src=\"https://js.stripe.com/v3/\"></script>\n"
 		        "<script src=\"%s\"></script>\n", c->web->js_href);
+	if (c->holds)
+		web_out(b, "<script src=\"%s\"></script>\n", c->web->hold_js_href);
 	web_raw(b, "</body>\n</html>\n");
 	if (b->failed) {
 		store_log(STORE_LOG_ERROR, c->req->request_id, NULL,

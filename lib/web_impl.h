@@ -28,6 +28,7 @@ struct store_web {
 	int cookie_secure;
 	char css_href[64];         /* /static/store.css?v=HASH */
 	char js_href[64];          /* /static/pay.js?v=HASH */
+	char hold_js_href[64];     /* /static/hold.js?v=HASH */
 };
 
 /* --- the buffer and the escaping ------------------------------------------ */
@@ -80,6 +81,7 @@ typedef struct web_ctx {
 	web_buf html;
 	const char *refresh;            /* meta refresh to this URL (trusted), or NULL */
 	int stripe;                     /* load Stripe.js and pay.js */
+	int holds;                      /* load hold.js (hold countdowns) */
 } web_ctx;
 
 /* Starts a request: reads or makes the csrf cookie, derives the token. */
@@ -195,5 +197,6 @@ json_t *web_find_by_id(json_t *list, const char *id);
 /* The stylesheet and the Stripe script, and their versions (for the hrefs). */
 extern const char web_css[];
 extern const char web_pay_js[];
+extern const char web_hold_js[];
 
 #endif

@@ -1,4 +1,5 @@
-/* web_static.c - the stylesheet and the Stripe card script, embedded in the
+/* web_static.c - the stylesheet, the Stripe card script and the hold
+ * countdown script, embedded in the
  * binary and served with long cache headers (their URLs carry a hash of
  * their content, so a new build gets new URLs). */
 #include "web_impl.h"
@@ -121,20 +122,57 @@ const char web_pay_js[] =
 	"  });\n"
 	"})();\n";
 
+/* The cart's hold countdowns: each <time data-hold-until datetime=...>
+ * counts down in words each second ("12:34 left"); at zero it says the
+ * hold ran out and reloads the cart, which then shows the line gone. The
+ * page reads the same without it: "until 10:15:00 UTC". */
+const char web_hold_js[] =
+	"(function () {\n"
+	"  var times = document.querySelectorAll('time[data-hold-until]');\n"
+	"  if (!times.length) return;\n"
+	"  var reload = false;\n"
+	"  function pad(n) { return (n < 10 ? '0' : '') + n; }\n"
+	"  function tick() {\n"
+	"    var now = Date.now();\n"
+	"    for (var i = 0; i < times.length; i++) {\n"
+	"      var t = times[i], left = Math.floor((Date.parse(t.getAttribute('datetime')) - now) / 1000);\n"
+	"      if (isNaN(left)) continue;\n"
+	"      if (left <= 0) {\n"
+	"        t.parentNode.textContent = 'Your hold ran out: this line leaves your cart.';\n"
+	"        reload = true;\n"
+	"        continue;\n"
+	"      }\n"
+	"      var at = new Date(Date.parse(t.getAttribute('datetime')));\n"
+	"      t.textContent = at.toLocaleTimeString() + ' (' + Math.floor(left / 60) + ':' +\n"
+	"        pad(left % 60) + ' left)';\n"
+	"    }\n"
+	"    if (reload) { setTimeout(function () { location.reload(); }, 3000); return; }\n"
+	"    setTimeout(tick, 1000);\n"
+	"  }\n"
+	"  tick();\n"
+	"})();\n";
+
+static const struct {
+	const char *name, *type, *body;
+	size_t len;
+} files[] = {
+	{ "store.css", "text/css; charset=utf-8", web_css, sizeof web_css - 1 },
+	{ "pay.js", "text/javascript; charset=utf-8", web_pay_js, sizeof web_pay_js - 1 },
+	{ "hold.js", "text/javascript; charset=utf-8", web_hold_js, sizeof web_hold_js - 1 },
+};
+
 void
 store_web_static(store_req *req, store_res *res)
 {
 	const char *file = req->params[0];
 	web_ctx c;
 
-	if (strcmp(file, "store.css") == 0 || strcmp(file, "pay.js") == 0) {
-		int css = file[0] == 's';
-		store_res_header(res, "Cache-Control", "public, max-age=31536000, immutable");
-		store_res_body(res, 200, css ? "text/css; charset=utf-8"
-		                             : "text/javascript; charset=utf-8",
-		               css ? web_css : web_pay_js,
-		               css ? sizeof web_css - 1 : sizeof web_pay_js - 1);
-		return;
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		if (strcmp(file, files[i].name) == 0) {
+			store_res_header(res, "Cache-Control", "public, max-age=31536000, immutable");
+			store_res_body(res, 200, files[i].type, files[i].body, files[i].len);
+			return;
+		}
 	}
 	web_begin(&c, req, res);
 	web_error_page(&c, 404, "Not found", "There is nothing here.");

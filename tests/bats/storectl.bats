@@ -47,10 +47,13 @@ product_created() {
 		categoryId: $c, count: $count, version: $v}'
 }
 
+# cart_add PRODUCT USER [CATEGORY]: a store.cart.add payload, the unit backed
+# by a new hold that lasts an hour.
 cart_add() {
-	jq -cn --arg p "$1" --arg u "$2" --arg c "${3:-$(oid)}" '{productId: $p, name: "Late product",
+	jq -cn --arg p "$1" --arg u "$2" --arg c "${3:-$(oid)}" --arg s "$(oid)" \
+		--arg at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" '{productId: $p, name: "Late product",
 		description: "It came late", picture: "https://img.example.com/late.png", price: 3.5,
-		categoryId: $c, version: 0, count: 1, userId: $u}'
+		categoryId: $c, version: 0, count: 1, userId: $u, selectionId: $s, expiresAt: $at}'
 }
 
 # --- usage -----------------------------------------------------------------------
@@ -340,10 +343,10 @@ cart_add() {
 @test "replay --to: --dry-run changes nothing and says where each consumer stands; --since; --no-wait; an unknown consumer is 1" {
 	run_ctl replay --to cart --from-seq 1 --dry-run
 	expect_exit 0
-	ctl_json -s '.' | jq -e 'length == 5 and all(.[]; .dry_run and (.consumer | startswith("cart-"))
+	ctl_json -s '.' | jq -e 'length == 6 and all(.[]; .dry_run and (.consumer | startswith("cart-"))
 		and (.would_redeliver | type == "number"))'
-	ctl_json -s '.' | jq -e 'map(.consumer) == ["cart-cart-add", "cart-payment-created",
-		"cart-product-created", "cart-product-deleted", "cart-product-updated"]'
+	ctl_json -s '.' | jq -e 'map(.consumer) == ["cart-cart-add", "cart-expiration-complete",
+		"cart-payment-created", "cart-product-created", "cart-product-deleted", "cart-product-updated"]'
 	local floor
 	floor=$(ctl_json -s 'map(select(.consumer == "cart-product-deleted"))[0].ack_floor')
 	run_ctl replay --to cart-product-deleted --from-seq 1 --dry-run
