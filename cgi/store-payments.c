@@ -58,7 +58,8 @@ static const store_setting settings[] = {
 static const store_field pay_fields[] = {
 	{ "token", STORE_V_STRING, STORE_F_REQUIRED | STORE_F_TRIM, 1, 255,
 	  "Token is required" },
-	{ "total", STORE_V_MONEY, 0, 0, 0, "Total must be a positive amount with at most two decimals" },
+	{ "total", STORE_V_MONEY, 0, 0, 0, "Total must be a positive amount with at most two decimals",
+	  NULL, "Total must have at most two decimals" },
 };
 
 /* The Idempotency-Key header: absent, or 1-255 printable ASCII characters. */

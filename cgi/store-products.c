@@ -57,18 +57,22 @@ static const store_field category_fields[] = {
 	DESCRIPTION_FIELD(1000),
 };
 
+/* In the original store's order of messages: Category, Name, Description,
+ * Price, Count, Picture. Its client sends price and count as strings
+ * ("19.99", "5") and, on edit, the picture URL it was given. */
 #define PRODUCT_FIELDS(picture_flags) {                                         \
+	{ "categoryId", STORE_V_OBJECTID, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,    \
+	  "Invalid Category Id", "Category is required" },                          \
 	NAME_FIELD(200),                                                            \
 	DESCRIPTION_FIELD(5000),                                                    \
-	{ "price", STORE_V_MONEY, STORE_F_REQUIRED, 0, 0,                           \
-	  "Price must be greater than 0" },                                         \
-	{ "count", STORE_V_POSINT, STORE_F_REQUIRED, 0, 1000000,                    \
+	{ "price", STORE_V_MONEY, STORE_F_REQUIRED | STORE_F_NUMSTR, 0, 0,          \
+	  "Price must be greater than 0", NULL,                                     \
+	  "Price must have at most two decimals" },                                 \
+	{ "count", STORE_V_POSINT, STORE_F_REQUIRED | STORE_F_NUMSTR, 0, 1000000,   \
 	  "Count must be greater than 0" },                                         \
 	{ "picture", STORE_V_PICTURE, (picture_flags) | STORE_F_TRIM, 0, 0,         \
 	  "Picture must be an http(s) URL or a png, jpeg, gif or webp image of at most 2 MiB", \
 	  "Picture is required" },                                                  \
-	{ "categoryId", STORE_V_OBJECTID, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,    \
-	  "Invalid Category Id", "Category is required" },                          \
 }
 
 static const store_field product_create_fields[] = PRODUCT_FIELDS(STORE_F_REQUIRED);

@@ -98,21 +98,30 @@ drop_picture(store_db *db, const char *picture)
 	return e == STORE_ENOTFOUND ? STORE_OK : e;
 }
 
-/* Copies the validated fields of in onto doc (picture only when given). */
+/* Copies the validated fields of in onto doc (picture only when given and
+ * not the current one). A picture path of the store's own is refused unless
+ * it is the product's current picture: another product's upload would be
+ * shared, then deleted with either product. */
 static store_err
-set_fields(store_db *db, json_t *doc, const json_t *in)
+set_fields(store_db *db, json_t *doc, const json_t *in, store_refusal *why)
 {
 	static const char *const fields[] = { "name", "description", "price", "count",
 	                                      "categoryId" };
 	const char *picture = store_json_str(in, "picture");
+	const char *current = store_json_str(doc, "picture");
 	char url[96];
 	store_err e;
 
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
 		if (json_object_set(doc, fields[i], json_object_get(in, fields[i])) != 0)
 			return STORE_ENOMEM;
-	if (picture == NULL)
+	if (picture == NULL || (current != NULL && strcmp(picture, current) == 0))
 		return STORE_OK;
+	if (strncmp(picture, PICTURE_PATH, strlen(PICTURE_PATH)) == 0) {
+		why->message = "Picture is another product's picture";
+		why->field = "picture";
+		return STORE_EINVAL;
+	}
 	if ((e = drop_picture(db, store_json_str(doc, "picture"))) != STORE_OK ||
 	    (e = keep_picture(db, picture, url)) != STORE_OK)
 		return e;
@@ -164,7 +173,7 @@ product_create_tx(store_db *db, void *arg)
 		e = STORE_ENOMEM;
 		goto out;
 	}
-	if ((e = set_fields(db, doc, c->in)) != STORE_OK ||
+	if ((e = set_fields(db, doc, c->in, c->why)) != STORE_OK ||
 	    (e = store_db_insert(db, "products", doc, NULL)) != STORE_OK ||
 	    (e = catalog_emit(db, "store.product.created", catalog_product_payload(doc),
 	                      c->who->request_id)) != STORE_OK)
@@ -218,7 +227,7 @@ product_update_tx(store_db *db, void *arg)
 	if ((e = owned_product(db, c->who, c->id, &doc)) != STORE_OK ||
 	    (e = product_category(db, store_json_str(c->in, "categoryId"), &category,
 	                          c->why)) != STORE_OK ||
-	    (e = set_fields(db, doc, c->in)) != STORE_OK ||
+	    (e = set_fields(db, doc, c->in, c->why)) != STORE_OK ||
 	    (e = store_db_update(db, "products", doc, NULL)) != STORE_OK ||
 	    (e = catalog_emit(db, "store.product.updated", catalog_product_payload(doc),
 	                      c->who->request_id)) != STORE_OK)

@@ -182,26 +182,52 @@ request_id(const char *given, char out[REQ_ID_MAX + 1])
 	sodium_bin2hex(out, REQ_ID_MAX + 1, raw, sizeof raw);
 }
 
+/* The first entry of a comma-separated header value, trimmed, into buf;
+ * NULL when absent, empty or too long. */
+static const char *
+first_entry(const char *v, char *buf, size_t size)
+{
+	size_t n;
+
+	if (v == NULL)
+		return NULL;
+	v += strspn(v, " \t");
+	n = strcspn(v, ", \t");
+	if (n == 0 || n >= size)
+		return NULL;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* CSRF: a state-changing request whose Origin is present must come from the
- * store's origin (configured, or else scheme://Host of the request). */
+ * store's origin: STORE_ORIGIN when set, else scheme://host of the request,
+ * where host is X-Forwarded-Host or Host and scheme X-Forwarded-Proto or
+ * https when the front server says HTTPS, as a proxy in front sends them (a
+ * browser cannot add those headers to a cross-site request). */
 static int
 origin_ok(const store_req *req, const store_http_config *cfg)
 {
 	const char *origin = store_req_param(req, "HTTP_ORIGIN");
-	const char *host, *https;
-	char self[512];
+	const char *host, *proto, *https;
+	char self[512], hbuf[256], pbuf[16];
 
 	if (origin == NULL || strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0 || strcmp(req->method, "OPTIONS") == 0)
 		return 1;
 	if (cfg->origin != NULL)
 		return strcasecmp(origin, cfg->origin) == 0;
-	host = store_req_param(req, "HTTP_HOST");
-	https = store_req_param(req, "HTTPS");
+	host = first_entry(store_req_param(req, "HTTP_X_FORWARDED_HOST"), hbuf, sizeof hbuf);
 	if (host == NULL)
+		host = store_req_param(req, "HTTP_HOST");
+	proto = first_entry(store_req_param(req, "HTTP_X_FORWARDED_PROTO"), pbuf, sizeof pbuf);
+	https = store_req_param(req, "HTTPS");
+	if (proto == NULL || (strcasecmp(proto, "http") != 0 && strcasecmp(proto, "https") != 0))
+		proto = https != NULL && strcasecmp(https, "on") == 0 ? "https" : "http";
+	if (host == NULL || *host == '\0')
 		return 0;
-	snprintf(self, sizeof self, "%s://%s",
-	         https != NULL && strcasecmp(https, "on") == 0 ? "https" : "http", host);
+	if (snprintf(self, sizeof self, "%s://%s", proto, host) >= (int)sizeof self)
+		return 0;
 	return strcasecmp(origin, self) == 0;
 }
 

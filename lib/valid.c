@@ -10,6 +10,7 @@
 
 #define MONEY_MAX_CENTS 100000000LL /* 1,000,000.00 */
 #define URL_MAX 2048
+#define NUMBER_TEXT_MAX 32          /* longest number accepted as a string */
 
 size_t
 store_utf8_len(const char *s)
@@ -103,6 +104,8 @@ store_valid_picture(const char *s)
 
 	if (strncmp(s, "data:image/", 11) == 0)
 		return valid_data_image(s);
+	if (strncmp(s, STORE_PICTURE_PATH, strlen(STORE_PICTURE_PATH)) == 0)
+		return store_oid_valid(s + strlen(STORE_PICTURE_PATH));
 	if (strncmp(s, "https://", 8) == 0)
 		host = s + 8;
 	else if (strncmp(s, "http://", 7) == 0)
@@ -118,28 +121,91 @@ store_valid_picture(const char *s)
 	return 1;
 }
 
-int
-store_valid_money(const json_t *v, long long *cents)
+/* Length of a number in JSON's syntax without exponent at the start of the
+ * len bytes at s: "-"? ("0" | [1-9][0-9]*) ("." [0-9]+)?; 0 when none. */
+static size_t
+decimal_syntax(const char *s, size_t len)
 {
-	double d, c;
+	size_t i = 0, d;
+
+	if (i < len && s[i] == '-')
+		i++;
+	for (d = i; i < len && isdigit((unsigned char)s[i]); i++)
+		;
+	if (i == d || (s[d] == '0' && i - d > 1))
+		return 0;
+	if (i < len && s[i] == '.') {
+		for (d = ++i; i < len && isdigit((unsigned char)s[i]); i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	return i;
+}
+
+store_money
+store_money_parse(const char *s, size_t len, long long *cents)
+{
+	const char *dot;
+	size_t nint, nfrac;
+	long long whole = 0, frac = 0;
+
+	if (len > NUMBER_TEXT_MAX || decimal_syntax(s, len) != len)
+		return STORE_MONEY_BAD;
+	if (s[0] == '-')   /* at or below 0, whatever the decimals */
+		return STORE_MONEY_BAD;
+	dot = memchr(s, '.', len);
+	nint = dot != NULL ? (size_t)(dot - s) : len;
+	nfrac = dot != NULL ? len - nint - 1 : 0;
+	while (nfrac > 0 && dot[nfrac] == '0')   /* 19.990 is 19.99 */
+		nfrac--;
+	if (nfrac > 2)   /* its last digit is not 0: the value is above 0 */
+		return STORE_MONEY_DECIMALS;
+	if (nint > 7)
+		return STORE_MONEY_BAD;
+	for (size_t i = 0; i < nint; i++)
+		whole = whole * 10 + (s[i] - '0');
+	for (size_t i = 0; i < 2; i++)
+		frac = frac * 10 + (i < nfrac ? dot[1 + i] - '0' : 0);
+	*cents = whole * 100 + frac;
+	return *cents > 0 && *cents <= MONEY_MAX_CENTS ? STORE_MONEY_OK : STORE_MONEY_BAD;
+}
+
+store_money
+store_money_of(const json_t *v, int strings, long long *cents)
+{
+	char text[64];
+	double d;
 
 	if (json_is_integer(v)) {
 		json_int_t i = json_integer_value(v);
 		if (i <= 0 || i > MONEY_MAX_CENTS / 100)
-			return 0;
+			return STORE_MONEY_BAD;
 		*cents = (long long)i * 100;
-		return 1;
+		return STORE_MONEY_OK;
 	}
+	if (strings && json_is_string(v))
+		return store_money_parse(json_string_value(v), json_string_length(v), cents);
 	if (!json_is_real(v))
-		return 0;
+		return STORE_MONEY_BAD;
 	d = json_real_value(v);
-	if (!isfinite(d) || d <= 0 || d > (double)(MONEY_MAX_CENTS / 100))
-		return 0;
-	c = round(d * 100.0);
-	if (fabs(d * 100.0 - c) > 1e-6 * fmax(1.0, c) || c < 1)
-		return 0;
-	*cents = (long long)c;
-	return 1;
+	if (!isfinite(d) || d <= 0 || d > 2.0 * (double)(MONEY_MAX_CENTS / 100))
+		return STORE_MONEY_BAD;
+	/* The shortest of 0, 1 or 2 decimals that reads back as d is the decimal
+	 * the client wrote; none means it had more (the double rounding of
+	 * 10000.001 is never 10000.00). */
+	for (int dec = 0; dec <= 2; dec++) {
+		int n = snprintf(text, sizeof text, "%.*f", dec, d);
+		if (n > 0 && (size_t)n < sizeof text && strtod(text, NULL) == d)
+			return store_money_parse(text, (size_t)n, cents);
+	}
+	return STORE_MONEY_DECIMALS;
+}
+
+int
+store_valid_money(const json_t *v, long long *cents)
+{
+	return store_money_of(v, 0, cents) == STORE_MONEY_OK;
 }
 
 static int
@@ -160,14 +226,29 @@ integer_in(const json_t *v, long long min, long long max, long long *out)
 	return *out >= min && *out <= max;
 }
 
-/* Checks one present, non-null value; *norm gets the value to hand on. */
-static int
+/* A string holding a number in JSON's syntax without exponent, as that
+ * number (new reference; caller decrefs); NULL for any other string. */
+static json_t *
+number_of_string(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	if (len > NUMBER_TEXT_MAX || decimal_syntax(s, len) != len)
+		return NULL;
+	return json_loadb(s, len, JSON_DECODE_ANY, NULL);
+}
+
+/* Checks one present, non-blank value; *norm gets the value to hand on.
+ * Returns NULL when valid, else the message of the failure. */
+static const char *
 check_value(const store_field *f, const json_t *v, json_t **norm)
 {
 	long long n;
 	size_t len;
 	const char *s;
 	char *trimmed = NULL;
+	json_t *num = NULL;
 	int ok = 0;
 
 	switch (f->kind) {
@@ -176,11 +257,11 @@ check_value(const store_field *f, const json_t *v, json_t **norm)
 	case STORE_V_OBJECTID:
 	case STORE_V_PICTURE:
 		if (!json_is_string(v))
-			return 0;
+			return f->message;
 		s = json_string_value(v);
 		len = json_string_length(v);
 		if (memchr(s, '\0', len) != NULL)   /* embedded NUL */
-			return 0;
+			return f->message;
 		if (f->flags & STORE_F_TRIM) {
 			while (len > 0 && isspace((unsigned char)*s)) {
 				s++;
@@ -191,7 +272,7 @@ check_value(const store_field *f, const json_t *v, json_t **norm)
 		}
 		trimmed = strndup(s, len);
 		if (trimmed == NULL)
-			return 0;
+			return f->message;
 		if (f->kind == STORE_V_STRING) {
 			size_t chars = store_utf8_len(trimmed);
 			ok = (long long)chars >= f->min && (long long)chars <= f->max;
@@ -205,33 +286,62 @@ check_value(const store_field *f, const json_t *v, json_t **norm)
 		if (ok)
 			*norm = json_stringn(trimmed, len);
 		free(trimmed);
-		return ok && *norm != NULL;
+		return ok && *norm != NULL ? NULL : f->message;
 	case STORE_V_MONEY:
-		if (!store_valid_money(v, &n))
-			return 0;
-		*norm = json_integer(n);
-		return *norm != NULL;
+		switch (store_money_of(v, (f->flags & STORE_F_NUMSTR) != 0, &n)) {
+		case STORE_MONEY_OK:
+			*norm = json_integer(n);
+			return *norm != NULL ? NULL : f->message;
+		case STORE_MONEY_DECIMALS:
+			return f->decimals != NULL ? f->decimals : f->message;
+		default:
+			return f->message;
+		}
 	case STORE_V_POSINT:
-		if (!integer_in(v, 1, f->max > 0 ? f->max : (long long)9e15, &n))
-			return 0;
-		*norm = json_integer(n);
-		return *norm != NULL;
 	case STORE_V_INT:
-		if (!integer_in(v, f->min, f->max, &n) ||
-		    ((f->flags & STORE_F_NONZERO) && n == 0))
-			return 0;
-		*norm = json_integer(n);
-		return *norm != NULL;
+		if ((f->flags & STORE_F_NUMSTR) && json_is_string(v)) {
+			if ((num = number_of_string(v)) == NULL)
+				return f->message;
+			v = num;
+		}
+		if (f->kind == STORE_V_POSINT)
+			ok = integer_in(v, 1, f->max > 0 ? f->max : (long long)9e15, &n);
+		else
+			ok = integer_in(v, f->min, f->max, &n) &&
+			     !((f->flags & STORE_F_NONZERO) && n == 0);
+		json_decref(num);
+		if (ok)
+			*norm = json_integer(n);
+		return ok && *norm != NULL ? NULL : f->message;
 	case STORE_V_BOOL:
 		if (!json_is_boolean(v))
-			return 0;
+			return f->message;
 		*norm = json_incref((json_t *)v);
-		return 1;
+		return NULL;
 	case STORE_V_ANY:
 		*norm = json_incref((json_t *)v);
-		return 1;
+		return NULL;
 	}
-	return 0;
+	return f->message;
+}
+
+/* Absent, null, or (but for STORE_V_ANY) a string of only white space. */
+static int
+absent(const store_field *f, const json_t *v)
+{
+	const char *s;
+	size_t len;
+
+	if (v == NULL || json_is_null(v))
+		return 1;
+	if (f->kind == STORE_V_ANY || !json_is_string(v))
+		return 0;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	for (size_t i = 0; i < len; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
 }
 
 static const char *
@@ -260,18 +370,19 @@ store_validate(const json_t *in, const store_field *fields, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const store_field *f = &fields[i];
 		const json_t *v = json_object_get(in, f->name);
+		const char *why;
 		json_t *norm = NULL;
 
-		if (v == NULL || json_is_null(v)) {
+		if (absent(f, v)) {
 			if (!(f->flags & STORE_F_REQUIRED))
 				continue;
-		} else if (check_value(f, v, &norm)) {
+			why = missing_message(f);
+		} else if ((why = check_value(f, v, &norm)) == NULL) {
 			json_object_set_new(res, f->name, norm);
 			continue;
 		}
-		json_array_append_new(errs, json_pack("{s:s,s:s}", "message",
-		                      v == NULL || json_is_null(v) ? missing_message(f)
-		                      : f->message, "field", f->name));
+		json_array_append_new(errs, json_pack("{s:s,s:s}", "message", why,
+		                      "field", f->name));
 	}
 	e = json_array_size(errs) > 0 ? STORE_EINVAL : STORE_OK;
 done:

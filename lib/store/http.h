@@ -83,14 +83,15 @@ typedef struct store_service {
  *   STORE_THREADS        worker threads, 1-256                (4)
  *   STORE_BODY_LIMIT     largest request body in bytes        (per service)
  *   STORE_ORIGIN         the store's origin for the CSRF check
- *                        (default: the request's own Host)
+ *                        (default: the request's own scheme://host,
+ *                        X-Forwarded-Proto/-Host when a proxy sends them)
  *   STORE_COOKIE_SECURE  add Secure to the session cookie     (false)
  *   STORE_SESSION_SECONDS lifetime of a session token          (86400)
  *   STORE_LOG_LEVEL      debug, info, warn or error           (info) */
 typedef struct store_http_config {
 	const char *listen;
 	const char *jwt_key;
-	const char *origin;      /* NULL: compare with Host */
+	const char *origin;      /* NULL: compare with the request's own */
 	long threads;
 	long body_limit;
 	long cookie_secure;

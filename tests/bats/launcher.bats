@@ -91,6 +91,83 @@ start_launcher() {
 	nginx -t -q -p "$STORE_VAR/nginx/" -c "$conf" -e "$STORE_VAR/log/nginx-error.log"
 }
 
+# signup_with CURL-ARGS...: POST /api/users/signup for a new address, with CURL-ARGS.
+signup_with() {
+	api POST /api/users/signup "$(jq -cn --arg e "$(new_email origin)" '{email: $e, password: "secret1"}')" \
+		"$@"
+}
+
+@test "the CSRF check takes the request's own origin: a proxy on another port may write, another site may not" {
+	store_start auth
+	# Same origin as the store's own address.
+	signup_with -H "Origin: $STORE_URL"
+	expect_status 201
+	# A front on another host and port that passes the Host on (proxy_set_header Host $http_host).
+	signup_with -H 'Host: shop.example:3000' -H 'Origin: http://shop.example:3000'
+	expect_status 201
+	# A proxy that says where the browser was: X-Forwarded-Host and -Proto.
+	signup_with -H 'X-Forwarded-Host: shop.example' -H 'X-Forwarded-Proto: https' \
+		-H 'Origin: https://shop.example'
+	expect_status 201
+	# Another site, another port, another scheme: 403, nothing created.
+	local before
+	before=$(sqlite3 "$STORE_VAR/db/auth.db" 'select count(*) from users')
+	[[ $before == 3 ]]
+	signup_with -H 'Host: shop.example:3000' -H 'Origin: http://evil.example'
+	expect_error 403
+	signup_with -H 'Host: shop.example:3000' -H 'Origin: http://shop.example:3001'
+	expect_error 403
+	signup_with -H 'Origin: http://evil.example'
+	expect_error 403
+	signup_with -H "Origin: ${STORE_URL/http:/https:}"
+	expect_error 403
+	signup_with -H 'X-Forwarded-Host: evil.example' -H 'Origin: http://shop.example'
+	expect_error 403
+	signup_with -H 'X-Forwarded-Proto: https' -H "Origin: $STORE_URL"
+	expect_error 403
+	[[ $(sqlite3 "$STORE_VAR/db/auth.db" 'select count(*) from users') == "$before" ]]
+	store_stop
+}
+
+@test "STORE_ORIGIN, when set, is passed on and is the only origin allowed to write" {
+	STORE_ORIGIN=https://shop.example store_start auth
+	env_of auth | grep -qx "STORE_ORIGIN=https://shop.example"
+	signup_with -H 'Origin: https://shop.example'
+	expect_status 201
+	signup_with -H "Origin: $STORE_URL"
+	expect_error 403
+	signup_with -H 'Host: other.example' -H 'Origin: http://other.example'
+	expect_error 403
+	store_stop
+}
+
+@test "requests nginx cannot parse get a JSON 400 with a request id, and leave no error-log line" {
+	store_start auth
+	local path ids=()
+	for path in /api/products/%00 /api/products/picture/%00 /static/../../etc/passwd \
+		/api/users/%00 /../api/users/currentuser /a%2 /%; do
+		api GET "$path" "" --path-as-is
+		expect_error 400 "Bad request" || { echo "path $path" >&2; return 1; }
+		[[ $(json_get .) == '{"errors":[{"message":"Bad request"}]}' ]]
+		[[ $(header Content-Type) == application/json* && -n $(header X-Request-Id) ]]
+	done
+	# A header too large and a URI too long: JSON too.
+	api GET /api/users/currentuser "" -H "X-Big: $(printf 'a%.0s' {1..9000})"
+	expect_error 400 "Bad request"
+	api GET "/api/users/$(printf 'a%.0s' {1..9000})"
+	expect_error 414 "Request URI too long"
+	# The internal error locations are not reachable from outside.
+	api GET /.store/400
+	expect_error 404 "Not Found"
+	# The store still serves, and nginx logged no error for any of these.
+	api GET /api/users/currentuser
+	expect_status 200
+	if [[ -s $STORE_VAR/log/nginx-error.log ]]; then
+		grep -E '\[(error|crit|alert|emerg)\]|empty URI' "$STORE_VAR/log/nginx-error.log" >&2 && return 1
+	fi
+	store_stop
+}
+
 @test "--free-port prints ports nothing listens on, outside the kernel's ephemeral range" {
 	local lo hi port i
 	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
@@ -118,7 +195,8 @@ start_launcher() {
 	env_of auth | grep -qx "STORE_LISTEN=$STORE_VAR/run/auth.sock"
 	env_of auth | grep -qx "STORE_DB=sqlite:$STORE_VAR/db/auth.db"
 	env_of auth | grep -qx "JWT_KEY=$JWT_KEY"
-	env_of auth | grep -qx "STORE_ORIGIN=$STORE_URL"
+	# No STORE_ORIGIN unless given: the programs take the request's own origin.
+	[[ $(env_of auth) != *STORE_ORIGIN=* ]]
 	env_of auth | grep -qx "STORE_ACK_WAIT_MS=1000" # passed through
 	[[ $(env_of auth) != *NATS_URL=* && $(env_of auth) != *STORE_RUN_KEEP_GOING=* ]]
 	grep -q 'daemon\\ off\\;' "$STORE_VAR/run/nginx.cmd"
@@ -266,7 +344,7 @@ start_launcher() {
 	env_of web | grep -qx "STORE_LISTEN=$STORE_VAR/run/web.sock"
 	env_of web | grep -qx "STORE_API_URL=$STORE_URL"
 	env_of web | grep -qx "JWT_KEY=$JWT_KEY"
-	env_of web | grep -qx "STORE_ORIGIN=$STORE_URL"
+	[[ $(env_of web) != *STORE_ORIGIN=* ]]
 	[[ $(env_of web) != *STORE_DB=* && $(env_of web) != *NATS_URL=* ]]
 	# The hold time passes through to the products service.
 	env_of products | grep -qx "STORE_HOLD_SECONDS=2"

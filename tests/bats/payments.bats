@@ -106,6 +106,28 @@ cart_empty() {
 	wait_until "$EVENT_WAIT" as carder cart_line_is "$product_id" '.qty == 1'
 }
 
+@test "a total with more than two decimals is a 400 on total, never rounded to the cart's and charged" {
+	as seller signup
+	as seller make_category
+	as seller make_product "$category_id" 7 2
+	as rounder signup
+	as rounder add_to_cart "$product_id" "$category_id"
+	wait_until "$EVENT_WAIT" as rounder cart_line_is "$product_id" '.qty == 1'
+	local total
+	for total in 7.001 6.999 0.001 12.345; do
+		as rounder api POST /api/payments "{\"token\":\"tok_visa\",\"total\":$total}"
+		expect_error 400 "Total must have at most two decimals" total || { echo "total $total" >&2; return 1; }
+	done
+	for total in -7 0 1000001 '"7"'; do
+		as rounder api POST /api/payments "{\"token\":\"tok_visa\",\"total\":$total}"
+		expect_error 400 "Total must be a positive amount with at most two decimals" total ||
+			{ echo "total $total" >&2; return 1; }
+	done
+	as rounder payments_count 0
+	as rounder pay tok_visa 7.00
+	expect_status 201
+}
+
 @test "after the file: no card number in any log or database of the store" {
 	# One more, in the token and in a field the service does not know.
 	as late signup

@@ -202,14 +202,23 @@ product_with_bytes() {
 	as seller signup
 	as seller make_category
 	local price
-	for price in 1.234 0.001 -1 -0.5 0 1000000.01 1000001 1e7 '"12"' null true '[1]'; do
+	for price in -1 -0.5 -0.001 0 0.0 1000000.01 1000001 1e7 '"12.3.4"' '"1e3"' null true '[1]' '{}'; do
 		as seller api POST /api/products "$(product_body "$category_id" "$price" 1)"
 		expect_error 400 "Price must be greater than 0" price || {
 			echo "price $price" >&2
 			return 1
 		}
 	done
-	for price in 0.01 12.5 3.99 1000000 7; do
+	# More decimals are never rounded away (10000.001 was stored as 10000).
+	for price in 1.234 0.001 12.345 10000.001 999999.994 1.005 '"19.999"' '"0.001"'; do
+		as seller api POST /api/products "$(product_body "$category_id" "$price" 1)"
+		expect_error 400 "Price must have at most two decimals" price || {
+			echo "price $price" >&2
+			return 1
+		}
+		[[ $(json_get '.errors | length') == 1 ]]
+	done
+	for price in 0.01 12.5 3.99 1000000 7 999999.99 0.29; do
 		as seller make_product "$category_id" "$price" 1
 		[[ $(json_get .price) == "$price" ]] || {
 			echo "price $price came back as $(json_get .price)" >&2
@@ -217,7 +226,115 @@ product_with_bytes() {
 		}
 	done
 	as seller api PUT "/api/products/$product_id" "$(product_body "$category_id" 2.345 1)"
+	expect_error 400 "Price must have at most two decimals" price
+	as seller api PUT "/api/products/$product_id" "$(product_body "$category_id" 10000.001 1)"
+	expect_error 400 "Price must have at most two decimals" price
+	api GET "/api/products/$category_id"
+	json_get . | jq -e --arg p "$product_id" '.[] | select(.id == $p) | .price == 0.29'
+}
+
+# --- the original store's Next.js client ------------------------------------------
+
+# client_body CATEGORY PRICE COUNT: a product body as the original client's form
+# sends it: every field a string.
+client_body() {
+	jq -cn --arg c "$1" --arg price "$2" --arg count "$3" \
+		'{categoryId: $c, name: "Lamp", description: "Warm", price: $price, count: $count,
+		  picture: "https://img.example.com/lamp.png"}'
+}
+
+@test "the original client: price and count as strings (\"19.99\", \"5\") create and update a product" {
+	as seller signup
+	as seller make_category
+	as seller api POST /api/products "$(client_body "$category_id" 19.99 5)"
+	expect_status 201
+	json_get . | jq -e '.price == 19.99 and .count == 5 and (.price | type) == "number"'
+	local pid
+	pid=$(json_get .id)
+	as seller api PUT "/api/products/$pid" "$(client_body "$category_id" 7.5 2)"
+	expect_status 200
+	json_get . | jq -e '.price == 7.5 and .count == 2'
+	api GET "/api/products/$category_id"
+	json_get . | jq -e --arg p "$pid" '.[] | select(.id == $p) | .price == 7.5 and .count == 2'
+}
+
+@test "the original client: strings are validated as strictly as numbers" {
+	as seller signup
+	as seller make_category
+	local v
+	for v in 1e3 ' 5' '5 ' 0x10 05 +5 .5 5. -5 0 five 1,5 99999999999999999999; do
+		as seller api POST /api/products "$(client_body "$category_id" "$v" "$v")"
+		expect_error 400 "Price must be greater than 0" price || { echo "value '$v'" >&2; return 1; }
+		expect_error 400 "Count must be greater than 0" count || { echo "value '$v'" >&2; return 1; }
+		[[ $(json_get '.errors | length') == 2 ]]
+	done
+	as seller api POST /api/products "$(client_body "$category_id" 19.999 1.5)"
+	expect_error 400 "Price must have at most two decimals" price
+	expect_error 400 "Count must be greater than 0" count
+	as seller api POST /api/products "$(client_body "$category_id" 1000000.01 1000001)"
 	expect_error 400 "Price must be greater than 0" price
+	expect_error 400 "Count must be greater than 0" count
+}
+
+@test "the original client: blank fields get the messages of absent ones, in the original order" {
+	as seller signup
+	as seller make_category
+	as seller api POST /api/products \
+		'{"categoryId":"","name":"","description":" ","price":"","count":"","picture":""}'
+	expect_status 400
+	json_get '[.errors[] | .field + ": " + .message]' | jq -e '. == [
+		"categoryId: Category is required", "name: Name is required",
+		"description: Description is required", "price: Price must be greater than 0",
+		"count: Count must be greater than 0", "picture: Picture is required"]'
+	as seller api POST /api/products '{}'
+	json_get '[.errors[] | .message]' | jq -e '. == ["Category is required", "Name is required",
+		"Description is required", "Price must be greater than 0",
+		"Count must be greater than 0", "Picture is required"]'
+}
+
+@test "the original client's edit dialog: its product's own picture URL back on PUT keeps the picture" {
+	as seller signup
+	as seller make_category
+	as seller api POST /api/products "$(product_with "data:image/png;base64,$PNG_B64")"
+	expect_status 201
+	local pid pic
+	pid=$(json_get .id)
+	pic=$(json_get .picture)
+	[[ $pic == /api/products/picture/* ]]
+	local edit
+	edit=$(jq -cn --arg c "$category_id" --arg pic "$pic" \
+		'{categoryId: $c, name: "Renamed", description: "d", price: "2.50", count: "3", picture: $pic}')
+	as seller api PUT "/api/products/$pid" "$edit"
+	expect_status 200
+	json_get . | jq -e --arg pic "$pic" '.picture == $pic and .name == "Renamed" and .price == 2.5'
+	api GET "$pic"
+	expect_status 200
+	# A blank picture on PUT is an absent one: kept.
+	as seller api PUT "/api/products/$pid" "$(jq -c '.picture = ""' <<<"$edit")"
+	expect_status 200
+	json_get . | jq -e --arg pic "$pic" '.picture == $pic'
+
+	# Another product's picture is refused, on POST and PUT; nothing changes.
+	as seller api POST /api/products "$(product_with "data:image/png;base64,$PNG_B64")"
+	local other other_pic
+	other=$(json_get .id)
+	other_pic=$(json_get .picture)
+	as seller api PUT "/api/products/$pid" "$(jq -c --arg p "$other_pic" '.picture = $p' <<<"$edit")"
+	expect_error 400 "Picture is another product's picture" picture
+	as seller api POST /api/products "$(product_with "$pic")"
+	expect_error 400 "Picture is another product's picture" picture
+	as seller api PUT "/api/products/$pid" "$(jq -c '.picture = "/api/products/picture/x"' <<<"$edit")"
+	expect_error 400 "Picture must be an http(s) URL or a png, jpeg, gif or webp image of at most 2 MiB" picture
+	api GET "/api/products/$category_id"
+	json_get . | jq -e --arg p "$pid" --arg pic "$pic" --arg o "$other" --arg op "$other_pic" '
+		(.[] | select(.id == $p) | .picture == $pic) and (.[] | select(.id == $o) | .picture == $op)'
+	# Deleting the other product leaves this one's picture alone.
+	as seller api DELETE "/api/products/$other"
+	expect_status 204
+	api GET "$pic"
+	expect_status 200
+	api GET "$other_pic"
+	expect_error 404
 }
 
 @test "only the owner may change or delete a category or a product: 403 otherwise" {

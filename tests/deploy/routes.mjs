@@ -43,7 +43,8 @@ function nginxRoutes(text, name) {
   let m;
   while ((m = re.exec(clean))) {
     const [, eq, path, body] = m;
-    if (path.startsWith("@")) continue;
+    // Named and internal locations (nginx's own error answers) route nothing.
+    if (path.startsWith("@") || /(^|[;\s])internal\s*;/.test(body)) continue;
     let svc = null;
     const pass = /fastcgi_pass\s+([^;\s]+)\s*;/.exec(body);
     if (pass) {

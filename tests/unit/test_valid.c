@@ -16,6 +16,58 @@ static const store_field product[] = {
 };
 #define NPRODUCT (sizeof product / sizeof *product)
 
+/* As store-products declares them: numbers as strings, blanks as absent. */
+static const store_field client[] = {
+	{ "categoryId", STORE_V_OBJECTID, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,
+	  "Invalid Category Id", "Category is required" },
+	{ "price", STORE_V_MONEY, STORE_F_REQUIRED | STORE_F_NUMSTR, 0, 0,
+	  "Price must be greater than 0", NULL, "Price must have at most two decimals" },
+	{ "count", STORE_V_POSINT, STORE_F_REQUIRED | STORE_F_NUMSTR, 0, 1000000,
+	  "Count must be greater than 0" },
+	{ "picture", STORE_V_PICTURE, STORE_F_TRIM, 0, 0, "Picture must be a URL",
+	  "Picture is required" },
+};
+#define NCLIENT (sizeof client / sizeof *client)
+#define CAT "\"categoryId\":\"5f1d7b2c9a8e4b3c2d1e0f10\""
+
+/* The messages of validating text against client[], joined by "|" into
+ * buf ("" when it passes); *out gets the validated object when asked. */
+static const char *
+messages(const char *text, char *buf, size_t size, json_t **out)
+{
+	json_t *in = json_loads(text, JSON_ALLOW_NUL, NULL), *res = NULL, *errs = NULL, *e;
+	size_t i;
+
+	buf[0] = 0;
+	if (store_validate(in, client, NCLIENT, &res, &errs) != STORE_OK)
+		json_array_foreach(errs, i, e)
+			snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "|" : "",
+			         json_string_value(json_object_get(e, "message")));
+	if (out != NULL)
+		*out = res;
+	else
+		json_decref(res);
+	json_decref(errs);
+	json_decref(in);
+	return buf;
+}
+
+/* Why the money text (a JSON value) is refused, or STORE_MONEY_OK. */
+static store_money
+money_why(const char *text, long long *cents)
+{
+	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+	store_money m = store_money_of(v, 1, cents);
+	json_decref(v);
+	return m;
+}
+
+static store_money
+parse(const char *s, long long *cents)
+{
+	return store_money_parse(s, strlen(s), cents);
+}
+
 /* Validates text; returns the number of errors (-1: parse failure), and
  * the validated object through out when asked. */
 static int
@@ -128,6 +180,83 @@ main(void)
 	CHECK(!money("0", &c), "zero fails");
 	CHECK(!money("-5", &c), "negative fails");
 	CHECK(!money("true", &c), "a boolean fails");
+
+	/* Money to the cent, never rounded (issue 12 item 5). */
+	CHECK(money_why("10000.001", &c) == STORE_MONEY_DECIMALS, "10000.001 has too many decimals");
+	CHECK(money_why("999999.994", &c) == STORE_MONEY_DECIMALS, "999999.994 has too many decimals");
+	CHECK(money_why("0.001", &c) == STORE_MONEY_DECIMALS, "0.001 has too many decimals, not 0");
+	CHECK(money_why("12.345", &c) == STORE_MONEY_DECIMALS, "12.345 has too many decimals");
+	CHECK(money_why("1000000.001", &c) == STORE_MONEY_DECIMALS, "1000000.001 has too many decimals");
+	CHECK(money_why("-0.001", &c) == STORE_MONEY_BAD, "-0.001 is not above 0");
+	CHECK(money_why("0.0", &c) == STORE_MONEY_BAD && money_why("-0.0", &c) == STORE_MONEY_BAD,
+	      "0.0 and -0.0 are not above 0");
+	CHECK(money_why("1e7", &c) == STORE_MONEY_BAD && money_why("1e300", &c) == STORE_MONEY_BAD,
+	      "1e7 and 1e300 are above 1,000,000");
+	CHECK(money_why("999999.99", &c) == STORE_MONEY_OK && c == 99999999, "999999.99 is 99999999 cents");
+	CHECK(money_why("19.99", &c) == STORE_MONEY_OK && c == 1999, "19.99 is 1999 cents");
+	CHECK(money_why("0.29", &c) == STORE_MONEY_OK && c == 29, "0.29 is 29 cents (0.29*100 is 28.999...)");
+	CHECK(money_why("1.005", &c) == STORE_MONEY_DECIMALS, "1.005 has too many decimals");
+	CHECK(money_why("19.990", &c) == STORE_MONEY_OK && c == 1999, "19.990 is 19.99");
+	CHECK(money_why("1e2", &c) == STORE_MONEY_OK && c == 10000, "the number 1e2 is 100");
+	CHECK(money_why("\"19.99\"", &c) == STORE_MONEY_OK && c == 1999, "the string 19.99 is 1999 cents");
+	CHECK(money_why("\"12.345\"", &c) == STORE_MONEY_DECIMALS, "the string 12.345 has too many decimals");
+	CHECK(!money("\"19.99\"", &c), "store_valid_money takes no strings");
+	CHECK(parse("19.990", &c) == STORE_MONEY_OK && c == 1999, "text 19.990 is 1999 cents");
+	CHECK(parse("0.01", &c) == STORE_MONEY_OK && c == 1, "text 0.01 is 1 cent");
+	CHECK(parse("1000000.00", &c) == STORE_MONEY_OK && c == 100000000, "text 1000000.00 is the top");
+	CHECK(parse("19.990000000000000001", &c) == STORE_MONEY_DECIMALS,
+	      "text is read exactly: 19.990000000000000001 has too many decimals");
+	CHECK(parse("0.001", &c) == STORE_MONEY_DECIMALS, "text 0.001 has too many decimals");
+	{
+		static const char *const bad[] = { "", " 5", "5 ", "1e3", "0x10", "05", "+5", ".5",
+		                                   "5.", "-1", "0", "0.00", "1000000.01", "10000000",
+		                                   "1,5", "NaN", "Infinity", "--1", "1.2.3" };
+		for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+			CHECK(parse(bad[i], &c) == STORE_MONEY_BAD, "text '%s' is refused", bad[i]);
+	}
+
+	/* The original client: numeric strings, blanks as absent, in table order. */
+	{
+		char b[512];
+		json_t *o = NULL;
+
+		CHECK(strcmp(messages("{" CAT ",\"price\":\"19.99\",\"count\":\"5\"}", b, sizeof b, &o),
+		             "") == 0 &&
+		      json_integer_value(json_object_get(o, "price")) == 1999 &&
+		      json_integer_value(json_object_get(o, "count")) == 5,
+		      "price \"19.99\" and count \"5\" pass as 1999 cents and 5: %s", b);
+		json_decref(o);
+		CHECK(strcmp(messages("{\"categoryId\":\"\",\"price\":\"\",\"count\":\"\","
+		                      "\"picture\":\"  \"}", b, sizeof b, NULL),
+		             "Category is required|Price must be greater than 0|"
+		             "Count must be greater than 0") == 0,
+		      "blank strings get the messages of absent fields, in table order: %s", b);
+		CHECK(strcmp(messages("{" CAT ",\"price\":\"19.999\",\"count\":\"1.5\"}", b, sizeof b,
+		                      NULL), "Price must have at most two decimals|"
+		             "Count must be greater than 0") == 0,
+		      "\"19.999\" has too many decimals, \"1.5\" is no count: %s", b);
+		CHECK(strcmp(messages("{" CAT ",\"price\":19.999,\"count\":1.5}", b, sizeof b, NULL),
+		             "Price must have at most two decimals|Count must be greater than 0") == 0,
+		      "the same as numbers: %s", b);
+		static const char *const bad[] = { "\"1e3\"", "\" 5\"", "\"0x10\"", "\"05\"", "\"5 \"",
+		                                   "\"-5\"", "\"0\"", "\"five\"", "\"99999999999999999999\"",
+		                                   "\"5\\u0000\"", "[\"5\"]" };
+		for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+			char text[128];
+			snprintf(text, sizeof text, "{" CAT ",\"price\":%s,\"count\":%s}", bad[i], bad[i]);
+			CHECK(strcmp(messages(text, b, sizeof b, NULL), "Price must be greater than 0|"
+			             "Count must be greater than 0") == 0,
+			      "price and count %s are refused with their messages: %s", bad[i], b);
+		}
+		CHECK(strcmp(messages("{" CAT ",\"price\":1,\"count\":\"5.0\","
+		                      "\"picture\":\"/api/products/picture/5f1d7b2c9a8e4b3c2d1e0f10\"}",
+		                      b, sizeof b, NULL), "") == 0,
+		      "count \"5.0\" is 5 as 5.0 is; the store's own picture path passes: %s", b);
+		CHECK(strcmp(messages("{" CAT ",\"price\":1,\"count\":1,"
+		                      "\"picture\":\"/api/products/picture/../../etc\"}",
+		                      b, sizeof b, NULL), "Picture must be a URL") == 0,
+		      "a picture path without an id fails: %s", b);
+	}
 
 	/* Emails. */
 	CHECK(store_valid_email("a.b+tag@example.co.uk"), "a usual address is valid");
