@@ -15,6 +15,7 @@
 #include "store/config.h"
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/time.h"
 
 #define NS_PER_MS          1000000LL
 #define NS_PER_S           1000000000LL
@@ -28,15 +29,7 @@
 void
 bus_now_rfc3339(char out[BUS_TIME_LEN])
 {
-	struct timespec now;
-	struct tm tm;
-	size_t n;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	n = strftime(out, BUS_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, BUS_TIME_LEN - n, ".%03dZ",
-	         (int)(now.tv_nsec / NS_PER_MS) % 1000);
+	store_time_format(store_time_now_ms(), true, out);
 }
 
 void

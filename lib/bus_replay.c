@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store/log.h"
+#include "store/time.h"
 
 #define NS_PER_MS        1000000LL
 #define READ_BATCH       256
@@ -59,20 +60,6 @@ pattern_ok(const char *s)
 	}
 }
 
-/* Writes ns since the epoch as RFC 3339 UTC with milliseconds. */
-static void
-time_text(int64_t ns, char out[BUS_TIME_LEN])
-{
-	time_t t = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(out, BUS_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, BUS_TIME_LEN - n, ".%03dZ",
-	         (int)((ns / NS_PER_MS) % 1000));
-}
-
 json_t *
 bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns)
 {
@@ -104,7 +91,7 @@ bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns)
 		payload = json_stringn(data != NULL ? data : "", (size_t)(len > 0 ? len : 0));
 	if (payload == NULL)             /* not UTF-8 either */
 		payload = json_string("");
-	time_text(time_ns, when);
+	store_time_format(time_ns / 1000000, true, when);
 	ev = json_pack("{s:I,s:s,s:s,s:s?,s:O,s:O}", "seq", (json_int_t)seq, "time", when,
 	               "subject", natsMsg_GetSubject(msg), "id", id, "headers", headers,
 	               "payload", payload);

@@ -11,6 +11,7 @@
 
 #include "store/json.h"
 #include "store/log.h"
+#include "store/time.h"
 
 #define CELL_MAX      60     /* a table cell is cut beyond this */
 #define BAR_WIDTH     24
@@ -228,43 +229,14 @@ ctl_money(const char *s, long long *cents)
 	return *cents > 0 && *cents <= 100000000LL ? 0 : -1;
 }
 
-/* Reads n digits at *p into *out, advancing *p. */
-static int
-digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-long long
-ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int
 ctl_time(const char *s, long long *ms)
 {
 	static const struct { char unit; long long ms; } units[] = {
 		{ 's', 1000LL }, { 'm', 60000LL }, { 'h', 3600000LL }, { 'd', 86400000LL },
 	};
-	const char *p = s;
-	struct tm tm = { 0 }, back;
-	int y, mo, d, h, mi, sec, oh, om, frac = 0, fd = 0;
-	long long off = 0, n;
+	long long n;
 	size_t len;
-	time_t t;
 
 	if (s == NULL || (len = strlen(s)) == 0 || len > 64)
 		return -1;
@@ -276,65 +248,19 @@ ctl_time(const char *s, long long *ms)
 			n = strtoll(s, NULL, 10);
 			if (len > 10 || n <= 0 || n > 3650LL * 86400000LL / units[i].ms)
 				return -1;
-			*ms = ctl_now_ms() - n * units[i].ms;
+			*ms = store_time_now_ms() - n * units[i].ms;
 			return 0;
 		}
 		return -1;
 	}
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
-		return -1;
-	p++;
-	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
-	    digits(&p, 2, &sec))
-		return -1;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, fd++)
-			if (fd < 3)
-				frac = frac * 10 + (*p - '0');
-		if (fd == 0)
-			return -1;
-		for (; fd < 3; fd++)
-			frac *= 10;
-	}
-	if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1;
-
-		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 ||
-		    om > 59)
-			return -1;
-		off = sign * (oh * 3600LL + om * 60LL);
-	} else if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 59)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_mday != d)
-		return -1;
-	*ms = ((long long)t - off) * 1000 + frac;
-	return 0;
+	/* Else an RFC 3339 time, as the whole store reads them (store/time.h). */
+	return store_time_parse(s, ms) && *ms >= 0 ? 0 : -1;
 }
 
 void
 ctl_time_text(long long ms, char out[32])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+	store_time_format(ms, true, out);
 }
 
 int

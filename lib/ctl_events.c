@@ -9,6 +9,7 @@
 
 #include "store/json.h"
 #include "store/oid.h"
+#include "store/time.h"
 
 #define PAYLOADS_MAX   100000     /* payloads of one publish from stdin */
 #define WAIT_DEFAULT_S 600
@@ -451,7 +452,7 @@ redrive_wait(ctl *c, store_bus *bus, target *t, size_t n, long wait_s)
 	ctl_progress pr;
 	uint64_t total = 0, left;
 	size_t nv;
-	long long end = ctl_now_ms() + wait_s * 1000LL;
+	long long end = store_time_now_ms() + wait_s * 1000LL;
 	bool all;
 	store_err e;
 
@@ -482,7 +483,7 @@ redrive_wait(ctl *c, store_bus *bus, target *t, size_t n, long wait_s)
 		ctl_progress_update(c, &pr, total > left ? total - left : 0, total);
 		if (all)
 			break;
-		if (*c->stop || ctl_now_ms() >= end)
+		if (*c->stop || store_time_now_ms() >= end)
 			break;
 		struct timespec ts = { 0, POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);

@@ -145,8 +145,6 @@ void ctl_progress_start(ctl *c, ctl_progress *p, const char *what, uint64_t tota
 void ctl_progress_update(ctl *c, ctl_progress *p, uint64_t done, uint64_t total);
 void ctl_progress_end(ctl *c, ctl_progress *p);
 
-long long ctl_now_ms(void);
-
 /* ---- dependencies ------------------------------------------------------- */
 
 /* Loads the bus settings and connects to NATS (waiting --timeout), never

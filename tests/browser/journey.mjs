@@ -5,7 +5,8 @@
 //
 // A seller (desktop) signs up, creates a category and a product with a
 // picture uploaded from the computer; a buyer (phone-sized) signs up, adds it
-// to the cart, raises the quantity, pays with a declined test card (sees the
+// to the cart, raises the quantity (a second hold), sees how long the holds
+// last (the countdown), pays with a declined test card (sees the
 // message, the cart stays), pays with the succeeding one and sees the order.
 // A screenshot of every step goes to ARTIFACT_DIR (NN-step.png); on failure,
 // NN-FAILED-<who>.png too. Prints one line per step; exits 0 when all passed.
@@ -211,6 +212,14 @@ try {
 			(u) => u.pathname === '/cart');
 		await expectText(b.locator(`tr.cart-line[data-product="${productId}"] output.count`), '2');
 		await expectText(b.locator('#cart-total'), '$25.00');
+	});
+
+	await step('buyer-sees-hold-countdown', 'buyer', async () => {
+		// Each line says until when it is held; hold.js turns the plain UTC
+		// time into local time with a countdown.
+		const held = b.locator(`tr.cart-line[data-product="${productId}"] time[data-hold-until]`);
+		await held.waitFor({ timeout: WAIT });
+		await expectText(held, 'left)');
 	});
 
 	await step('buyer-card-declined', 'buyer', async () => {
