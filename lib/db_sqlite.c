@@ -937,8 +937,8 @@ sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
 {
 	static const char *const trig[] = {
 		"AFTER INSERT ON \"%s\" BEGIN ",
-		"AFTER UPDATE ON \"%s\" BEGIN DELETE FROM \"%s:fts\" WHERE rowid = old.rowid; ",
-		"AFTER DELETE ON \"%s\" BEGIN DELETE FROM \"%s:fts\" WHERE rowid = old.rowid; ",
+		"AFTER UPDATE ON \"%s\" WHEN ",   /* a text field changed */
+		"AFTER DELETE ON \"%s\" BEGIN ",
 	};
 	static const char *const tname[] = { "i", "u", "d" };
 	struct sb *b = calloc(1, sizeof *b);
@@ -967,7 +967,16 @@ sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
 		} else {
 			sb_add(b, "CREATE TRIGGER IF NOT EXISTS \"%s:fts:%s\" ", c->name,
 			       tname[i]);
-			sb_add(b, trig[i], c->name, c->name);
+			sb_add(b, trig[i], c->name);
+			for (size_t j = 0; i == 1 && j < c->ntext; j++)
+				sb_add(b, "%sjson_extract(old.doc,'$.%s') IS NOT "
+				       "json_extract(new.doc,'$.%s')", j > 0 ? " OR " : "",
+				       c->text[j], c->text[j]);
+			if (i == 1)
+				sb_add(b, " BEGIN ");
+			if (i > 0)
+				sb_add(b, "DELETE FROM \"%s:fts\" WHERE rowid = old.rowid; ",
+				       c->name);
 			if (i < 2) {
 				sb_add(b, "INSERT INTO \"%s:fts\" (rowid, ", c->name);
 				sq_text_columns(b, c);

@@ -750,6 +750,14 @@ test_search(store_db *db, const char *url)
 	      NULL), "Desk lamp,Table,Chair") == 0 &&
 	      strcmp(search_col(db, "oak", NULL, NULL, NULL), "") == 0,
 	      "%s: search follows an update", be);
+	if (e == STORE_OK) {
+		json_object_set_new(doc, "price", json_integer(1));
+		e = store_db_update(db, "t_docs", doc, NULL);
+	}
+	CHECK(e == STORE_OK && strcmp(search_col(db, "lamp", NULL, &by_price,
+	      NULL), "Desk lamp,Chair,Table") == 0,
+	      "%s: search after an update of other fields (%s)", be,
+	      store_strerror(e));
 	e = doc != NULL ? store_db_delete(db, "t_docs", json_string_value(
 	    json_object_get(doc, "id")), json_integer_value(json_object_get(doc,
 	    "version"))) : STORE_EINVAL;
