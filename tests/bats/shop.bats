@@ -232,3 +232,15 @@ named() {
 	api GET "/api/products/$category_id"
 	json_get . | jq -e --arg i "$product_id" 'type == "array" and .[0].id == $i'
 }
+
+# --- file-wide checks: keep these last ------------------------------------------
+
+@test "no response in this file was a 5xx" {
+	if grep -E '^5[0-9][0-9] ' "$BATS_FILE_TMPDIR/api.statuses"; then
+		return 1
+	fi
+}
+
+@test "the store stops cleanly: no process died, none is left, no sanitizer report" {
+	store_stop
+}
