@@ -135,7 +135,7 @@ render_category(web_ctx *c, const json_t *cat, const json_t *answer, const web_l
 	if (json_array_size(products) == 0 && l->page <= 1)
 		web_raw(&c->html, "<p class=\"muted\">No products in this category yet.</p>\n");
 	else
-		web_listing_sorts(c, base, l, "Oldest");
+		web_listing_sorts(c, base, l, "Newest", "newest");
 	web_raw(&c->html, "<ul class=\"grid\">\n");
 	json_array_foreach(products, i, p)
 		web_product_card(c, p, cid);
@@ -166,7 +166,7 @@ web_category_page(web_ctx *c, const char *id, const char *error, int status)
 		goto out;
 	}
 	web_out(&path, "/api/products/%s?", id);
-	web_listing_query(&path, &l);
+	web_listing_query(&path, &l, "newest");   /* a new product shows first */
 	e = path.failed ? STORE_ENOMEM : web_api(c, "GET", path.data, NULL, &r);
 	if (e != STORE_OK || r.status != 200 ||
 	    !json_is_array(json_object_get(r.json, "products"))) {

@@ -203,11 +203,14 @@ typedef struct web_listing {
 } web_listing;
 
 void web_listing_read(const web_ctx *c, web_listing *l);
-/* Appends "page=N&limit=M[&sort=S]" for an API call. */
-void web_listing_query(web_buf *b, const web_listing *l);
+/* Appends "page=N&limit=M[&sort=S]" for an API call; dflt (or NULL: the
+ * API's own order) stands for the sort "". */
+void web_listing_query(web_buf *b, const web_listing *l, const char *dflt);
 /* The sort links of a listing at base (a path of ours, maybe with "?q=");
- * first: the label of the default order. */
-void web_listing_sorts(web_ctx *c, const char *base, const web_listing *l, const char *first);
+ * first: the label of the default order, dflt: the sort it stands for
+ * (not offered twice), as for web_listing_query. */
+void web_listing_sorts(web_ctx *c, const char *base, const web_listing *l, const char *first,
+                       const char *dflt);
 /* Previous / "Page N of M" / next links, when there is more than a page. */
 void web_listing_pager(web_ctx *c, const char *base, const web_listing *l, long long total);
 /* A product's card (<li>) linking to its page; cid: its category id

@@ -58,12 +58,14 @@ web_listing_read(const web_ctx *c, web_listing *l)
 }
 
 void
-web_listing_query(web_buf *b, const web_listing *l)
+web_listing_query(web_buf *b, const web_listing *l, const char *dflt)
 {
+	const char *sort = l->sort[0] != '\0' ? l->sort : dflt;
+
 	web_out(b, "page=%d&limit=%d", l->page, SHOP_PAGE_LIMIT);
-	if (l->sort[0] != '\0') {
+	if (sort != NULL) {
 		web_raw(b, "&sort=");
-		urlencode(b, l->sort);
+		urlencode(b, sort);
 	}
 }
 
@@ -87,13 +89,19 @@ listing_href(web_buf *b, const char *base, int page, const char *sort)
 }
 
 void
-web_listing_sorts(web_ctx *c, const char *base, const web_listing *l, const char *first)
+web_listing_sorts(web_ctx *c, const char *base, const web_listing *l, const char *first,
+                  const char *dflt)
 {
+	const char *cur = dflt != NULL && strcmp(l->sort, dflt) == 0 ? "" : l->sort;
+
 	web_raw(&c->html, "<nav class=\"sorts\" aria-label=\"Sort\"><span class=\"muted\">Sort:</span>");
 	for (size_t i = 0; i < sizeof sorts / sizeof *sorts; i++) {
 		const char *label = i == 0 ? first : sorts[i].label;
 
-		if (strcmp(l->sort, sorts[i].name) == 0) {
+		if (dflt != NULL && strcmp(sorts[i].name, dflt) == 0)
+			continue;   /* offered as the first, the default */
+
+		if (strcmp(cur, sorts[i].name) == 0) {
 			web_out(&c->html, "<strong aria-current=\"true\" data-sort=\"%s\">%s</strong>",
 			        sorts[i].name, label);
 			continue;
@@ -349,7 +357,7 @@ store_web_search(store_req *req, store_res *res)
 	web_raw(&path, "/api/products/search?q=");
 	urlencode(&path, q);
 	web_raw(&path, "&");
-	web_listing_query(&path, &l);
+	web_listing_query(&path, &l, NULL);
 	web_raw(&base, "/search?q=");
 	urlencode(&base, q);
 	if (path.failed || base.failed) {
@@ -376,7 +384,7 @@ store_web_search(store_req *req, store_res *res)
 	web_out(&c.html, "<div class=\"head\"><div><h1>Results for “<span class=\"term\">%s"
 	        "</span>”</h1><p class=\"muted\"><span class=\"total\">%lld</span> found</p></div>"
 	        "</div>\n", q, store_json_int(r.json, "total", 0));
-	web_listing_sorts(&c, base.data, &l, "Best match");
+	web_listing_sorts(&c, base.data, &l, "Best match", NULL);
 	if (json_array_size(items) == 0)
 		web_raw(&c.html, "<p class=\"muted\">No products match all of these words.</p>\n");
 	web_raw(&c.html, "<ul class=\"grid\">\n");

@@ -608,12 +608,13 @@ pay_via_api() {
 	expect_html
 
 	# 13 products: two pages of 12, sortable, on the search and the category page.
-	local i
+	local i last
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
 		as seller api POST /api/products "$(jq -cn --arg c "$category_id" --arg n "Item $w" \
 			--argjson p "$((i + 2))" '{name: $n, description: "d", price: $p, count: 1,
 			  picture: "https://img.example.com/s.png", categoryId: $c}')"
 		expect_status 201
+		last=$(json_get .id)
 	done
 	as visitor page GET "/search?q=$w&sort=-price"
 	expect_status 200
@@ -625,6 +626,10 @@ pay_via_api() {
 	[[ $body != *"data-product=\"$pid\""* ]]   # the cheapest is on page 2
 	as visitor page GET "/search?q=$w&sort=-price&page=2"
 	[[ $(grep -o 'data-product="' <<<"$body" | wc -l) == 1 && $body == *"data-product=\"$pid\""* ]]
+	# A category shows its newest first (a seller sees a new product at once).
+	as visitor page GET "/categories/$category_id"
+	[[ $(grep -o 'data-product="[0-9a-f]*"' <<<"$body" | head -n 1) == "data-product=\"$last\"" ]]
+	[[ $body == *'<strong aria-current="true" data-sort="">Newest</strong>'* ]]
 	as visitor page GET "/categories/$category_id?sort=price"
 	[[ $body == *'Page 1 of 2'* ]]
 	[[ $(grep -o 'data-product="[0-9a-f]*"' <<<"$body" | head -n 1) == "data-product=\"$pid\"" ]]
