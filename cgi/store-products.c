@@ -13,6 +13,7 @@
 #include "store/http.h"
 #include "store/json.h"
 #include "store/log.h"
+#include "store/query.h"
 #include "store/service.h"
 
 #define BODY_LIMIT (3700L * 1024)   /* a 2 MiB picture as a data URL, and text */
@@ -23,7 +24,9 @@ static const char usage[] =
 	"The products service of Store, a FastCGI program: the categories and\n"
 	"products routes of API.md (/api/categories, /api/products), addToCart\n"
 	"with timed holds on stock, uploaded pictures at\n"
-	"/api/products/picture/:id, and GET /healthz, /readyz.\n"
+	"/api/products/picture/:id, search (/api/products/search?q=), one product\n"
+	"(/api/products/item/:id), pages and sorting of the listings (?page=N&limit=M\n"
+	"&sort=price|-price|newest), and GET /healthz, /readyz.\n"
 	"\n"
 	"environment:\n"
 	"  STORE_DB              catalog database: sqlite:PATH or mongodb://... (required)\n"
@@ -78,6 +81,24 @@ static const store_field category_fields[] = {
 static const store_field product_create_fields[] = PRODUCT_FIELDS(STORE_F_REQUIRED);
 static const store_field product_update_fields[] = PRODUCT_FIELDS(0);
 
+/* Query parameters of the listings and the search (API.md). */
+#define PAGE_LIMIT_DEFAULT 20
+#define PAGE_PARAMS                                                             \
+	{ "page", STORE_Q_INT, 0, 1, 10000, NULL,                                   \
+	  "Page must be a whole number from 1 to 10000" },                          \
+	{ "limit", STORE_Q_INT, 0, 1, 100, NULL,                                    \
+	  "Limit must be a whole number from 1 to 100" },                           \
+	{ "sort", STORE_Q_WORD, 0, 0, 0, store_listing_sorts,                       \
+	  "Sort must be price, -price or newest" }
+
+static const store_qparam list_params[] = { PAGE_PARAMS };
+static const store_qparam search_params[] = {
+	{ "q", STORE_Q_TEXT, 1, 1, 200, NULL,
+	  "Search text must be at most 200 characters, without control characters",
+	  "Search text is required" },
+	PAGE_PARAMS,
+};
+
 static const store_field select_fields[] = {
 	{ "id", STORE_V_OBJECTID, STORE_F_REQUIRED, 0, 0, "Invalid Product Id",
 	  "Product is required" },
@@ -106,12 +127,74 @@ answer(store_req *req, store_res *res, store_err e, int status, json_t *value,
 
 #define ACTOR(req) { (req)->user, (req)->request_id }
 
+/* Reads a listing's query parameters into *l (limit 0 unless page or
+ * limit is given, then PAGE_LIMIT_DEFAULT when absent). Answers 400 with
+ * every failing parameter and returns 0 when some fail. l->sort points
+ * into *in; caller frees *in with json_decref. */
+static int
+listing_of(store_req *req, store_res *res, const store_qparam *params, size_t n,
+           int paged, store_listing *l, json_t **in)
+{
+	json_t *errors = NULL;
+	store_err e = store_query_parse(req->query, params, n, in, &errors);
+
+	if (e != STORE_OK) {
+		if (e == STORE_EINVAL)
+			store_res_json(res, 400, json_pack("{s:o}", "errors", errors));
+		else
+			store_res_from_err(res, req, e);
+		return 0;
+	}
+	paged = paged || json_object_get(*in, "page") != NULL ||
+	        json_object_get(*in, "limit") != NULL;
+	l->page = paged ? (size_t)store_json_int(*in, "page", 1) : 0;
+	l->limit = paged ? (size_t)store_json_int(*in, "limit", PAGE_LIMIT_DEFAULT) : 0;
+	l->sort = store_json_str(*in, "sort");
+	return 1;
+}
+
+/* A page's answer: {key: items, total, page, limit}, or the bare array of
+ * items when l is unpaged (the original's answer). items is stolen. */
+static void
+answer_page(store_req *req, store_res *res, store_err e, const char *key,
+            json_t *items, size_t total, const store_listing *l)
+{
+	if (e == STORE_OK && l->limit > 0)
+		items = json_pack("{s:o,s:I,s:I,s:I}", key, items, "total", (json_int_t)total,
+		                  "page", (json_int_t)l->page, "limit", (json_int_t)l->limit);
+	answer(req, res, e == STORE_OK && items == NULL ? STORE_ENOMEM : e, 200, items,
+	       NULL, 0);
+}
+
+static void
+categories_page(store_req *req, store_res *res)
+{
+	store_app *a = req->app;
+	store_listing l;
+	json_t *in = NULL, *out = NULL;
+	size_t total = 0;
+	store_err e;
+
+	/* page and limit; categories come by name, so no sort */
+	if (listing_of(req, res, list_params, 2, 0, &l, &in)) {
+		e = store_categories_page(a->db, &l, &out, &total);
+		answer_page(req, res, e, "categories", out, total, &l);
+	}
+	json_decref(in);
+}
+
 static void
 categories_list(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
 	json_t *out = NULL;
-	store_err e = store_categories_list(a->db, &out);
+	store_err e;
+
+	if (req->query[0] != '\0') {
+		categories_page(req, res);
+		return;
+	}
+	e = store_categories_list(a->db, &out);
 
 	answer(req, res, e, 200, out, NULL, 0);
 }
@@ -151,12 +234,64 @@ category_delete(store_req *req, store_res *res)
 	answer(req, res, e, 204, NULL, &why, 1);
 }
 
+/* With query parameters: sorted, and with page or limit a page with the
+ * total. Without: the original's answer, as it always was. */
+static void
+products_page(store_req *req, store_res *res)
+{
+	store_app *a = req->app;
+	store_listing l;
+	json_t *in = NULL, *out = NULL;
+	size_t total = 0;
+	store_err e;
+
+	if (listing_of(req, res, list_params, sizeof list_params / sizeof *list_params,
+	               0, &l, &in)) {
+		e = store_products_page(a->db, req->params[0], &l, &out, &total);
+		answer_page(req, res, e, "products", out, total, &l);
+	}
+	json_decref(in);
+}
+
+static void
+products_search(store_req *req, store_res *res)
+{
+	store_app *a = req->app;
+	store_listing l;
+	json_t *in = NULL, *out = NULL;
+	size_t total = 0;
+	store_err e;
+
+	if (listing_of(req, res, search_params,
+	               sizeof search_params / sizeof *search_params, 1, &l, &in)) {
+		e = store_products_search(a->db, store_json_str(in, "q"), &l, &out, &total);
+		answer_page(req, res, e, "products", out, total, &l);
+	}
+	json_decref(in);
+}
+
+static void
+product_one(store_req *req, store_res *res)
+{
+	store_app *a = req->app;
+	json_t *out = NULL;
+	store_err e = store_product_get(a->db, req->params[0], &out);
+
+	answer(req, res, e, 200, out, NULL, 0);
+}
+
 static void
 products_of_category(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
 	json_t *out = NULL;
-	store_err e = store_products_list(a->db, req->params[0], NULL, &out);
+	store_err e;
+
+	if (req->query[0] != '\0') {
+		products_page(req, res);
+		return;
+	}
+	e = store_products_list(a->db, req->params[0], NULL, &out);
 
 	answer(req, res, e, 200, out, NULL, 0);
 }
@@ -246,6 +381,8 @@ static const store_route routes[] = {
 	{ "DELETE", "/api/categories/:id", category_delete, STORE_ROUTE_AUTH },
 	{ "GET", "/api/products/picture/:id", picture, 0 },
 	{ "GET", "/api/products/user/:catId", products_of_user, STORE_ROUTE_AUTH },
+	{ "GET", "/api/products/item/:id", product_one, 0 },
+	{ "GET", "/api/products/search", products_search, 0 },   /* before :catId */
 	{ "POST", "/api/products/addToCart", add_to_cart, STORE_ROUTE_AUTH, select_fields, 2 },
 	{ "GET", "/api/products/:catId", products_of_category, 0 },
 	{ "POST", "/api/products", product_create, STORE_ROUTE_AUTH, product_create_fields, 6 },

@@ -15,7 +15,8 @@ static const char usage[] =
 	"usage: store-web [--help]\n"
 	"\n"
 	"The web front of Store, a FastCGI program: HTML pages for browsers (home,\n"
-	"sign up/in/out, categories, products, cart, pay, orders) that call the\n"
+	"sign up/in/out, categories, products and a page per product, search, cart,\n"
+	"pay, orders) that call the\n"
 	"JSON API through the front server, and GET /healthz, /readyz.\n"
 	"\n"
 	"environment:\n"
@@ -53,6 +54,8 @@ static const store_route routes[] = {
 	{ "POST", "/categories/:id", store_web_category_update, RAW },        /* signed in */
 	{ "POST", "/categories/:id/delete", store_web_category_delete, RAW }, /* signed in */
 	{ "GET", "/products/new", store_web_product_new, RAW },               /* signed in */
+	{ "GET", "/products/:id", store_web_product, RAW },                   /* after /new */
+	{ "GET", "/search", store_web_search, RAW },
 	{ "POST", "/products", store_web_product_create, RAW },               /* signed in */
 	{ "GET", "/products/:id/edit", store_web_product_edit, RAW },         /* signed in */
 	{ "POST", "/products/:id", store_web_product_update, RAW },           /* signed in */

@@ -10,11 +10,12 @@
 
 static const char *const categories_unique[] = { "nameKey", NULL };
 static const char *const products_indexed[] = { "categoryId", "userId", NULL };
+static const char *const products_text[] = { "name", "description", NULL };
 static const char *const selections_indexed[] = { "productId", "userId", "status", NULL };
 
 const store_collection store_catalog_collections[] = {
 	{ "categories", categories_unique, NULL },
-	{ "products", NULL, products_indexed },
+	{ "products", NULL, products_indexed, products_text },
 	{ "selections", NULL, selections_indexed },
 	{ "pictures", NULL, NULL },
 	STORE_BUS_COLLECTIONS,

@@ -281,6 +281,7 @@ schema_free(struct db_coll *colls, size_t n)
 		free(colls[i].name);
 		names_free(colls[i].unique, colls[i].nunique);
 		names_free(colls[i].indexed, colls[i].nindexed);
+		names_free(colls[i].text, colls[i].ntext);
 	}
 	free(colls);
 }
@@ -324,6 +325,9 @@ schema_copy(store_db *db, const store_collection *colls, size_t n, char *err,
 		if (e == STORE_OK)
 			e = names_copy(c->name, colls[i].indexed, &c->indexed,
 			               &c->nindexed, err, errlen);
+		if (e == STORE_OK)
+			e = names_copy(c->name, colls[i].text, &c->text, &c->ntext,
+			               err, errlen);
 		if (e != STORE_OK)
 			return e;
 	}
@@ -552,6 +556,72 @@ store_db_find_one(store_db *db, const char *coll, const json_t *filter,
 	*out = json_incref(json_array_get(all, 0));
 out:
 	json_decref(all);
+	return e;
+}
+
+/* A byte of a search word: ASCII letters and digits, and every byte of a
+ * multi-byte UTF-8 character (the backends' tokenizers split further). */
+static bool
+word_byte(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
+}
+
+store_err
+store_db_search(store_db *db, const char *coll, const char *text,
+                const json_t *filter, const store_find_opts *opts,
+                json_t **out, size_t *total)
+{
+	static const store_find_opts none;
+	const char *words[STORE_DB_SEARCH_WORDS];
+	char *copy = NULL, *p;
+	const struct db_coll *c;
+	size_t nwords = 0;
+	store_err e;
+
+	if (out != NULL)
+		*out = NULL;
+	if (total != NULL)
+		*total = 0;
+	if (db == NULL || out == NULL || text == NULL)
+		return STORE_EINVAL;
+	c = coll_find(db, coll);
+	if (c == NULL)
+		return STORE_EINVAL;
+	if (c->ntext == 0)
+		return db_fail(db, STORE_EINVAL, "collection '%s' has no text "
+		               "fields", c->name);
+	e = filter_check(db, filter);
+	if (e != STORE_OK)
+		return e;
+	if (opts == NULL)
+		opts = &none;
+	if (opts->sort != NULL && !field_ok(opts->sort))
+		return db_fail(db, STORE_EINVAL, "bad sort field '%.*s'",
+		               DB_FIELD_MAX, opts->sort);
+	copy = strdup(text);
+	if (copy == NULL)
+		return STORE_ENOMEM;
+	for (p = copy; *p != '\0' && nwords < STORE_DB_SEARCH_WORDS;) {
+		while (*p != '\0' && !word_byte((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		words[nwords++] = p;
+		while (word_byte((unsigned char)*p))
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	if (nwords == 0) {
+		*out = json_array();
+		e = *out != NULL ? STORE_OK : STORE_ENOMEM;
+		goto out;
+	}
+	e = db->ops->search(db, c, words, nwords, filter, opts, out, total);
+out:
+	free(copy);
 	return e;
 }
 

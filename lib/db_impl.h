@@ -30,6 +30,8 @@ struct db_coll {
 	size_t nunique;
 	char **indexed;           /* nindexed names */
 	size_t nindexed;
+	char **text;              /* ntext names: store_db_search's fields */
+	size_t ntext;
 };
 
 /* One thread's state for one store_db, made on the thread's first call and
@@ -67,6 +69,13 @@ struct db_ops {
 	                  json_t **out);
 	store_err (*count)(store_db *db, const struct db_coll *c,
 	                   const json_t *filter, size_t *out);
+	/* c has text fields; words (1 to STORE_DB_SEARCH_WORDS) hold only
+	 * ASCII letters and digits and bytes >= 0x80; filter as for find;
+	 * total may be NULL. */
+	store_err (*search)(store_db *db, const struct db_coll *c,
+	                    const char *const *words, size_t nwords,
+	                    const json_t *filter, const store_find_opts *opts,
+	                    json_t **out, size_t *total);
 	/* doc has a valid "id"; version is its "version". On success the
 	 * stored document is doc with "version" version + 1. */
 	store_err (*update)(store_db *db, const struct db_coll *c, json_t *doc,

@@ -503,30 +503,27 @@ out:
 	return e;
 }
 
+/* Counts the documents of c matching the filter document f. */
 static store_err
-mg_count(store_db *db, const struct db_coll *c, const json_t *filter,
-         size_t *out)
+mg_count_bson(store_db *db, const struct db_coll *c, const bson_t *f,
+              size_t *out)
 {
 	struct mg_db *m = db->impl;
 	struct mg_use u = { 0 };
-	bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply;
+	bson_t opts = BSON_INITIALIZER, reply;
 	mongoc_collection_t *coll = NULL;
 	bson_error_t err;
 	store_err e;
 	int64_t n;
 
 	bson_init(&reply);
-	if (filter != NULL && !mg_filter(&f, filter)) {
-		e = STORE_ENOMEM;
-		goto out;
-	}
 	e = mg_acquire(db, &u);
 	if (e == STORE_OK)
 		e = mg_opts(db, &u, &opts, c->name);
 	if (e != STORE_OK)
 		goto out;
 	coll = mongoc_client_get_collection(u.client, m->dbname, c->name);
-	n = mongoc_collection_count_documents(coll, &f, &opts, NULL, &reply,
+	n = mongoc_collection_count_documents(coll, f, &opts, NULL, &reply,
 	                                      &err);
 	if (n < 0)
 		e = mg_fail(db, &err, &reply, c->name);
@@ -536,6 +533,97 @@ out:
 	mongoc_collection_destroy(coll);
 	mg_release(db, &u);
 	bson_destroy(&reply);
+	bson_destroy(&opts);
+	return e;
+}
+
+static store_err
+mg_count(store_db *db, const struct db_coll *c, const json_t *filter,
+         size_t *out)
+{
+	bson_t f = BSON_INITIALIZER;
+	store_err e = STORE_ENOMEM;
+
+	if (filter == NULL || mg_filter(&f, filter))
+		e = mg_count_bson(db, c, &f, out);
+	bson_destroy(&f);
+	return e;
+}
+
+/* The filter, and {$text: {$search: "\"w1\" \"w2\""}}: each word a phrase,
+ * so that every word must match (several phrases are ANDed, MongoDB 4.4+)
+ * and nothing in them is an operator (words hold no '"' or '-'). */
+static bool
+mg_search_filter(bson_t *f, const json_t *filter, const char *const *words,
+                 size_t nwords)
+{
+	bson_t text;
+	char *search = NULL;
+	size_t len = 1;
+	bool ok;
+
+	for (size_t i = 0; i < nwords; i++)
+		len += strlen(words[i]) + 3;
+	search = calloc(1, len);
+	if (search == NULL)
+		return false;
+	for (size_t i = 0; i < nwords; i++) {
+		if (i > 0)
+			strcat(search, " ");
+		strcat(search, "\"");
+		strcat(search, words[i]);
+		strcat(search, "\"");
+	}
+	ok = (filter == NULL || mg_filter(f, filter)) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(f, "$text", &text) &&
+	     BSON_APPEND_UTF8(&text, "$search", search) &&
+	     bson_append_document_end(f, &text);
+	free(search);
+	return ok;
+}
+
+/* Best matches first by textScore (sorting on $meta with no projection:
+ * MongoDB 4.4+), or by a field as mg_find does. */
+static store_err
+mg_search(store_db *db, const struct db_coll *c, const char *const *words,
+          size_t nwords, const json_t *filter, const store_find_opts *o,
+          json_t **out, size_t *total)
+{
+	bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, meta;
+	int dir = o->desc ? -1 : 1;
+	json_t *all = json_array();
+	store_err e = STORE_ENOMEM;
+	bool ok;
+
+	ok = all != NULL && mg_search_filter(&f, filter, words, nwords) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	if (ok && o->sort == NULL) {
+		ok = BSON_APPEND_DOCUMENT_BEGIN(&sort, "score", &meta) &&
+		     BSON_APPEND_UTF8(&meta, "$meta", "textScore") &&
+		     bson_append_document_end(&sort, &meta);
+		dir = 1;
+	} else if (ok && strcmp(o->sort, "id") != 0) {
+		ok = bson_append_int32(&sort, o->sort, -1, dir);
+	}
+	ok = ok && BSON_APPEND_INT32(&sort, "_id", dir) &&
+	     bson_append_document_end(&opts, &sort);
+	if (ok && o->limit > 0)
+		ok = BSON_APPEND_INT64(&opts, "limit", o->limit > INT64_MAX ?
+		                       INT64_MAX : (int64_t)o->limit);
+	if (ok && o->skip > 0)
+		ok = BSON_APPEND_INT64(&opts, "skip", o->skip > INT64_MAX ?
+		                       INT64_MAX : (int64_t)o->skip);
+	if (!ok)
+		goto out;
+	e = mg_find_into(db, c, &f, &opts, all);
+	if (e == STORE_OK && total != NULL)
+		e = mg_count_bson(db, c, &f, total);
+	if (e != STORE_OK)
+		goto out;
+	*out = all;
+	all = NULL;
+out:
+	json_decref(all);
 	bson_destroy(&f);
 	bson_destroy(&opts);
 	return e;
@@ -823,6 +911,31 @@ mg_index(bson_t *list, uint32_t i, const char *field, bool unique)
 	return bson_append_document_end(list, &ix);
 }
 
+/* Appends c's text index {key: {f: "text", ...}, name: "text", weights:
+ * {first: 10, others: 1}}: store_db_search's. */
+static bool
+mg_text_index(bson_t *list, uint32_t i, const struct db_coll *c)
+{
+	bson_t ix, key, weights;
+	char buf[16];
+	const char *k;
+	bool ok;
+
+	bson_uint32_to_string(i, &k, buf, sizeof buf);
+	ok = BSON_APPEND_DOCUMENT_BEGIN(list, k, &ix) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&ix, "key", &key);
+	for (size_t j = 0; ok && j < c->ntext; j++)
+		ok = bson_append_utf8(&key, c->text[j], -1, "text", -1);
+	ok = ok && bson_append_document_end(&ix, &key) &&
+	     BSON_APPEND_UTF8(&ix, "name", "text") &&
+	     BSON_APPEND_UTF8(&ix, "default_language", "english") &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&ix, "weights", &weights);
+	for (size_t j = 0; ok && j < c->ntext; j++)
+		ok = bson_append_int32(&weights, c->text[j], -1, j == 0 ? 10 : 1);
+	return ok && bson_append_document_end(&ix, &weights) &&
+	       bson_append_document_end(list, &ix);
+}
+
 /* Creates c (if missing) and its indexes (createIndexes is idempotent). */
 static store_err
 mg_create(store_db *db, mongoc_client_t *client, const struct db_coll *c)
@@ -836,7 +949,7 @@ mg_create(store_db *db, mongoc_client_t *client, const struct db_coll *c)
 	if (!BSON_APPEND_UTF8(&create, "create", c->name))
 		goto out;
 	e = mg_command(db, client, m->dbname, &create, c->name, 48);
-	if (e != STORE_OK || c->nunique + c->nindexed == 0)
+	if (e != STORE_OK || c->nunique + c->nindexed + c->ntext == 0)
 		goto out;
 	ok = BSON_APPEND_UTF8(&cmd, "createIndexes", c->name) &&
 	     BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
@@ -850,6 +963,8 @@ mg_create(store_db *db, mongoc_client_t *client, const struct db_coll *c)
 		if (!dup)
 			ok = mg_index(&list, n++, c->indexed[i], false);
 	}
+	if (ok && c->ntext > 0)
+		ok = mg_text_index(&list, n++, c);
 	ok = ok && bson_append_array_end(&cmd, &list);
 	e = ok ? mg_command(db, client, m->dbname, &cmd, c->name, 0) :
 	     STORE_ENOMEM;
@@ -952,6 +1067,7 @@ const struct db_ops db_mongo_ops = {
 	.get = mg_get,
 	.find = mg_find,
 	.count = mg_count,
+	.search = mg_search,
 	.update = mg_update,
 	.delete = mg_delete,
 	.begin = mg_begin,

@@ -587,6 +587,136 @@ out:
 	return e;
 }
 
+/* Appends the FROM and WHERE of a search in c: the filter, then the text
+ * index's MATCH (bound after the filter's values). */
+static void
+sq_search_from(struct sb *b, const struct db_coll *c, const json_t *filter,
+               struct sq_where *w)
+{
+	size_t before;
+
+	sb_add(b, " FROM \"%s\" AS m JOIN \"%s:fts\" ON \"%s:fts\".rowid = "
+	       "m.rowid", c->name, c->name, c->name);
+	before = b->n;
+	sq_where(b, filter, w);
+	sb_add(b, "%s\"%s:fts\" MATCH ?", b->n > before ? " AND " : " WHERE ",
+	       c->name);
+}
+
+/* Runs a prepared count or page of a search; binds w, the match and, for
+ * a page (out not NULL), limit and skip. */
+static store_err
+sq_search_run(store_db *db, struct sq_conn *k, const struct db_coll *c,
+               const char *sql, const struct sq_where *w, const char *match,
+               const store_find_opts *opts, json_t *out, size_t *total)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *doc;
+	store_err e;
+	int rc;
+
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		return e;
+	rc = sq_bind_where(st, w);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, w->n + 1, match, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && out != NULL)
+		rc = sqlite3_bind_int64(st, w->n + 2, opts->limit == 0 ||
+		                        opts->limit > INT64_MAX ? -1 :
+		                        (sqlite3_int64)opts->limit);
+	if (rc == SQLITE_OK && out != NULL)
+		rc = sqlite3_bind_int64(st, w->n + 3, opts->skip > INT64_MAX ?
+		                        INT64_MAX : (sqlite3_int64)opts->skip);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		if (out == NULL) {
+			*total = (size_t)sqlite3_column_int64(st, 0);
+			continue;
+		}
+		e = sq_row(db, c->name, st, &doc);
+		if (e != STORE_OK)
+			goto out;
+		if (json_array_append_new(out, doc) != 0) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
+	return e;
+}
+
+static store_err
+sq_search(store_db *db, const struct db_coll *c, const char *const *words,
+          size_t nwords, const json_t *filter, const store_find_opts *opts,
+          json_t **out, size_t *total)
+{
+	const char *dir = opts->desc ? "DESC" : "ASC";
+	struct sb *b = NULL, *match = NULL;
+	struct sq_where w;
+	struct sq_conn *k;
+	json_t *all = NULL;
+	store_err e;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	b = calloc(1, sizeof *b);
+	match = calloc(1, sizeof *match);
+	all = json_array();
+	if (b == NULL || match == NULL || all == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	/* Each word an FTS5 string: words hold no '"', so nothing in them is
+	 * query syntax; strings side by side must all match. */
+	for (size_t i = 0; i < nwords; i++)
+		sb_add(match, "%s\"%s\"", i > 0 ? " " : "", words[i]);
+	sb_add(b, "SELECT m.id, m.version, m.doc");
+	sq_search_from(b, c, filter, &w);
+	if (opts->sort == NULL) {
+		sb_add(b, " ORDER BY bm25(\"%s:fts\"", c->name);
+		for (size_t i = 0; i < c->ntext; i++)
+			sb_add(b, ", %s", i == 0 ? "10.0" : "1.0");
+		sb_add(b, "), m.id");
+	} else if (strcmp(opts->sort, "id") == 0) {
+		sb_add(b, " ORDER BY m.id %s", dir);
+	} else if (strcmp(opts->sort, "version") == 0) {
+		sb_add(b, " ORDER BY m.version %s, m.id %s", dir, dir);
+	} else {
+		sb_add(b, " ORDER BY json_extract(m.doc,'$.%s') %s, m.id %s",
+		       opts->sort, dir, dir);
+	}
+	sb_add(b, " LIMIT ? OFFSET ?");
+	if (b->over || match->over) {
+		e = db_fail(db, STORE_EINTERNAL, "search on '%s' too long", c->name);
+		goto out;
+	}
+	e = sq_search_run(db, k, c, b->s, &w, match->s, opts, all, NULL);
+	if (e != STORE_OK || total == NULL)
+		goto out;
+	b->n = 0;
+	sb_add(b, "SELECT count(*)");
+	sq_search_from(b, c, filter, &w);
+	e = b->over ? db_fail(db, STORE_EINTERNAL, "search on '%s' too long",
+	                      c->name)
+	            : sq_search_run(db, k, c, b->s, &w, match->s, opts, NULL, total);
+out:
+	if (e == STORE_OK) {
+		*out = all;
+		all = NULL;
+	}
+	json_decref(all);
+	free(match);
+	free(b);
+	return e;
+}
+
 static store_err
 sq_update(store_db *db, const struct db_coll *c, json_t *doc,
           long long version, const char **field)
@@ -780,6 +910,97 @@ listed(char *const *names, size_t n, const char *name)
 	return false;
 }
 
+/* Appends "json_extract(<row>.doc,'$.f0'), ..." for c's text fields. */
+static void
+sq_text_values(struct sb *b, const struct db_coll *c, const char *row)
+{
+	for (size_t i = 0; i < c->ntext; i++)
+		sb_add(b, "%sjson_extract(%s.doc,'$.%s')", i > 0 ? ", " : "", row,
+		       c->text[i]);
+}
+
+/* Appends "c0, c1, ..." : the text index's columns, one per text field
+ * (numbered, so that no name of the collection's table is shadowed). */
+static void
+sq_text_columns(struct sb *b, const struct db_coll *c)
+{
+	for (size_t i = 0; i < c->ntext; i++)
+		sb_add(b, "%sc%zu", i > 0 ? ", " : "", i);
+}
+
+/* Creates c's text index "<coll>:fts" (FTS5; rowid = the document's rowid)
+ * and the triggers that keep it equal to the table in the writing
+ * statement's transaction; a new index is filled from the rows already
+ * there. */
+static store_err
+sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
+{
+	static const char *const trig[] = {
+		"AFTER INSERT ON \"%s\" BEGIN ",
+		"AFTER UPDATE ON \"%s\" WHEN ",   /* a text field changed */
+		"AFTER DELETE ON \"%s\" BEGIN ",
+	};
+	static const char *const tname[] = { "i", "u", "d" };
+	struct sb *b = calloc(1, sizeof *b);
+	sqlite3_stmt *st = NULL;
+	bool fresh = false;
+	store_err e;
+	int rc;
+
+	if (b == NULL)
+		return STORE_ENOMEM;
+	sb_add(b, "SELECT 1 FROM sqlite_schema WHERE name = '%s:fts'", c->name);
+	rc = sqlite3_prepare_v2(k->h, b->s, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	fresh = rc == SQLITE_DONE;
+	e = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK :
+	    sq_fail(db, k->h, rc, c->name);
+	sqlite3_finalize(st);
+	for (int i = -1; e == STORE_OK && i < 3; i++) {
+		b->n = 0;
+		if (i < 0) {
+			sb_add(b, "CREATE VIRTUAL TABLE IF NOT EXISTS \"%s:fts\" "
+			       "USING fts5(", c->name);
+			sq_text_columns(b, c);
+			sb_add(b, ", tokenize = 'porter unicode61 remove_diacritics 2')");
+		} else {
+			sb_add(b, "CREATE TRIGGER IF NOT EXISTS \"%s:fts:%s\" ", c->name,
+			       tname[i]);
+			sb_add(b, trig[i], c->name);
+			for (size_t j = 0; i == 1 && j < c->ntext; j++)
+				sb_add(b, "%sjson_extract(old.doc,'$.%s') IS NOT "
+				       "json_extract(new.doc,'$.%s')", j > 0 ? " OR " : "",
+				       c->text[j], c->text[j]);
+			if (i == 1)
+				sb_add(b, " BEGIN ");
+			if (i > 0)
+				sb_add(b, "DELETE FROM \"%s:fts\" WHERE rowid = old.rowid; ",
+				       c->name);
+			if (i < 2) {
+				sb_add(b, "INSERT INTO \"%s:fts\" (rowid, ", c->name);
+				sq_text_columns(b, c);
+				sb_add(b, ") VALUES (new.rowid, ");
+				sq_text_values(b, c, "new");
+				sb_add(b, "); ");
+			}
+			sb_add(b, "END");
+		}
+		e = b->over ? STORE_EINTERNAL : sq_exec(db, k, b->s, c->name);
+	}
+	if (e == STORE_OK && fresh) {
+		b->n = 0;
+		sb_add(b, "INSERT INTO \"%s:fts\" (rowid, ", c->name);
+		sq_text_columns(b, c);
+		sb_add(b, ") SELECT rowid, ");
+		sq_text_values(b, c, "m");
+		sb_add(b, " FROM \"%s\" AS m", c->name);
+		e = b->over ? STORE_EINTERNAL : sq_exec(db, k, b->s, c->name);
+	}
+	free(b);
+	return e;
+}
+
 /* Creates one collection's table and indexes (inside a transaction). */
 static store_err
 sq_create(store_db *db, struct sq_conn *k, const struct db_coll *c)
@@ -807,6 +1028,8 @@ sq_create(store_db *db, struct sq_conn *k, const struct db_coll *c)
 		         c->indexed[i], c->name, c->indexed[i]);
 		e = sq_exec(db, k, sql, c->name);
 	}
+	if (e == STORE_OK && c->ntext > 0)
+		e = sq_create_text(db, k, c);
 	return e;
 }
 
@@ -874,6 +1097,7 @@ const struct db_ops db_sqlite_ops = {
 	.get = sq_get,
 	.find = sq_find,
 	.count = sq_count,
+	.search = sq_search,
 	.update = sq_update,
 	.delete = sq_delete,
 	.begin = sq_begin,

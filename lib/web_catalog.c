@@ -106,23 +106,12 @@ out:
 /* --- a category's products ------------------------------------------------------------ */
 
 static void
-picture(web_ctx *c, const json_t *p, const char *cls)
+render_category(web_ctx *c, const json_t *cat, const json_t *answer, const web_listing *l,
+                const char *error, int status)
 {
-	const char *url = store_json_str(p, "picture");
-
-	if (web_picture_ok(url))
-		web_out(&c->html, "<img class=\"%s\" src=\"%s\" alt=\"%s\" loading=\"lazy\">", cls,
-		        url, web_val(p, "name"));
-	else
-		web_out(&c->html, "<div class=\"%s\" role=\"img\" aria-label=\"No picture\"></div>", cls);
-}
-
-static void
-render_category(web_ctx *c, const json_t *cat, const json_t *products, const char *error,
-                int status)
-{
+	const json_t *products = json_object_get(answer, "products");
 	const char *cid = store_json_str(cat, "id");
-	char path[96];
+	char path[96], base[64];
 	size_t i;
 	json_t *p;
 
@@ -142,41 +131,16 @@ render_category(web_ctx *c, const json_t *cat, const json_t *products, const cha
 	web_notice(c);
 	if (error != NULL)
 		web_out(&c->html, "<div class=\"alert\" role=\"alert\"><p>%s</p></div>\n", error);
-	if (json_array_size(products) == 0)
+	snprintf(base, sizeof base, "/categories/%s", cid);
+	if (json_array_size(products) == 0 && l->page <= 1)
 		web_raw(&c->html, "<p class=\"muted\">No products in this category yet.</p>\n");
+	else
+		web_listing_sorts(c, base, l, "Newest", "newest");
 	web_raw(&c->html, "<ul class=\"grid\">\n");
-	json_array_foreach(products, i, p) {
-		const char *pid = store_json_str(p, "id");
-		long long count = store_json_int(p, "count", 0);
-		if (!web_id_ok(pid))
-			continue;
-		web_out(&c->html, "<li class=\"card product\" data-product=\"%s\">", pid);
-		picture(c, p, "thumb");
-		web_out(&c->html, "<h2>%s</h2><p class=\"muted\">%s</p><p><span class=\"price\">",
-		        web_val(p, "name"), web_val(p, "description"));
-		web_money(&c->html, web_cents(json_object_get(p, "price")));
-		web_out(&c->html, "</span> · <span class=\"muted\">%lld in stock</span></p>"
-		        "<div class=\"actions\">", count);
-		if (c->req->user == NULL) {
-			web_out(&c->html, "<a href=\"/signin?next=/categories/%s\">Sign in to buy</a>", cid);
-		} else if (count > 0) {
-			web_raw(&c->html, "<form method=\"post\" action=\"/cart/add\" class=\"inline\">");
-			web_csrf_input(c);
-			web_out(&c->html, "<input type=\"hidden\" name=\"id\" value=\"%s\">"
-			        "<input type=\"hidden\" name=\"categoryId\" value=\"%s\">"
-			        "<button type=\"submit\" class=\"small\">Add to cart</button></form>", pid, cid);
-		} else {
-			web_raw(&c->html, "<span class=\"muted\">Sold out</span>");
-		}
-		if (is_owner(c, p)) {
-			web_out(&c->html, "<a class=\"button small plain\" "
-			        "href=\"/products/%s/edit?category=%s\">Edit</a>", pid, cid);
-			snprintf(path, sizeof path, "/products/%s/delete", pid);
-			button_form(c, path, "Delete", "small danger", "categoryId", cid);
-		}
-		web_raw(&c->html, "</div></li>\n");
-	}
+	json_array_foreach(products, i, p)
+		web_product_card(c, p, cid);
 	web_raw(&c->html, "</ul>\n");
+	web_listing_pager(c, base, l, store_json_int(answer, "total", 0));
 	web_page_finish(c, status);
 }
 
@@ -185,27 +149,33 @@ web_category_page(web_ctx *c, const char *id, const char *error, int status)
 {
 	json_t *cats = NULL, *cat;
 	web_api_res r = { 0 };
-	char path[64];
+	web_listing l;
+	web_buf path;
 	store_err e;
 
 	if (!web_id_ok(id)) {
 		web_error_page(c, 404, "Not found", "There is no such category.");
 		return;
 	}
+	web_listing_read(c, &l);
+	web_buf_init(&path, 256);
 	if (!web_get_categories(c, &cats))
 		return;
 	if ((cat = web_find_by_id(cats, id)) == NULL) {
 		web_error_page(c, 404, "Not found", "There is no such category.");
 		goto out;
 	}
-	snprintf(path, sizeof path, "/api/products/%s", id);
-	e = web_api(c, "GET", path, NULL, &r);
-	if (e != STORE_OK || r.status != 200 || !json_is_array(r.json)) {
+	web_out(&path, "/api/products/%s?", id);
+	web_listing_query(&path, &l, "newest");   /* a new product shows first */
+	e = path.failed ? STORE_ENOMEM : web_api(c, "GET", path.data, NULL, &r);
+	if (e != STORE_OK || r.status != 200 ||
+	    !json_is_array(json_object_get(r.json, "products"))) {
 		web_api_failed(c, e, &r);
 		goto out;
 	}
-	render_category(c, cat, r.json, error, status);
+	render_category(c, cat, r.json, &l, error, status);
 out:
+	web_buf_free(&path);
 	web_api_res_free(&r);
 	json_decref(cats);
 }

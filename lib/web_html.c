@@ -301,6 +301,7 @@ web_page_start(web_ctx *c, const char *title)
 {
 	web_buf *b = &c->html;
 	const store_user *u = c->req->user;
+	char q[256] = "";
 
 	web_out(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -308,8 +309,18 @@ web_page_start(web_ctx *c, const char *title)
 	        "<link rel=\"stylesheet\" href=\"%s\">\n", title, c->web->css_href);
 	if (c->refresh != NULL)
 		web_out(b, "<meta http-equiv=\"refresh\" content=\"1; url=%s\">\n", c->refresh);
+	if (c->head != NULL)
+		web_raw(b, c->head);
 	web_raw(b, "</head>\n<body>\n<header class=\"bar\"><div class=\"wrap\">"
 	        "<a class=\"brand\" href=\"/\">Store</a>");
+	/* The search box of every page (a GET form: works without JS). */
+	if (strcmp(c->req->path, "/search") != 0 ||
+	    !web_query_get(c->req->query, "q", q, sizeof q))
+		q[0] = '\0';
+	web_out(b, "<form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">"
+	        "<input type=\"search\" name=\"q\" value=\"%s\" maxlength=\"200\" "
+	        "placeholder=\"Search products\" aria-label=\"Search products\">"
+	        "<button type=\"submit\" class=\"small\">Search</button></form>", q);
 	if (u != NULL) {
 		web_out(b, "<span class=\"who\" title=\"Signed in as %s\">%s</span><nav>"
 		        "<a href=\"/cart\">Cart</a><a href=\"/orders\">Orders</a>"

@@ -80,6 +80,8 @@ typedef struct web_ctx {
 	char token[WEB_TOKEN_HEX + 1];  /* this visitor's forms' token */
 	web_buf html;
 	const char *refresh;            /* meta refresh to this URL (trusted), or NULL */
+	const char *head;               /* more <head> markup (trusted: built with
+	                                   web_out), or NULL; the page's handler owns it */
 	int stripe;                     /* load Stripe.js and pay.js */
 	int holds;                      /* load hold.js (hold countdowns) */
 } web_ctx;
@@ -193,6 +195,29 @@ int web_get_categories(web_ctx *c, json_t **out);
 void web_category_page(web_ctx *c, const char *id, const char *error, int status);
 /* The element of id in a list of objects (borrowed), or NULL. */
 json_t *web_find_by_id(json_t *list, const char *id);
+
+/* A listing's page and order as the browser asked (?page=N&sort=...):
+ * page from 1; sort "" (the listing's default), "price", "-price" or
+ * "newest" (anything else reads as ""). */
+typedef struct web_listing {
+	int page;
+	char sort[16];
+} web_listing;
+
+void web_listing_read(const web_ctx *c, web_listing *l);
+/* Appends "page=N&limit=M[&sort=S]" for an API call; dflt (or NULL: the
+ * API's own order) stands for the sort "". */
+void web_listing_query(web_buf *b, const web_listing *l, const char *dflt);
+/* The sort links of a listing at base (a path of ours, maybe with "?q=");
+ * first: the label of the default order, dflt: the sort it stands for
+ * (not offered twice), as for web_listing_query. */
+void web_listing_sorts(web_ctx *c, const char *base, const web_listing *l, const char *first,
+                       const char *dflt);
+/* Previous / "Page N of M" / next links, when there is more than a page. */
+void web_listing_pager(web_ctx *c, const char *base, const web_listing *l, long long total);
+/* A product's card (<li>) linking to its page; cid: its category id
+ * (NULL: the product's own "category"). */
+void web_product_card(web_ctx *c, const json_t *p, const char *cid);
 
 /* The stylesheet and the Stripe script, and their versions (for the hrefs). */
 extern const char web_css[];

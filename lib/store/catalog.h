@@ -48,6 +48,34 @@ store_err store_category_delete(store_db *db, const store_actor *who, const char
 /* Products of a category, all or only user_id's (NULL: all). */
 store_err store_products_list(store_db *db, const char *category_id,
                               const char *user_id, json_t **out);
+/* A page of a listing: page from 1, limit (0: all, page ignored) and the
+ * order: sort NULL for the listing's own (insertion order; best matches
+ * first for a search), "price" (cheapest first), "-price" (dearest first)
+ * or "newest" (most recently created first). */
+typedef struct store_listing {
+	size_t page;
+	size_t limit;
+	const char *sort;
+} store_listing;
+
+/* The sort names store_listing accepts, NULL-terminated. */
+extern const char *const store_listing_sorts[];
+
+/* One page of a category's products (API.md's product shape) and *total,
+ * the number in the category. A malformed category id is STORE_ENOTFOUND,
+ * an unknown one an empty page. */
+store_err store_products_page(store_db *db, const char *category_id,
+                              const store_listing *l, json_t **out, size_t *total);
+/* One page of the products whose name or description holds every word of
+ * text (store_db_search), and *total, the number of all matches. */
+store_err store_products_search(store_db *db, const char *text,
+                                const store_listing *l, json_t **out, size_t *total);
+/* One product by id, with its category. STORE_ENOTFOUND when absent. */
+store_err store_product_get(store_db *db, const char *id, json_t **out);
+/* One page of the categories (by name; sort is ignored) and *total. */
+store_err store_categories_page(store_db *db, const store_listing *l,
+                                json_t **out, size_t *total);
+
 /* in: {name, description, price (cents), count, picture, categoryId}. */
 store_err store_product_create(store_db *db, const store_actor *who,
                                const json_t *in, json_t **out, store_refusal *why);

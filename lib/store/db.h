@@ -29,13 +29,16 @@
 typedef struct store_db store_db;
 
 /* A collection the program uses: its name ([a-z_]+), the fields whose
- * values must be unique (NULL-terminated, may be NULL) and the fields it
- * finds or sorts by (NULL-terminated, may be NULL). Callers wanting
- * case-insensitive uniqueness store a normalised value. */
+ * values must be unique (NULL-terminated, may be NULL), the fields it
+ * finds or sorts by (NULL-terminated, may be NULL) and the string fields
+ * store_db_search looks in (NULL-terminated, may be NULL; the first weighs
+ * ten times the others in the ranking). Callers wanting case-insensitive
+ * uniqueness store a normalised value. */
 typedef struct store_collection {
 	const char *name;
 	const char *const *unique;
 	const char *const *indexed;
+	const char *const *text;
 } store_collection;
 
 /* Opens the database at url and makes sure each collection, its unique
@@ -90,6 +93,24 @@ store_err store_db_find(store_db *db, const char *coll, const json_t *filter,
 /* Finds the first match or STORE_ENOTFOUND. Caller frees *out. */
 store_err store_db_find_one(store_db *db, const char *coll,
                             const json_t *filter, json_t **out);
+
+/* Full-text search in the collection's text fields: the documents equal
+ * to filter (may be NULL) holding every word of text, case-insensitively,
+ * diacritics and English suffixes aside ("Lamps" finds "lamp"). text is
+ * taken as plain words, never as query syntax: a word is a run of ASCII
+ * letters and digits or non-ASCII bytes, anything else separates words,
+ * and words past the STORE_DB_SEARCH_WORDS-th are ignored; text with no
+ * word finds nothing. With opts->sort NULL the best matches come first
+ * (ties in id order), otherwise the order is as for store_db_find; limit
+ * and skip as there. *total, when not NULL, gets the number of all
+ * matches (before limit and skip). STORE_EINVAL when the collection
+ * declares no text fields. Caller frees *out (an array) with json_decref.
+ * SQLite keeps an FTS5 index updated by triggers in the writing
+ * statement's transaction; MongoDB a text index. */
+#define STORE_DB_SEARCH_WORDS 16
+store_err store_db_search(store_db *db, const char *coll, const char *text,
+                          const json_t *filter, const store_find_opts *opts,
+                          json_t **out, size_t *total);
 
 /* Counts documents equal to filter. */
 store_err store_db_count(store_db *db, const char *coll, const json_t *filter,

@@ -78,6 +78,8 @@ void store_web_category_update(store_req *req, store_res *res); /* POST /categor
 void store_web_category_delete(store_req *req, store_res *res); /* POST /categories/:id/delete */
 
 void store_web_product_new(store_req *req, store_res *res);     /* GET /products/new */
+void store_web_product(store_req *req, store_res *res);         /* GET /products/:id */
+void store_web_search(store_req *req, store_res *res);          /* GET /search?q= */
 void store_web_product_create(store_req *req, store_res *res);  /* POST /products */
 void store_web_product_edit(store_req *req, store_res *res);    /* GET /products/:id/edit */
 void store_web_product_update(store_req *req, store_res *res);  /* POST /products/:id */

@@ -568,6 +568,125 @@ pay_via_api() {
 
 # --- file-wide checks: keep these last ------------------------------------------
 
+@test "a product's page shows it escaped, with Open Graph tags for a link preview" {
+	as seller signup
+	as seller make_category
+	local cat=$category_id
+	as seller api POST /api/products "$(jq -cn --arg c "$cat" --arg n "$XSS" --arg d "$ATTR" \
+		'{name: $n, description: $d, price: 7.25, count: 3,
+		  picture: "https://img.example.com/og.png?a='"'"'x", categoryId: $c}')"
+	expect_status 201
+	local pid
+	pid=$(json_get .id)
+	as buyer signup
+	as buyer add_to_cart "$pid" "$cat"
+
+	as visitor page GET "/products/$pid"
+	expect_escaped
+	[[ $body == *"data-product=\"$pid\""* ]]
+	[[ $body == *'$7.25'* ]]
+	[[ $body == *'<span class="left">2</span> left'* ]]
+	[[ $body == *'<meta property="og:type" content="product">'* ]]
+	[[ $body == *"<meta property=\"og:title\" content=\"$XSS_ESCAPED\">"* ]]
+	[[ $body == *"<meta property=\"og:description\" content=\"$ATTR_ESCAPED\">"* ]]
+	[[ $body == *'<meta property="og:image" content="https://img.example.com/og.png?a=&#39;x">'* ]]
+	[[ $body == *"<meta property=\"og:url\" content=\"$STORE_URL/products/$pid\">"* ]]
+	[[ $body == *"/signin?next=/products/$pid"* ]]
+	# Signed in: an add-to-cart form with its CSRF token.
+	as buyer page GET "/products/$pid"
+	expect_escaped
+	grep -q 'action="/cart/add"' <<<"$body"
+	grep -q 'name="_csrf" value="[0-9a-f]\{64\}"' <<<"$body"
+	# The category's cards link to the page.
+	as visitor page GET "/categories/$cat"
+	[[ $body == *"<a href=\"/products/$pid\">$XSS_ESCAPED</a>"* ]]
+
+	# An uploaded picture's og:image is absolute on this site.
+	as seller api POST /api/products "$(jq -cn --arg c "$cat" \
+		'{name: "Dot", description: "d", price: 1, count: 1, categoryId: $c,
+		  picture: "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="}')"
+	expect_status 201
+	local dot pic
+	dot=$(json_get .id)
+	pic=$(json_get .picture)
+	as visitor page GET "/products/$dot"
+	[[ $body == *"<meta property=\"og:image\" content=\"$STORE_URL$pic\">"* ]]
+
+	as visitor page GET "/products/$(oid)"
+	expect_status 404
+	expect_html
+	as visitor page GET "/products/nothex"
+	expect_status 404
+	expect_html
+}
+
+@test "the search box is on every page; results escape the term and page through" {
+	local w
+	w=zq$RANDOM$RANDOM
+	w=${w//[0-9]/x}
+	as seller signup
+	as seller make_category
+	as seller api POST /api/products "$(jq -cn --arg c "$category_id" --arg n "$XSS $w" \
+		'{name: $n, description: "d", price: 2, count: 1,
+		  picture: "https://img.example.com/s.png", categoryId: $c}')"
+	expect_status 201
+	local pid
+	pid=$(json_get .id)
+	for path in / "/categories/$category_id" /signin "/products/$pid"; do
+		as visitor page GET "$path"
+		grep -q '<form class="search" method="get" action="/search" role="search">' <<<"$body"
+	done
+
+	as visitor page GET "/search?q=$(jq -rn --arg q "$XSS $w" '$q | @uri')"
+	expect_escaped
+	[[ $body == *"data-product=\"$pid\""* ]]
+	[[ $body == *"name=\"q\" value=\"$XSS_ESCAPED $w\""* ]]
+	[[ $body == *"<span class=\"term\">$XSS_ESCAPED $w</span>"* ]]
+	as visitor page GET "/search?q=$(jq -rn --arg q "$ATTR" '$q | @uri')"
+	expect_status 200
+	[[ $body != *"$ATTR"* && $body == *"$ATTR_ESCAPED"* ]]
+	if grep -qi '<script' <<<"$body"; then false; fi
+
+	# Too long: the API's message, as a page.
+	as visitor page GET "/search?q=$(printf 'a%.0s' {1..201})"
+	expect_status 400
+	expect_html
+	[[ $body == *"Search text must be at most 200 characters"* ]]
+	as visitor page GET "/search"
+	expect_status 200
+	expect_html
+
+	# 13 products: two pages of 12, sortable, on the search and the category page.
+	local i last
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		as seller api POST /api/products "$(jq -cn --arg c "$category_id" --arg n "Item $w" \
+			--argjson p "$((i + 2))" '{name: $n, description: "d", price: $p, count: 1,
+			  picture: "https://img.example.com/s.png", categoryId: $c}')"
+		expect_status 201
+		last=$(json_get .id)
+	done
+	as visitor page GET "/search?q=$w&sort=-price"
+	expect_status 200
+	[[ $(grep -o 'data-product="' <<<"$body" | wc -l) == 12 ]]
+	[[ $body == *'<span class="total">13</span>'* ]]
+	[[ $body == *'Page 1 of 2'* ]]
+	[[ $body == *"href=\"/search?q=$w&amp;sort=-price&amp;page=2\""* ]]
+	[[ $body == *'<strong aria-current="true" data-sort="-price">'* ]]
+	[[ $body != *"data-product=\"$pid\""* ]]   # the cheapest is on page 2
+	as visitor page GET "/search?q=$w&sort=-price&page=2"
+	[[ $(grep -o 'data-product="' <<<"$body" | wc -l) == 1 && $body == *"data-product=\"$pid\""* ]]
+	# A category shows its newest first (a seller sees a new product at once).
+	as visitor page GET "/categories/$category_id"
+	[[ $(grep -o 'data-product="[0-9a-f]*"' <<<"$body" | head -n 1) == "data-product=\"$last\"" ]]
+	[[ $body == *'<strong aria-current="true" data-sort="">Newest</strong>'* ]]
+	as visitor page GET "/categories/$category_id?sort=price"
+	[[ $body == *'Page 1 of 2'* ]]
+	[[ $(grep -o 'data-product="[0-9a-f]*"' <<<"$body" | head -n 1) == "data-product=\"$pid\"" ]]
+	as visitor page GET "/categories/$category_id?sort=bogus&page=99"
+	expect_status 200
+	[[ $(grep -c 'data-product="' <<<"$body") == 0 ]]
+}
+
 @test "no response in this file was a 5xx, the web front's calls to the API included" {
 	if grep -E '^5[0-9][0-9] ' "$BATS_FILE_TMPDIR/api.statuses"; then
 		return 1

@@ -4,9 +4,12 @@
 //   node tests/browser/journey.mjs STORE_URL ARTIFACT_DIR
 //
 // A seller (desktop) signs up, creates a category and a product with a
-// picture uploaded from the computer; a buyer (phone-sized) signs up, adds it
-// to the cart, raises the quantity (a second hold), sees how long the holds
-// last (the countdown), pays with a declined test card (sees the
+// picture uploaded from the computer (and twelve cheaper ones through the
+// API, so the category has two pages); a buyer (phone-sized) signs up,
+// finds the product with the search box, opens its page (Open Graph tags
+// for a link preview), sorts the category by price and pages through it,
+// adds the product to the cart, raises the quantity (a second hold), sees
+// how long the holds last (the countdown), pays with a declined test card (sees the
 // message, the cart stays), pays with the succeeding one and sees the order.
 // A screenshot of every step goes to ARTIFACT_DIR (NN-step.png); on failure,
 // NN-FAILED-<who>.png too. Prints one line per step; exits 0 when all passed.
@@ -145,7 +148,7 @@ try {
 	const s = pages.seller, b = pages.buyer;
 	const category = `Books ${tag}`;
 	const product = `The C Programming Language ${tag}`;
-	let productId = '';
+	let productId = '', categoryId = '';
 
 	await step('seller-signs-up', 'seller', async () => {
 		await signUp(s, `seller-${tag}@example.com`);
@@ -159,6 +162,7 @@ try {
 		await submit(s, s.getByRole('button', { name: 'Create' }),
 			(u) => /^\/categories\/[0-9a-f]{24}$/.test(u.pathname));
 		await expectText(s.locator('h1'), category);
+		categoryId = new URL(s.url()).pathname.split('/')[2];
 	});
 
 	await step('seller-fills-product', 'seller', async () => {
@@ -187,14 +191,64 @@ try {
 		await expectText(card, '$12.50');
 	});
 
+	await step('seller-adds-twelve-more-through-the-api', 'seller', async () => {
+		for (let i = 1; i <= 12; i++) {
+			const r = await seller.request.post(`${base}/api/products`, { data: {
+				name: `Pamphlet ${i} ${tag}`, description: 'A short read', price: i, count: 3,
+				picture: 'https://img.example.com/pamphlet.png', categoryId,
+			} });
+			if (r.status() !== 201) throw new Error(`POST /api/products: ${r.status()}`);
+		}
+	});
+
 	await step('buyer-signs-up', 'buyer', async () => {
 		await signUp(b, `buyer-${tag}@example.com`);
 	});
 
-	await step('buyer-opens-category', 'buyer', async () => {
+	await step('buyer-searches', 'buyer', async () => {
+		const box = b.getByRole('searchbox', { name: 'Search products' });
+		await box.fill(`RITCHIE ${tag}`);
+		await Promise.all([b.waitForURL((u) => u.pathname === '/search', { timeout: WAIT }),
+			box.press('Enter')]);
+		await expectText(b.locator('h1'), `RITCHIE ${tag}`);
+		await expectText(b.locator('.total'), '1');
+		await b.locator(`li.product[data-product="${productId}"]`).waitFor();
+	});
+
+	await step('buyer-opens-product-page', 'buyer', async () => {
+		await b.locator(`li.product[data-product="${productId}"] h2 a`).click();
+		await b.waitForURL((u) => u.pathname === `/products/${productId}`);
+		await expectText(b.locator('h1'), product);
+		await expectText(b.locator('.product-page .price'), '$12.50');
+		await expectText(b.locator('.product-page .stock'), '5 left');
+		const og = async (p) => b.locator(`meta[property="og:${p}"]`).getAttribute('content');
+		if (await og('title') !== product || await og('type') !== 'product' ||
+			await og('description') !== 'Kernighan and Ritchie, second edition' ||
+			await og('url') !== `${base}/products/${productId}` ||
+			!(await og('image')).startsWith(`${base}/api/products/picture/`))
+			throw new Error('Open Graph tags are missing or wrong');
+		// og:image is a picture a previewer can fetch.
+		const pic = await b.request.get(await og('image'));
+		if (pic.status() !== 200 || !pic.headers()['content-type'].startsWith('image/png'))
+			throw new Error(`og:image answers ${pic.status()}`);
+	});
+
+	await step('buyer-sorts-and-pages-the-category', 'buyer', async () => {
 		await b.getByRole('link', { name: category }).click();
 		await b.waitForURL((u) => /^\/categories\/[0-9a-f]{24}$/.test(u.pathname));
+		await expectText(b.locator('.pager'), 'Page 1 of 2');
+		await b.getByRole('link', { name: 'Price: high to low' }).click();
+		await b.waitForURL((u) => u.searchParams.get('sort') === '-price');
+		// The dearest first: the product, then Pamphlet 12.
 		await b.locator(`li.product[data-product="${productId}"]`).waitFor();
+		const first = await b.locator('li.product').first().getAttribute('data-product');
+		if (first !== productId) throw new Error(`first card ${first}, not ${productId}`);
+		await b.getByRole('link', { name: 'Next →' }).click();
+		await b.waitForURL((u) => u.searchParams.get('page') === '2');
+		await expectText(b.locator('li.product'), `Pamphlet 1 ${tag}`);
+		await expectText(b.locator('.pager'), 'Page 2 of 2');
+		await b.getByRole('link', { name: '← Previous' }).click();
+		await b.waitForURL((u) => u.searchParams.get('page') === '1');
 	});
 
 	await step('buyer-adds-to-cart', 'buyer', async () => {

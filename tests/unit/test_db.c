@@ -20,6 +20,8 @@
 static const char *const users_unique[] = { "email", NULL };
 static const char *const users_indexed[] = { "name", NULL };
 static const char *const items_indexed[] = { "kind", "rank", NULL };
+static const char *const docs_indexed[] = { "kind", NULL };
+static const char *const docs_text[] = { "title", "body", NULL };
 
 static const store_collection schema[] = {
 	{ "t_users", users_unique, users_indexed },
@@ -27,6 +29,8 @@ static const store_collection schema[] = {
 	{ "t_counters", NULL, NULL },
 	{ "t_a", NULL, NULL },
 	{ "t_b", NULL, NULL },
+	{ "t_docs", NULL, docs_indexed, docs_text },
+	{ "t_late", NULL, NULL },
 };
 #define NSCHEMA (sizeof schema / sizeof *schema)
 
@@ -631,6 +635,157 @@ test_processes(const char *url)
 
 /* ---- the suite ---------------------------------------------------------- */
 
+/* The titles store_db_search answers for text (opts may be NULL), joined
+ * by ','; "(error)" on failure. *total gets the number of all matches. */
+static const char *
+search_col(store_db *db, const char *text, json_t *filter,
+           const store_find_opts *opts, size_t *total)
+{
+	json_t *out = NULL;
+	const char *s = "(error)";
+	size_t n = 0;
+
+	if (store_db_search(db, "t_docs", text, filter, opts, &out, &n) ==
+	    STORE_OK)
+		s = column(out, "title");
+	json_decref(out);
+	json_decref(filter);
+	if (total != NULL)
+		*total = n;
+	return s;
+}
+
+static store_err
+search_txn_fail(store_db *db, void *ctx)
+{
+	json_t *doc = json_pack("{s:s,s:s}", "title", "Ghost lamp", "body", "x");
+	store_err e = store_db_insert(db, "t_docs", doc, NULL);
+
+	(void)ctx;
+	json_decref(doc);
+	return e == STORE_OK ? STORE_ECONFLICT : e;   /* roll back */
+}
+
+static void
+test_search(store_db *db, const char *url)
+{
+	static const struct { const char *title, *body, *kind; int price; } rows[] = {
+		{ "Chair", "Goes with a desk LAMP", "b", 10 },
+		{ "Desk lamp", "Warm light", "a", 30 },
+		{ "Table", "Oak", "a", 20 },
+		{ "Caf\xc3\xa9 cr\xc3\xa8me", "A cup", "c", 5 },
+	};
+	static const char *const hostile[] = {
+		"lamp\" OR \"oak", "NEAR(lamp oak)", "lamp*", "-lamp", "title:lamp",
+		"\"", "AND", "(lamp", "lamp) OR (oak", "^lamp", "lamp + oak",
+		"{title}: lamp", "lamp' --", "$where lamp",
+	};
+	static const char *const late_text[] = { "title", NULL };
+	static const store_collection late[] = {
+		{ "t_late", NULL, NULL, late_text },
+	};
+	store_find_opts by_price = { "price", 0, 0, 0 }, page = { NULL, 0, 1, 1 };
+	store_find_opts cheap_first = { "price", 0, 1, 0 };
+	json_t *doc = NULL, *out = NULL;
+	store_db *db2 = NULL;
+	char err[256];
+	size_t total = 0;
+	store_err e;
+
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+		json_decref(insert(db, "t_docs", json_pack("{s:s,s:s,s:s,s:i}",
+		            "title", rows[i].title, "body", rows[i].body,
+		            "kind", rows[i].kind, "price", rows[i].price)));
+	CHECK(strcmp(search_col(db, "lamp desk", NULL, NULL, &total),
+	             "Desk lamp,Chair") == 0 && total == 2,
+	      "%s: search finds every word in any field, a title match first", be);
+	CHECK(strcmp(search_col(db, "desk lamp", NULL, NULL, NULL),
+	             "Desk lamp,Chair") == 0,
+	      "%s: search: words in any order", be);
+	CHECK(strcmp(search_col(db, "LaMp", NULL, NULL, NULL),
+	             "Desk lamp,Chair") == 0, "%s: search is case-insensitive", be);
+	CHECK(strcmp(search_col(db, "lamps", NULL, NULL, NULL),
+	             "Desk lamp,Chair") == 0, "%s: search: 'lamps' finds 'lamp'", be);
+	CHECK(strcmp(search_col(db, "cafe", NULL, NULL, NULL),
+	             "Caf\xc3\xa9 cr\xc3\xa8me") == 0,
+	      "%s: search: 'cafe' finds 'caf\xc3\xa9'", be);
+	CHECK(strcmp(search_col(db, "lamp oak", NULL, NULL, &total), "") == 0 &&
+	      total == 0, "%s: search needs every word", be);
+	CHECK(strcmp(search_col(db, "lamp", json_pack("{s:s}", "kind", "a"),
+	                        NULL, NULL), "Desk lamp") == 0,
+	      "%s: search with a filter", be);
+	CHECK(strcmp(search_col(db, "lamp", NULL, &by_price, NULL),
+	             "Chair,Desk lamp") == 0, "%s: search sorted by a field", be);
+	by_price.desc = 1;
+	CHECK(strcmp(search_col(db, "lamp", NULL, &by_price, NULL),
+	             "Desk lamp,Chair") == 0, "%s: search sorted descending", be);
+	CHECK(strcmp(search_col(db, "lamp", NULL, &page, &total), "Chair") == 0 &&
+	      total == 2, "%s: search: limit and skip, total of all matches", be);
+	CHECK(strcmp(search_col(db, "lamp", NULL, &cheap_first, &total), "Chair") == 0 &&
+	      total == 2, "%s: search: limit with a sort", be);
+	CHECK(strcmp(search_col(db, "", NULL, NULL, &total), "") == 0 &&
+	      strcmp(search_col(db, " !!! ", NULL, NULL, &total), "") == 0 &&
+	      total == 0, "%s: search without words finds nothing", be);
+	for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
+		const char *got = search_col(db, hostile[i], NULL, NULL, NULL);
+
+		CHECK(strcmp(got, "(error)") != 0,
+		      "%s: search syntax in text is no error: '%s' -> '%s'", be,
+		      hostile[i], got);
+	}
+	CHECK(strcmp(search_col(db, "lamp OR oak", NULL, NULL, NULL), "") == 0 &&
+	      strcmp(search_col(db, "lamp\" OR \"oak", NULL, NULL, NULL), "") == 0 &&
+	      strcmp(search_col(db, "NEAR(lamp oak)", NULL, NULL, NULL), "") == 0 &&
+	      strcmp(search_col(db, "-lamp", NULL, NULL, NULL), "Desk lamp,Chair") == 0,
+	      "%s: search: OR, NEAR, quotes and '-' are plain text, not operators", be);
+
+	out = json_pack("{s:s}", "title", "Table");
+	e = store_db_find_one(db, "t_docs", out, &doc);
+	json_decref(out);
+	if (e == STORE_OK) {
+		json_object_set_new(doc, "body", json_string("Holds a lamp"));
+		e = store_db_update(db, "t_docs", doc, NULL);
+	}
+	CHECK(e == STORE_OK && strcmp(search_col(db, "lamp", NULL, &by_price,
+	      NULL), "Desk lamp,Table,Chair") == 0 &&
+	      strcmp(search_col(db, "oak", NULL, NULL, NULL), "") == 0,
+	      "%s: search follows an update", be);
+	if (e == STORE_OK) {
+		json_object_set_new(doc, "price", json_integer(1));
+		e = store_db_update(db, "t_docs", doc, NULL);
+	}
+	CHECK(e == STORE_OK && strcmp(search_col(db, "lamp", NULL, &by_price,
+	      NULL), "Desk lamp,Chair,Table") == 0,
+	      "%s: search after an update of other fields (%s)", be,
+	      store_strerror(e));
+	e = doc != NULL ? store_db_delete(db, "t_docs", json_string_value(
+	    json_object_get(doc, "id")), json_integer_value(json_object_get(doc,
+	    "version"))) : STORE_EINVAL;
+	CHECK(e == STORE_OK && strcmp(search_col(db, "lamp holds", NULL, NULL,
+	      NULL), "") == 0, "%s: search follows a delete", be);
+	json_decref(doc);
+	e = store_db_txn(db, search_txn_fail, NULL);
+	CHECK(e == STORE_ECONFLICT && strcmp(search_col(db, "ghost", NULL, NULL,
+	      NULL), "") == 0, "%s: search: a rolled-back insert is not found", be);
+
+	e = store_db_search(db, "t_items", "lamp", NULL, NULL, &out, NULL);
+	CHECK(e == STORE_EINVAL && out == NULL,
+	      "%s: search of a collection without text fields is EINVAL", be);
+
+	json_decref(insert(db, "t_late", json_pack("{s:s}", "title", "Old lamp")));
+	e = store_db_open(url, late, 1, &db2, err, sizeof err);
+	out = NULL;
+	if (e == STORE_OK)
+		e = store_db_search(db2, "t_late", "lamp", NULL, NULL, &out, &total);
+	CHECK(e == STORE_OK && json_array_size(out) == 1 && total == 1,
+	      "%s: a text index declared later holds the documents already there "
+	      "(%s)", be, store_strerror(e));
+	json_decref(out);
+	store_db_free(db2);
+	wipe(db, "t_docs");
+	wipe(db, "t_late");
+}
+
 static void
 suite(const char *url, const char *name)
 {
@@ -652,6 +807,7 @@ suite(const char *url, const char *name)
 	test_invalid(db);
 	test_txn(db);
 	test_threads(db);
+	test_search(db, url);
 	store_db_free(db);
 	test_processes(url);
 
