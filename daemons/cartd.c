@@ -9,6 +9,7 @@
 
 #include "store/cart.h"
 #include "store/daemon.h"
+#include "store/session_gen.h"
 
 static const char usage[] =
 	"usage: cartd [--help]\n"
@@ -34,6 +35,7 @@ static const store_daemon_listener listeners[] = {
 	{ "product.deleted", store_cart_on_product_deleted },
 	{ "cart.add", store_cart_on_add },
 	{ "payment.created", store_cart_on_payment },
+	{ "user.signedout", store_session_gen_on_signedout },
 };
 
 int

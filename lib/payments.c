@@ -11,6 +11,7 @@
 #include "store/json.h"
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/session_gen.h"
 #include "store/valid.h"
 
 #define LEASE_MS 60000        /* an attempt's claim, should its process die */
@@ -22,6 +23,7 @@ const store_collection store_payments_collections[] = {
 	{ "attempts", (const char *const[]){ "key", NULL }, NULL },
 	{ "payments", NULL, (const char *const[]){ "userId", "createdAtMs", NULL } },
 	STORE_PAY_COLLECTIONS,
+	STORE_SESSION_GEN_COLLECTION,
 	STORE_BUS_COLLECTIONS,
 };
 const size_t store_payments_ncollections =
