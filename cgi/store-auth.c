@@ -186,7 +186,7 @@ main(int argc, char **argv)
 	const store_service_def def = {
 		"auth", routes, sizeof routes / sizeof *routes,
 		store_users_collections, store_users_ncollections, BODY_LIMIT, 1,
-		NULL, 0, start, NULL, "users",
+		NULL, 0, start, NULL, "users", 1,
 	};
 
 	if (argc > 1) {

@@ -16,7 +16,7 @@ ready(void *ctx, char *why, size_t whylen)
 		snprintf(why, whylen, "database");
 		return STORE_EUNAVAIL;
 	}
-	if (app->bus != NULL && store_bus_ping(app->bus) != STORE_OK) {
+	if (app->bus != NULL && !app->ready_without_bus && store_bus_ping(app->bus) != STORE_OK) {
 		snprintf(why, whylen, "nats");
 		return STORE_EUNAVAIL;
 	}
@@ -78,6 +78,7 @@ store_service_run(const store_service_def *def)
 	};
 
 	app.sessions = sessions;
+	app.ready_without_bus = def->ready_without_bus;
 	store_log_init(def->name, STORE_LOG_INFO);
 	if (store_http_config_load(&cfg, def->body_limit, msg, sizeof msg) != STORE_OK ||
 	    store_config_load(db_setting, 1, msg, sizeof msg) != STORE_OK ||

@@ -19,6 +19,7 @@ typedef struct store_app {
 	void *ctx;               /* the program's own, from start */
 	const char *sessions;    /* collection of session generations checked on
 	                          * every signed-in request; NULL: none */
+	int ready_without_bus;   /* /readyz does not wait for NATS */
 } store_app;
 
 typedef struct store_service_def {
@@ -42,6 +43,10 @@ typedef struct store_service_def {
 	 * auth service. NULL: STORE_SESSION_GEN_COLL when colls has it (the
 	 * replica kept by the service's daemon), else no check. */
 	const char *sessions;
+	/* Nonzero: /readyz answers ready while NATS is down (the service's
+	 * events wait in its outbox and nothing it serves needs the bus: auth,
+	 * whose sign-ins must not stop with NATS). */
+	int ready_without_bus;
 } store_service_def;
 
 /* Runs the service and returns the program's exit status: 0 after

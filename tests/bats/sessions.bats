@@ -21,6 +21,27 @@ teardown_file() {
 	store_stop
 }
 
+# A test that stops nats-server starts it again; if it failed half-way, this
+# puts it back for the next test (never after store_stop, the last test).
+teardown() {
+	local pid
+	[[ ! -e $STORE_VAR/stopped ]] || return 0
+	pid=$(cat "$STORE_VAR/run/nats.pid" 2>/dev/null) || pid=""
+	if [[ -z $pid ]] || ! _alive "$pid"; then
+		nats_start
+	fi
+}
+
+# readyz_status SOCK: the Status of GET /readyz of the FastCGI program on SOCK.
+readyz_status() {
+	local out
+	out=$(cd / && env -i PATH="$PATH" REQUEST_METHOD=GET DOCUMENT_URI=/readyz \
+		REQUEST_URI=/readyz SCRIPT_NAME=/readyz QUERY_STRING= \
+		SERVER_PROTOCOL=HTTP/1.1 GATEWAY_INTERFACE=CGI/1.1 \
+		timeout 5 cgi-fcgi -bind -connect "$1" </dev/null 2>/dev/null) || return 1
+	sed -n 's/^Status:[[:space:]]*\([0-9][0-9][0-9]\).*/\1/Ip' <<<"$out" | head -n 1
+}
+
 # jar_session NAME: the session cookie value in the cookie jar of user NAME.
 jar_session() {
 	awk -F '\t' '$6 == "session" { v = $7 } END { print v }' "$(_jars)/$1.jar"
@@ -173,6 +194,27 @@ signed_out_everywhere() {
 	for svc in products cart payments; do
 		refused_by "$svc" "$old"
 	done
+}
+
+@test "NATS down: auth stays ready, signs in and out; the sign-out waits in the outbox and reaches every service once NATS is back" {
+	as fay signup
+	local email old status
+	email=$(user_email fay)
+	old=$(jar_session fay)
+	nats_stop
+	status=$(readyz_status "$STORE_VAR/run/auth.sock")
+	[[ -z $status || $status == 200 ]]
+	as fay api POST /api/users/signout
+	expect_status 200
+	with_cookie "$old" GET /api/users/currentuser
+	[[ $(json_get .) == '{"currentUser":null}' ]]
+	as fay api POST /api/users/signin \
+		"$(jq -cn --arg e "$email" --arg p "$STORE_TEST_PASSWORD" '{email: $e, password: $p}')"
+	expect_status 200
+	nats_start
+	# The relay and the daemons reconnect with backoff: a longer bound.
+	SIGNOUT_WAIT=$EVENT_WAIT signed_out_everywhere "$old"
+	signed_in_everywhere "$(jar_session fay)"
 }
 
 @test "the store stops cleanly: no process died, none is left, no sanitizer report" {
