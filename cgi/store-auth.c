@@ -33,10 +33,17 @@ static const char usage[] =
 	"  STORE_ORIGIN          the store's origin for the CSRF check (the request's Host)\n"
 	"  STORE_COOKIE_SECURE   mark the session cookie Secure (false)\n"
 	"  STORE_SESSION_SECONDS session lifetime (86400)\n"
+	"  NATS_URL              NATS with JetStream, for store.user.signedout\n"
+	"                        (nats://127.0.0.1:4222); events wait in the outbox\n"
+	"  STORE_STREAM_MAX_AGE, STORE_STREAM_REPLICAS: see store(7)\n"
 	"  STORE_LOG_LEVEL       debug, info, warn or error (info)\n"
 	"\n"
+	"Sign-out signs the user out everywhere: every session of the user is\n"
+	"refused from then on, here and (through store.user.signedout) by every\n"
+	"other service.\n"
+	"\n"
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
-	"69 database unavailable, 78 configuration error.\n";
+	"69 database or bus unavailable, 78 configuration error.\n";
 
 static const store_field signup_fields[] = {
 	{ "email", STORE_V_EMAIL, STORE_F_REQUIRED | STORE_F_TRIM, 0, 0,
@@ -114,11 +121,28 @@ signin(store_req *req, store_res *res)
 	answer_signed_in(req, res, 200, &user);
 }
 
+/* With a valid session, signs the user out everywhere (every session of
+ * the user is refused from now on, by every service); clears the cookie. */
 static void
 signout(store_req *req, store_res *res)
 {
-	store_err e = store_res_session(res, req, NULL);
+	store_app *a = req->app;
+	long long gen = 0;
+	store_err e = STORE_OK;
 
+	if (req->user != NULL) {
+		e = store_users_signout(a->db, req->user, req->request_id, &gen);
+		if (e == STORE_OK) {
+			store_app_changed(a);
+			store_log(STORE_LOG_INFO, req->request_id, NULL,
+			          "user '%s' signed out everywhere (generation %lld)",
+			          req->user->id, gen);
+		} else if (e == STORE_ENOTFOUND) {
+			e = STORE_OK;   /* a valid token of a user this service lacks */
+		}
+	}
+	if (e == STORE_OK)
+		e = store_res_session(res, req, NULL);
 	if (e != STORE_OK) {
 		store_res_from_err(res, req, e);
 		return;
@@ -161,8 +185,8 @@ main(int argc, char **argv)
 {
 	const store_service_def def = {
 		"auth", routes, sizeof routes / sizeof *routes,
-		store_users_collections, store_users_ncollections, BODY_LIMIT, 0,
-		NULL, 0, start, NULL,
+		store_users_collections, store_users_ncollections, BODY_LIMIT, 1,
+		NULL, 0, start, NULL, "users", 1,
 	};
 
 	if (argc > 1) {

@@ -10,6 +10,7 @@
 
 #include "store/cart.h"
 #include "store/daemon.h"
+#include "store/session_gen.h"
 
 static const char usage[] =
 	"usage: cartd [--help]\n"
@@ -38,6 +39,7 @@ static const store_daemon_listener listeners[] = {
 	{ "cart.add", store_cart_on_add },
 	{ "expiration.complete", store_cart_on_expiration },
 	{ "payment.created", store_cart_on_payment },
+	{ "user.signedout", store_session_gen_on_signedout },
 };
 
 int

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/daemon.h"
+#include "store/session_gen.h"
 #include "store/payments.h"
 
 static const char usage[] =
@@ -27,6 +28,7 @@ static const char usage[] =
 
 static const store_daemon_listener listeners[] = {
 	{ "cart.changed", store_payments_on_cart_changed },
+	{ "user.signedout", store_session_gen_on_signedout },
 };
 
 int

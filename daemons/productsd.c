@@ -8,6 +8,7 @@
 
 #include "store/catalog.h"
 #include "store/daemon.h"
+#include "store/session_gen.h"
 
 static const char usage[] =
 	"usage: productsd [--help]\n"
@@ -28,6 +29,7 @@ static const char usage[] =
 static const store_daemon_listener listeners[] = {
 	{ "expiration.complete", store_catalog_on_expiration },
 	{ "payment.created", store_catalog_on_payment },
+	{ "user.signedout", store_session_gen_on_signedout },
 };
 
 int

@@ -48,6 +48,7 @@ const store_event_kind store_event_kinds[] = {
 	  "{productId, selectionId, categoryId, views}" },
 	{ "store.payment.created", "payments", "cart, products",
 	  "{id, userId, stripeId, total, info: [{productId, qty, selectionIds}]}" },
+	{ "store.user.signedout", "auth", "products, cart, payments", "{userId, gen}" },
 };
 
 #define PRODUCT_FIELDS                                                      \
@@ -72,6 +73,7 @@ static const field kind_fields[][FIELDS_MAX] = {
 	  { "views", F_COUNT } },
 	{ { "id", F_OID }, { "userId", F_OID }, { "stripeId", F_STR },
 	  { "total", F_MONEY }, { "info", F_ITEMS } },
+	{ { "userId", F_OID }, { "gen", F_COUNT } },
 };
 
 _Static_assert(sizeof kind_fields / sizeof *kind_fields ==

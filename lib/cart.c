@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/json.h"
+#include "store/session_gen.h"
 #include "store/time.h"
 
 static const char *const lines_unique[] = { "key", NULL };
@@ -14,6 +15,7 @@ const store_collection store_cart_collections[] = {
 	{ "products", NULL, NULL },
 	{ "carts", NULL, NULL },
 	{ "lines", lines_unique, lines_indexed },
+	STORE_SESSION_GEN_COLLECTION,
 	STORE_BUS_COLLECTIONS,
 };
 const size_t store_cart_ncollections =

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/json.h"
+#include "store/session_gen.h"
 
 static const char *const categories_unique[] = { "nameKey", NULL };
 static const char *const products_indexed[] = { "categoryId", "userId", NULL };
@@ -18,6 +19,7 @@ const store_collection store_catalog_collections[] = {
 	{ "products", NULL, products_indexed, products_text },
 	{ "selections", NULL, selections_indexed },
 	{ "pictures", NULL, NULL },
+	STORE_SESSION_GEN_COLLECTION,
 	STORE_BUS_COLLECTIONS,
 };
 const size_t store_catalog_ncollections =

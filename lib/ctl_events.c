@@ -49,6 +49,7 @@ const char ctl_help_publish[] =
 	"  store.cart.changed         {id, userId, version, info: [{product, qty, limit}]}\n"
 	"  store.expiration.complete  {productId, selectionId, categoryId, views}\n"
 	"  store.payment.created      {id, userId, stripeId, total, info: [{productId, qty}]}\n"
+	"  store.user.signedout       {userId, gen}\n"
 	"\n"
 	"exit status: 0 published, 64 usage or a subject not in the catalogue,\n"
 	"65 a payload that is not a JSON object or does not fit the catalogue,\n"

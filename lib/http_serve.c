@@ -418,6 +418,14 @@ handle(server *srv, FCGX_Request *rq)
 	if (store_session_from_cookies(cfg->jwt_key, FCGX_GetParam("HTTP_COOKIE", rq->envp),
 	                               time(NULL), &user) == STORE_OK)
 		req.user = &user;
+	if (req.user != NULL && svc->session_check != NULL &&
+	    (e = svc->session_check(svc->app, req.user)) != STORE_OK) {
+		if (e != STORE_EAUTH) {
+			store_res_from_err(&res, &req, e);
+			goto send;
+		}
+		req.user = NULL;
+	}
 	if ((svc->routes[idx].flags & STORE_ROUTE_AUTH) && req.user == NULL) {
 		store_res_error(&res, 401, "Not authorized", NULL);
 		goto send;

@@ -10,6 +10,7 @@
 #include "store/json.h"
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/session_gen.h"
 #include "store/time.h"
 #include "store/valid.h"
 
@@ -23,6 +24,7 @@ const store_collection store_payments_collections[] = {
 	{ "payments", NULL, (const char *const[]){ "userId", "createdAtMs", NULL } },
 	{ "paid_holds", NULL, NULL },
 	STORE_PAY_COLLECTIONS,
+	STORE_SESSION_GEN_COLLECTION,
 	STORE_BUS_COLLECTIONS,
 };
 const size_t store_payments_ncollections =

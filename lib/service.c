@@ -2,8 +2,10 @@
 #include "store/service.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "store/log.h"
+#include "store/session_gen.h"
 
 static store_err
 ready(void *ctx, char *why, size_t whylen)
@@ -14,11 +16,31 @@ ready(void *ctx, char *why, size_t whylen)
 		snprintf(why, whylen, "database");
 		return STORE_EUNAVAIL;
 	}
-	if (app->bus != NULL && store_bus_ping(app->bus) != STORE_OK) {
+	if (app->bus != NULL && !app->ready_without_bus && store_bus_ping(app->bus) != STORE_OK) {
 		snprintf(why, whylen, "nats");
 		return STORE_EUNAVAIL;
 	}
 	return STORE_OK;
+}
+
+static store_err
+session_check(void *ctx, const store_user *user)
+{
+	store_app *app = ctx;
+
+	return store_session_gen_check(app->db, app->sessions, user);
+}
+
+/* The collection of session generations the service checks, or NULL. */
+static const char *
+sessions_of(const store_service_def *def)
+{
+	if (def->sessions != NULL)
+		return def->sessions;
+	for (size_t i = 0; i < def->ncolls; i++)
+		if (strcmp(def->colls[i].name, STORE_SESSION_GEN_COLL) == 0)
+			return STORE_SESSION_GEN_COLL;
+	return NULL;
 }
 
 void
@@ -49,10 +71,14 @@ store_service_run(const store_service_def *def)
 	const store_setting db_setting[] = {
 		{ "STORE_DB", STORE_SETTING_STR, NULL, 0, 0, &dburl, NULL },
 	};
+	const char *sessions = sessions_of(def);
 	const store_service svc = {
 		def->name, def->routes, def->nroutes, &app, ready,
+		sessions != NULL ? session_check : NULL,
 	};
 
+	app.sessions = sessions;
+	app.ready_without_bus = def->ready_without_bus;
 	store_log_init(def->name, STORE_LOG_INFO);
 	if (store_http_config_load(&cfg, def->body_limit, msg, sizeof msg) != STORE_OK ||
 	    store_config_load(db_setting, 1, msg, sizeof msg) != STORE_OK ||

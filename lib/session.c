@@ -75,6 +75,7 @@ store_jwt_sign(const char *key, const store_user *user, long ttl, char **token)
 	    jwt_add_grant(jwt, "email", user->email) != 0 ||
 	    jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
 	    jwt_add_grant_int(jwt, "exp", (long)(now + ttl)) != 0 ||
+	    jwt_add_grant_int(jwt, "gen", (long)user->gen) != 0 ||
 	    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key,
 	                (int)strlen(key)) != 0)
 		goto out;
@@ -85,12 +86,36 @@ out:
 	return e;
 }
 
+/* Reads the integer claim name: 1 when present (*v set), 0 when absent,
+ * -1 when it is not an integer (libjwt's jwt_get_grant_int does not tell
+ * a string or a real from an integer). */
+static int
+int_claim(jwt_t *jwt, const char *name, long long *v)
+{
+	char *text = jwt_get_grants_json(jwt, name);
+	json_t *val = NULL;
+	int r = -1;
+
+	if (text == NULL)
+		return 0;
+	val = json_loads(text, JSON_DECODE_ANY, NULL);
+	if (json_is_integer(val)) {
+		*v = json_integer_value(val);
+		r = 1;
+	}
+	json_decref(val);
+	free(text);
+	return r;
+}
+
 store_err
 store_jwt_verify(const char *key, const char *token, time_t now, store_user *user)
 {
 	jwt_t *jwt = NULL;
 	const char *id, *email;
-	long exp, iat;
+	long long exp = 0, gen = 0;
+	long iat;
+	int n;
 	store_err e = STORE_EAUTH;
 
 	if (token == NULL || strlen(token) > TOKEN_MAX || !header_is_hs256(token))
@@ -103,11 +128,9 @@ store_jwt_verify(const char *key, const char *token, time_t now, store_user *use
 	if (!store_oid_valid(id) || email == NULL || *email == '\0' ||
 	    strlen(email) > STORE_USER_EMAIL_MAX)
 		goto out;
-	errno = 0;
-	exp = jwt_get_grant_int(jwt, "exp");
-	if (errno == 0 && exp <= (long)now)
+	if (int_claim(jwt, "exp", &exp) != 1 || exp <= (long long)now)
 		goto out;
-	if (errno != 0 && errno != ENOENT)
+	if ((n = int_claim(jwt, "gen", &gen)) < 0 || (n == 1 && gen < 0))
 		goto out;
 	errno = 0;
 	iat = jwt_get_grant_int(jwt, "iat");
@@ -116,6 +139,7 @@ store_jwt_verify(const char *key, const char *token, time_t now, store_user *use
 	snprintf(user->id, sizeof user->id, "%s", id);
 	snprintf(user->email, sizeof user->email, "%s", email);
 	user->iat = iat;
+	user->gen = gen;
 	e = STORE_OK;
 out:
 	jwt_free(jwt);

@@ -6,13 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/bus.h"
 #include "store/json.h"
 #include "store/password.h"
+#include "store/session_gen.h"
 
 static const char *const users_unique[] = { "emailKey", NULL };
 
 const store_collection store_users_collections[] = {
 	{ "users", users_unique, NULL },
+	STORE_BUS_COLLECTIONS,
 };
 const size_t store_users_ncollections =
 	sizeof store_users_collections / sizeof *store_users_collections;
@@ -34,6 +37,7 @@ fill_user(const json_t *doc, store_user *out)
 	snprintf(out->id, sizeof out->id, "%s", store_json_str(doc, "id"));
 	snprintf(out->email, sizeof out->email, "%s", store_json_str(doc, "email"));
 	out->iat = 0;
+	out->gen = store_json_int(doc, STORE_SESSION_GEN_FIELD, 0);
 }
 
 store_err
@@ -97,5 +101,46 @@ out:
 	json_decref(doc);
 	json_decref(filter);
 	free(key);
+	return e;
+}
+
+typedef struct signout_ctx {
+	const store_user *user;
+	const char *request_id;
+	long long gen;
+} signout_ctx;
+
+/* The user's generation + 1 and its announcement, in one transaction. */
+static store_err
+signout_tx(store_db *db, void *arg)
+{
+	signout_ctx *c = arg;
+	json_t *doc = NULL, *ev = NULL;
+	store_err e = store_db_get(db, "users", c->user->id, &doc);
+
+	if (e != STORE_OK)
+		goto out;
+	c->gen = store_json_int(doc, STORE_SESSION_GEN_FIELD, 0) + 1;
+	json_object_set_new(doc, STORE_SESSION_GEN_FIELD, json_integer(c->gen));
+	if ((e = store_db_update(db, "users", doc, NULL)) != STORE_OK)
+		goto out;
+	ev = json_pack("{s:s,s:I}", "userId", c->user->id, "gen", (json_int_t)c->gen);
+	e = ev != NULL ? store_outbox_add(db, "store.user.signedout", ev, c->request_id, NULL)
+	               : STORE_ENOMEM;
+out:
+	json_decref(ev);
+	json_decref(doc);
+	return e;
+}
+
+store_err
+store_users_signout(store_db *db, const store_user *user, const char *request_id,
+                    long long *gen)
+{
+	signout_ctx c = { user, request_id, 0 };
+	store_err e = store_db_txn_retry(db, signout_tx, &c);
+
+	if (e == STORE_OK && gen != NULL)
+		*gen = c.gen;
 	return e;
 }

@@ -8,7 +8,8 @@
  *   - a body over the limit is a 413; an unknown path a 404; a known path
  *     with another method a 405 (with Allow);
  *   - POST/PUT/PATCH/DELETE with an Origin other than the store's is a 403;
- *   - the session cookie is verified (req->user, NULL when signed out), and
+ *   - the session cookie is verified (req->user, NULL when signed out, also
+ *     when the service's session_check says it was signed out), and
  *     routes marked STORE_ROUTE_AUTH answer 401 `Not authorized` without it;
  *   - a JSON body that is malformed or not an object is a 400, and the
  *     route's declared fields are validated (400 with every failing field);
@@ -75,6 +76,11 @@ typedef struct store_service {
 	/* Readiness: STORE_OK when every dependency answers; otherwise writes
 	 * the failing dependency's name into why. May be NULL. */
 	store_err (*ready)(void *app, char *why, size_t whylen);
+	/* Per request, after the cookie verified: STORE_OK when user's session
+	 * still stands, STORE_EAUTH when it was signed out (the request is then
+	 * not signed in), another error when that cannot be told (the request
+	 * is answered with it, 503 for STORE_EUNAVAIL). May be NULL. */
+	store_err (*session_check)(void *app, const store_user *user);
 } store_service;
 
 /* Settings every HTTP program reads, from the environment:

@@ -17,6 +17,9 @@ typedef struct store_app {
 	store_db *db;
 	store_bus *bus;          /* NULL for a service without events */
 	void *ctx;               /* the program's own, from start */
+	const char *sessions;    /* collection of session generations checked on
+	                          * every signed-in request; NULL: none */
+	int ready_without_bus;   /* /readyz does not wait for NATS */
 } store_app;
 
 typedef struct store_service_def {
@@ -35,6 +38,15 @@ typedef struct store_service_def {
 	store_err (*start)(store_app *app, char *msg, size_t msglen);
 	/* Frees what start made. May be NULL. */
 	void (*stop)(store_app *app);
+	/* The collection holding each user's session generation by user id
+	 * (session_gen.h), checked on every signed-in request: "users" for the
+	 * auth service. NULL: STORE_SESSION_GEN_COLL when colls has it (the
+	 * replica kept by the service's daemon), else no check. */
+	const char *sessions;
+	/* Nonzero: /readyz answers ready while NATS is down (the service's
+	 * events wait in its outbox and nothing it serves needs the bus: auth,
+	 * whose sign-ins must not stop with NATS). */
+	int ready_without_bus;
 } store_service_def;
 
 /* Runs the service and returns the program's exit status: 0 after

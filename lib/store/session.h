@@ -2,9 +2,12 @@
  *
  * The cookie "session" holds base64 of {"jwt":"<token>"}, as the original
  * store's cookie-session middleware wrote it. The token is HS256 with
- * claims id, email, iat and exp; the algorithm is pinned: a token with any
- * other "alg" (none, RS256, HS512...) is refused. A token without exp (as
- * jsonwebtoken signs by default) is accepted; one with a past exp is not. */
+ * claims id, email, iat, exp and gen; the algorithm is pinned: a token with
+ * any other "alg" (none, RS256, HS512...) is refused. A token without exp
+ * (as jsonwebtoken signs by default) is refused, as is one with a past exp.
+ * gen is the user's session generation when the token was signed (a token
+ * without it counts as 0): signing out raises the user's generation, and
+ * services refuse tokens of an older one (session_gen.h). */
 #ifndef STORE_SESSION_H
 #define STORE_SESSION_H
 
@@ -19,15 +22,17 @@ typedef struct store_user {
 	char id[25];
 	char email[STORE_USER_EMAIL_MAX + 1];
 	long long iat;
+	long long gen;           /* session generation; 0 when the token had none */
 } store_user;
 
-/* Signs a token for user valid for ttl seconds from now.
+/* Signs a token for user (gen = user->gen) valid for ttl seconds from now.
  * Caller frees *token with free(). */
 store_err store_jwt_sign(const char *key, const store_user *user, long ttl,
                          char **token);
 
-/* Verifies token with key at time now: HS256 only, good signature, exp (if
- * any) in the future, id a valid ObjectId, email present.
+/* Verifies token with key at time now: HS256 only, good signature, exp
+ * present and in the future, id a valid ObjectId, email present, gen (if
+ * any) an integer >= 0.
  * STORE_EAUTH for any bad token. */
 store_err store_jwt_verify(const char *key, const char *token, time_t now,
                            store_user *user);

@@ -58,7 +58,7 @@ start_launcher() {
 	[[ $status == 0 ]]
 	grep -Eq '^cart store-cart no cart nats /api/cart$' <<<"$output"
 	grep -Eq '^cartd cartd yes cart nats -$' <<<"$output"
-	grep -Eq '^auth store-auth no auth - /api/users$' <<<"$output"
+	grep -Eq '^auth store-auth no auth nats /api/users$' <<<"$output"
 	grep -Eq '^payments store-payments no payments nats /api/payments$' <<<"$output"
 	grep -Eq '^paymentsd paymentsd yes payments nats -$' <<<"$output"
 	grep -Eq '^expirerd expirerd yes - nats,redis -$' <<<"$output"
@@ -182,9 +182,9 @@ signup_with() {
 	done
 }
 
-@test "--only auth starts no nats-server; each process has NAME.pid, NAME.env (mode 600) and NAME.cmd" {
+@test "--only auth starts nats-server (for store.user.signedout) but no redis-server; each process has NAME.pid, NAME.env (mode 600) and NAME.cmd" {
 	store_start auth
-	[[ ! -e $STORE_VAR/run/nats.pid && ! -e $STORE_VAR/run/nats.cmd ]]
+	[[ -s $STORE_VAR/run/nats.pid && -s $STORE_VAR/run/nats.cmd ]]
 	[[ ! -e $STORE_VAR/run/redis.pid && ! -e $STORE_VAR/run/redis.cmd ]]
 	local name
 	for name in auth nginx; do
@@ -198,7 +198,8 @@ signup_with() {
 	# No STORE_ORIGIN unless given: the programs take the request's own origin.
 	[[ $(env_of auth) != *STORE_ORIGIN=* ]]
 	env_of auth | grep -qx "STORE_ACK_WAIT_MS=1000" # passed through
-	[[ $(env_of auth) != *NATS_URL=* && $(env_of auth) != *STORE_RUN_KEEP_GOING=* ]]
+	env_of auth | grep -qx "NATS_URL=$NATS_URL"
+	[[ $(env_of auth) != *REDIS_URL=* && $(env_of auth) != *STORE_RUN_KEEP_GOING=* ]]
 	grep -q 'daemon\\ off\\;' "$STORE_VAR/run/nginx.cmd"
 	api GET /api/users/currentuser
 	expect_status 200

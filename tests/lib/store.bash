@@ -15,7 +15,8 @@
 #   svc_stop NAME [SIGNAL]   stop it (TERM by default), wait until it is gone
 #   svc_kill NAME            the same with KILL
 #   svc_start NAME           start it again exactly as bin/store-run did
-#                            (DIR/run/NAME.env and NAME.cmd), wait until it serves
+#                            (DIR/run/NAME.env and NAME.cmd), wait until it serves;
+#                            refused once store_stop ran (nothing may outlive it)
 #   nats_stop, nats_start    the same for nats-server (same ports, same store)
 #   redis_stop, redis_start  the same for redis-server (same port, same data:
 #                            it writes its append-only file as it stops)
@@ -330,6 +331,12 @@ svc_start() {
 	local -a envs=() cmd=()
 	if [[ ! -s $run/$name.cmd || ! -f $run/$name.env ]]; then
 		echo "svc_start: no $run/$name.cmd or $name.env: bin/store-run did not start '$name'" >&2
+		return 1
+	fi
+	# store_stop checked that nothing is left: a process started after it
+	# would outlive the test file.
+	if [[ -e $STORE_VAR/stopped ]]; then
+		echo "svc_start: the store was stopped (store_stop): '$name' is not started again" >&2
 		return 1
 	fi
 	if pid=$(_svc_pid "$name" 2>/dev/null) && _alive "$pid"; then

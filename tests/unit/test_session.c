@@ -143,9 +143,46 @@ main(void)
 		free(bad);
 	}
 	bad = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key);
-	CHECK(verify_cookie_of(bad, &u) == STORE_OK && u.iat == (long long)now,
-	      "a token without exp, as jsonwebtoken signs it, is accepted");
+	CHECK(verify_cookie_of(bad, &u) == STORE_EAUTH,
+	      "a token without exp, as jsonwebtoken signs it by default, is refused");
 	free(bad);
+	snprintf(payload, sizeof payload,
+	         "{\"id\":\"%s\",\"email\":\"%s\",\"iat\":%ld,\"exp\":\"%ld\"}",
+	         alice.id, alice.email, (long)now, (long)now + 3600);
+	bad = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key);
+	CHECK(verify_cookie_of(bad, &u) == STORE_EAUTH, "a token whose exp is a string is refused");
+	free(bad);
+
+	/* The session generation (gen): absent counts as 0; it must be an
+	 * integer >= 0. */
+	snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"email\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
+	         alice.id, alice.email, (long)now, (long)now + 3600);
+	bad = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key);
+	u.gen = 99;
+	CHECK(verify_cookie_of(bad, &u) == STORE_OK && u.iat == (long long)now && u.gen == 0,
+	      "a token with exp and without gen is accepted, as generation 0");
+	free(bad);
+	{
+		static const char *const gens[] = { "-1", "\"3\"", "1.5", "null" };
+		for (size_t i = 0; i < sizeof gens / sizeof *gens; i++) {
+			snprintf(payload, sizeof payload,
+			         "{\"id\":\"%s\",\"email\":\"%s\",\"exp\":%ld,\"gen\":%s}",
+			         alice.id, alice.email, (long)now + 3600, gens[i]);
+			bad = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key);
+			CHECK(verify_cookie_of(bad, &u) == STORE_EAUTH, "a token with gen %s is refused",
+			      gens[i]);
+			free(bad);
+		}
+	}
+	{
+		store_user bob = alice;
+		char *t = NULL;
+		bob.gen = 7;
+		CHECK(store_jwt_sign(key, &bob, 60, &t) == STORE_OK &&
+		      store_jwt_verify(key, t, now, &u) == STORE_OK && u.gen == 7,
+		      "the signed token carries the user's generation");
+		free(t);
+	}
 	snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"email\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
 	         alice.id, alice.email, (long)now - 100, (long)now - 1);
 	bad = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key);
