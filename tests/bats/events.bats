@@ -147,6 +147,9 @@ held_product() {
 
 @test "products service down: GET /api/cart and itemAddRemove keep working" {
 	held_product 8 5
+	# A second hold, so a unit can go down and up again while products is down.
+	as buyer add_to_cart "$product_id" "$category_id"
+	wait_until "$EVENT_WAIT" as buyer cart_line_is "$product_id" '.qty == 2'
 	svc_stop products
 	svc_stop productsd
 
@@ -154,13 +157,13 @@ held_product() {
 	expect_error 503 "Service unavailable"
 	as buyer api GET /api/cart
 	expect_status 200
-	as buyer cart_line_is "$product_id" '.qty == 1 and .product.price == 8'
-	as buyer api POST /api/cart/itemAddRemove "$(jq -cn --arg i "$product_id" '{id: $i, add: 1}')"
-	expect_status 200
-	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 2)'
+	as buyer cart_line_is "$product_id" '.qty == 2 and .product.price == 8'
 	as buyer api POST /api/cart/itemAddRemove "$(jq -cn --arg i "$product_id" '{id: $i, add: -1}')"
 	expect_status 200
 	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 1)'
+	as buyer api POST /api/cart/itemAddRemove "$(jq -cn --arg i "$product_id" '{id: $i, add: 1}')"
+	expect_status 200
+	json_get . | jq -e --arg p "$product_id" 'any(.info[]; .product.id == $p and .qty == 2)'
 
 	svc_start productsd
 	svc_start products
