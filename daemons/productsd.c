@@ -1,7 +1,8 @@
 /* productsd - the products service's event listener.
  *
- * Releases expired holds (expiration.complete), sells paid ones
- * (payment.created), and relays the catalog's outbox. Shares the catalog
+ * Releases expired holds (expiration.complete) and those a buyer took
+ * out of the cart (cart.released), sells paid ones (payment.created), and
+ * relays the catalog's outbox. Shares the catalog
  * database with store-products. */
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +15,10 @@ static const char usage[] =
 	"usage: productsd [--help]\n"
 	"\n"
 	"The products service's daemon: listens for store.expiration.complete\n"
-	"(an expired hold is released) and store.payment.created (stock goes down,\n"
-	"the buyer's holds are sold), and publishes the catalog's outbox.\n"
+	"(an expired hold is released), store.cart.released (holds a buyer took\n"
+	"out of the cart are released), store.payment.created (stock goes down,\n"
+	"the holds paid for are sold) and store.user.signedout (the session\n"
+	"generation replica), and publishes the catalog's outbox.\n"
 	"\n"
 	"environment:\n"
 	"  STORE_DB              catalog database, as store-products (required)\n"
@@ -29,6 +32,7 @@ static const char usage[] =
 static const store_daemon_listener listeners[] = {
 	{ "expiration.complete", store_catalog_on_expiration },
 	{ "payment.created", store_catalog_on_payment },
+	{ "cart.released", store_catalog_on_cart_released },
 	{ "user.signedout", store_session_gen_on_signedout },
 };
 

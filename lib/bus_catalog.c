@@ -21,7 +21,8 @@ typedef enum ftype {
 	F_TIME,     /* RFC 3339, "2026-11-27T10:00:00Z" */
 	F_OBJECT,
 	F_LINES,    /* cart.changed info: [{product: {}, qty, limit}] */
-	F_ITEMS     /* payment.created info: [{productId, qty}] */
+	F_ITEMS,    /* payment.created info: [{productId, qty}] */
+	F_IDS       /* a non-empty array of 24-hex ids */
 } ftype;
 
 typedef struct field {
@@ -49,6 +50,7 @@ const store_event_kind store_event_kinds[] = {
 	{ "store.payment.created", "payments", "cart, products",
 	  "{id, userId, stripeId, total, info: [{productId, qty, selectionIds}]}" },
 	{ "store.user.signedout", "auth", "products, cart, payments", "{userId, gen}" },
+	{ "store.cart.released", "cart", "products", "{userId, productId, selectionIds}" },
 };
 
 #define PRODUCT_FIELDS                                                      \
@@ -74,6 +76,7 @@ static const field kind_fields[][FIELDS_MAX] = {
 	{ { "id", F_OID }, { "userId", F_OID }, { "stripeId", F_STR },
 	  { "total", F_MONEY }, { "info", F_ITEMS } },
 	{ { "userId", F_OID }, { "gen", F_COUNT } },
+	{ { "userId", F_OID }, { "productId", F_OID }, { "selectionIds", F_IDS } },
 };
 
 _Static_assert(sizeof kind_fields / sizeof *kind_fields ==
@@ -96,11 +99,27 @@ type_text(ftype t)
 	case F_OBJECT: return "an object";
 	case F_LINES: return "an array of {product: {...}, qty, limit}";
 	case F_ITEMS: return "an array of {productId, qty}";
+	case F_IDS: return "a non-empty array of 24-hex ids";
 	}
 	return "?";
 }
 
 static bool value_ok(ftype t, const json_t *v);
+
+/* v is a non-empty array of 24-hex ids. */
+static bool
+ids_ok(const json_t *v)
+{
+	const json_t *id;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return false;
+	json_array_foreach(v, i, id)
+		if (!store_oid_valid(json_string_value(id)))
+			return false;
+	return true;
+}
 
 /* Every element of v is an object whose fields fit. */
 static bool
@@ -140,6 +159,7 @@ value_ok(ftype t, const json_t *v)
 	case F_OBJECT: return json_is_object(v);
 	case F_LINES: return array_of(v, line, sizeof line / sizeof *line);
 	case F_ITEMS: return array_of(v, item, sizeof item / sizeof *item);
+	case F_IDS: return ids_ok(v);
 	}
 	return false;
 }

@@ -191,6 +191,33 @@ store_cart_get(store_db *db, const char *user_id, json_t **out)
 	return cart_view(db, user_id, out);
 }
 
+/* The holds of a line the buyer took out go back on sale: the line's live
+ * holds are announced in store.cart.released for the products service to
+ * release (a spare hold kept by "-1" is not: "+1" takes it back). */
+static store_err
+release_holds(store_db *db, const json_t *line, const char *request_id)
+{
+	json_t *ids = json_array(), *h, *ev;
+	long long now = store_time_now_ms();
+	size_t i;
+	store_err e = STORE_OK;
+
+	if (ids == NULL)
+		return STORE_ENOMEM;
+	json_array_foreach(json_object_get(line, "holds"), i, h)
+		if (store_json_int(h, "expiresAtMs", 0) > now)
+			json_array_append(ids, json_object_get(h, "id"));
+	if (json_array_size(ids) > 0) {
+		ev = json_pack("{s:s?,s:s?,s:O}", "userId", store_json_str(line, "userId"),
+		               "productId", store_json_str(line, "productId"), "selectionIds", ids);
+		e = ev != NULL ? store_outbox_add(db, "store.cart.released", ev, request_id, NULL)
+		    : STORE_ENOMEM;
+		json_decref(ev);
+	}
+	json_decref(ids);
+	return e;
+}
+
 typedef struct change_ctx {
 	const char *user_id, *product_id, *request_id;
 	int add;
@@ -219,6 +246,8 @@ add_remove_tx(store_db *db, void *arg)
 	if (qty <= 0) {
 		e = store_db_delete(db, "lines", store_json_str(line, "id"),
 		                    store_json_int(line, "version", 0));
+		if (e == STORE_OK)
+			e = release_holds(db, line, c->request_id);
 		if (e == STORE_OK)
 			e = cart_touch(db, c->user_id, c->request_id, NULL);
 		goto out;
@@ -256,6 +285,8 @@ remove_tx(store_db *db, void *arg)
 		return e;
 	e = store_db_delete(db, "lines", store_json_str(line, "id"),
 	                    store_json_int(line, "version", 0));
+	if (e == STORE_OK)
+		e = release_holds(db, line, c->request_id);
 	if (e == STORE_OK)
 		e = cart_touch(db, c->user_id, c->request_id, NULL);
 	json_decref(line);

@@ -191,3 +191,54 @@ store_catalog_on_payment(store_db *db, const store_event *ev)
 
 	return e == STORE_EDUPLICATE ? STORE_OK : e;
 }
+
+/* Releases the holds a buyer took out of the cart (store.cart.released):
+ * each still held by that user on that product is released, and the
+ * product's views go down by as many, in one product.updated. */
+static store_err
+released_tx(store_db *db, void *arg)
+{
+	const store_event *ev = ((event_ctx *)arg)->ev;
+	const char *uid = store_json_str(ev->payload, "userId");
+	const char *pid = store_json_str(ev->payload, "productId");
+	const json_t *ids = json_object_get(ev->payload, "selectionIds"), *id;
+	json_t *sel = NULL;
+	long long n = 0;
+	size_t i;
+	store_err e;
+
+	if (!store_oid_valid(uid) || !store_oid_valid(pid) || !json_is_array(ids))
+		return STORE_EINVAL;
+	if ((e = store_processed_mark(db, ev->consumer, ev->id)) != STORE_OK)
+		return e;
+	json_array_foreach(ids, i, id) {
+		json_decref(sel);
+		sel = NULL;
+		e = store_db_get(db, "selections", json_string_value(id), &sel);
+		if (e == STORE_ENOTFOUND)
+			continue;
+		if (e != STORE_OK)
+			goto out;
+		if (strcmp(store_json_str(sel, "status"), "held") != 0 ||
+		    strcmp(store_json_str(sel, "userId"), uid) != 0 ||
+		    strcmp(store_json_str(sel, "productId"), pid) != 0)
+			continue;     /* sold, expired, or not this buyer's: left alone */
+		json_object_set_new(sel, "status", json_string("released"));
+		if ((e = store_db_update(db, "selections", sel, NULL)) != STORE_OK)
+			goto out;
+		n++;
+	}
+	e = n > 0 ? change_product(db, pid, 0, n, ev->request_id) : STORE_OK;
+out:
+	json_decref(sel);
+	return e;
+}
+
+store_err
+store_catalog_on_cart_released(store_db *db, const store_event *ev)
+{
+	event_ctx c = { ev };
+	store_err e = store_db_txn_retry(db, released_tx, &c);
+
+	return e == STORE_EDUPLICATE || e == STORE_ENOTFOUND ? STORE_OK : e;
+}

@@ -98,5 +98,6 @@ store_err store_picture_get(store_db *db, const char *id, char **type,
 /* Event handlers for productsd (idempotent: EVENTS.md rule 4). */
 store_err store_catalog_on_expiration(store_db *db, const store_event *ev);
 store_err store_catalog_on_payment(store_db *db, const store_event *ev);
+store_err store_catalog_on_cart_released(store_db *db, const store_event *ev);
 
 #endif

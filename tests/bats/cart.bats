@@ -6,6 +6,7 @@
 # shellcheck disable=SC2154
 load '../lib/store'
 load '../lib/shop'
+load '../lib/pay'
 
 setup_file() {
 	store_start
@@ -157,6 +158,24 @@ item_remove() {
 	expect_status 204
 	[[ -z $body ]]
 	as buyer cart_lacks "$product_id"
+}
+
+@test "a line taken out of the cart gives its holds back at once: another buyer can hold the unit" {
+	seller_with_product 6 1
+	local pid=$product_id cat=$category_id
+	buyer_holds "$pid" "$cat"
+	product_in "$cat" "$pid" | jq -e '.views == 1'
+	as buyer item_remove "$pid"
+	expect_status 204
+	# store.cart.released: the products service releases the hold.
+	wait_until "$EVENT_WAIT" product_is "$cat" "$pid" '.views == 0 and .count == 1'
+	as other signup
+	as other add_to_cart "$pid" "$cat"
+	# Down to 0 with -1 gives the hold back too.
+	wait_until "$EVENT_WAIT" as other cart_line_is "$pid" '.qty == 1'
+	as other item_add_remove "$pid" -1
+	expect_status 204
+	wait_until "$EVENT_WAIT" product_is "$cat" "$pid" '.views == 0 and .count == 1'
 }
 
 @test "a product that is not in the cart is a 404 Not Found for itemAddRemove and itemRemove" {
