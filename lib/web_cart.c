@@ -216,7 +216,8 @@ render_cart(web_ctx *c, const json_t *cart, const char *added, long long want, i
 		if (web_picture_ok(store_json_str(p, "picture")))
 			web_out(&c->html, "<img class=\"line-thumb\" src=\"%s\" alt=\"\">",
 			        store_json_str(p, "picture"));
-		web_out(&c->html, "</td><td class=\"name\">%s</td><td class=\"num unit\">", name);
+		web_out(&c->html, "</td><td class=\"name\"><a href=\"/products/%s\">%s</a></td>"
+		        "<td class=\"num unit\">", pid, name);
 		web_money(&c->html, cents);
 		web_raw(&c->html, "</td><td class=\"qty-cell\"><div class=\"qty\">");
 		line_button(c, pid, "dec", "−", "One less", name, 0, "small plain");

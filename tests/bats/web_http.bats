@@ -408,6 +408,8 @@ pay_via_api() {
 	as holder page GET /cart
 	expect_status 200
 	[[ $body == *"Held for you until <time datetime=\"$until\" data-hold-until>${until:11:8} UTC</time>"* ]]
+	# The line links to the product's page.
+	[[ $body == *"<td class=\"name\"><a href=\"/products/$lantern\">Lantern</a></td>"* ]]
 	[[ $body =~ \<script\ src=\"(/static/hold\.js\?v=[0-9a-f]+)\"\>\</script\> ]]
 	local js=${BASH_REMATCH[1]}
 	page GET "$js"
