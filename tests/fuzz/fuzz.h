@@ -49,15 +49,22 @@ fuzz_split(const uint8_t *data, size_t size, uint8_t sep, char **head,
 	return *head != NULL;
 }
 
-/* The library's logs (JSON lines on stderr) off: only sanitizer reports
- * (written to fd 2 directly) reach the terminal. */
+/* The library's logs off: a level above every level. */
+static inline void
+fuzz_quiet_logs(void)
+{
+	store_log_init("fuzz", (store_log_level)(STORE_LOG_ERROR + 1));
+}
+
+/* The library's logs (JSON lines on stderr) off, and stdout and stderr
+ * (the FILE streams) to /dev/null: only sanitizer reports (written to fd 2
+ * directly) reach the terminal. */
 static inline void
 fuzz_quiet(void)
 {
 	FILE *null = fopen("/dev/null", "w");
 
-	/* Above every level: nothing is logged. */
-	store_log_init("fuzz", (store_log_level)(STORE_LOG_ERROR + 1));
+	fuzz_quiet_logs();
 	if (null != NULL) {
 		stdout = null;
 		stderr = null;
