@@ -9,13 +9,15 @@
  *        signs them with the service's key (HS256, whatever the header
  *        says), wraps the token in a cookie and verifies that, so the
  *        claims are read past the signature check.
- * Any other first byte: as 'c'. */
+ * Any other first byte: as 'c'. A Cookie header also goes through the web
+ * front's cookie reader (web_cookie_get: its csrf cookie). */
 #include "fuzz.h"
 
 #include <sodium.h>
 #include <time.h>
 
 #include "store/session.h"
+#include "web_impl.h"
 
 static const char key[] = "fuzz-key-fuzz-key-fuzz-key-fuzz-key!";
 #define NOW ((time_t)1796000000)   /* 2026-11-30, fixed: runs repeat */
@@ -104,8 +106,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_user(store_session_from_cookies(key, cookie, NOW, &u), &u);
 		break;
 	default:
-		if ((s = fuzz_str(data + 1, size - 1)) != NULL)
-			check_user(store_session_from_cookies(key, s, NOW, &u), &u);
+		if ((s = fuzz_str(data + 1, size - 1)) == NULL)
+			break;
+		check_user(store_session_from_cookies(key, s, NOW, &u), &u);
+		{
+			char csrf[33];
+
+			if (web_cookie_get(s, "csrf", csrf, sizeof csrf) &&
+			    strlen(csrf) >= sizeof csrf)
+				abort();
+		}
 		break;
 	}
 	free(cookie);
