@@ -115,7 +115,7 @@ install: all
 	for s in 1 3 7 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
 	  install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/ || true; done; done
 
-# Fuzzing (tests/fuzz/README): libFuzzer targets built by clang into
+# Fuzzing (README, "Fuzzing"): libFuzzer targets built by clang into
 # build-fuzz/, the library instrumented for coverage (fuzzer-no-link) and
 # both under AddressSanitizer and UndefinedBehaviorSanitizer.
 FUZZ_BUILD   ?= build-fuzz
