@@ -5,6 +5,8 @@
 #   make test       install what is missing, build, run the whole suite
 #                   (plain and under ASan+UBSan); ends "N passed, N failed"
 #   make bench      benchmarks (see README)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) into build-fuzz/
+#                   with clang and run each for FUZZ_SECONDS (60)
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -49,7 +51,7 @@ UNIT      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH     := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-plain test-san bench install clean
+.PHONY: all deps run test test-plain test-san bench install clean fuzz fuzz-build
 all: $(LIBSTORE) $(PROGRAMS) $(UNIT) $(BENCH)
 
 deps:
@@ -84,11 +86,13 @@ run: deps
 	@BUILD=$(BUILD) bin/store-run
 
 # The whole suite, twice: plain, then under AddressSanitizer and
-# UndefinedBehaviorSanitizer. One closing line counts both.
+# UndefinedBehaviorSanitizer, then the fuzz targets over their corpora.
+# One closing line counts all.
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SAN=1 all
-	@tests/run build build-san
+	@$(MAKE) --no-print-directory fuzz-build
+	@STORE_FUZZ_BUILD=$(FUZZ_BUILD) tests/run build build-san
 
 test-plain: all
 	@tests/run $(BUILD)
@@ -111,8 +115,40 @@ install: all
 	for s in 1 3 7 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
 	  install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/ || true; done; done
 
+# Fuzzing (README, "Fuzzing"): libFuzzer targets built by clang into
+# build-fuzz/, the library instrumented for coverage (fuzzer-no-link) and
+# both under AddressSanitizer and UndefinedBehaviorSanitizer.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
+                -Wno-missing-field-initializers -pthread -Ilib $(PKG_CFLAGS) \
+                $(FUZZ_SAN) -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB     := $(FUZZ_BUILD)/libstore.a
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ         := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+fuzz-build: $(FUZZ)
+
+fuzz: deps fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_BUILD)
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/tests/unit/*.d) \
-         $(wildcard $(BUILD)/tests/bench/*.d)
+         $(wildcard $(BUILD)/tests/bench/*.d) $(wildcard $(FUZZ_BUILD)/*.d) \
+         $(wildcard $(FUZZ_BUILD)/lib/*.d)

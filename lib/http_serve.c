@@ -19,6 +19,7 @@
 #include "store/config.h"
 #include "store/json.h"
 #include "store/log.h"
+#include "http_impl.h"
 
 #define PATH_MAX_LEN 2048
 #define REQ_ID_MAX 128
@@ -448,6 +449,14 @@ send:
 	json_decref(req.input);
 	free(body);
 	res_free(&res);
+}
+
+void
+http_handle(const store_service *svc, const store_http_config *cfg, FCGX_Request *rq)
+{
+	server srv = { .svc = svc, .cfg = cfg, .fd = -1 };
+
+	handle(&srv, rq);
 }
 
 static void *

@@ -67,6 +67,19 @@ is_b64(int c)
 	return isalnum(c) || c == '+' || c == '/';
 }
 
+/* The value of a base64 digit (one is_b64 takes). */
+static int
+b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : 63;
+}
+
 static int
 valid_data_image(const char *s)
 {
@@ -93,6 +106,10 @@ valid_data_image(const char *s)
 		}
 	}
 	if (n == 0 || n % 4 != 0)
+		return 0;
+	/* The bits the padding leaves over are zero ("QQ==", not "QR=="): the
+	 * decoder that serves the picture refuses others. */
+	if (pad > 0 && (b64_value((unsigned char)p[n - pad - 1]) & (pad == 1 ? 0x3 : 0xf)) != 0)
 		return 0;
 	return n / 4 * 3 - pad <= STORE_PICTURE_MAX;
 }

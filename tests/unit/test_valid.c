@@ -285,5 +285,13 @@ main(void)
 	}
 	CHECK(!store_valid_picture("data:image/png;base64,abc"), "bad base64 length is invalid");
 	CHECK(!store_valid_picture("data:image/png;base64,ab!d"), "bad base64 characters are invalid");
+	/* Found by tests/fuzz/fuzz_picture: accepted, stored, then a 500 when served. */
+	CHECK(!store_valid_picture("data:image/gif;base64,R0lGOD=="),
+	      "base64 with bits left over after '==' is invalid");
+	CHECK(!store_valid_picture("data:image/gif;base64,R0lGODl="),
+	      "base64 with bits left over after '=' is invalid");
+	CHECK(store_valid_picture("data:image/gif;base64,R0lGOA==") &&
+	      store_valid_picture("data:image/gif;base64,R0lGODk="),
+	      "base64 padded with its spare bits zero is valid");
 	return CHECK_DONE();
 }
