@@ -18,9 +18,8 @@ hexval(char c)
 	return -1;
 }
 
-/* The raw value of name in query (*len bytes at *val); false when absent. */
-static bool
-find_raw(const char *query, const char *name, const char **val, size_t *len)
+bool
+store_query_raw(const char *query, const char *name, const char **val, size_t *len)
 {
 	size_t nlen = strlen(name);
 	const char *p = query;
@@ -40,38 +39,48 @@ find_raw(const char *query, const char *name, const char **val, size_t *len)
 	return false;
 }
 
+long
+store_url_decode(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	return (long)o;
+}
+
 /* Percent-decodes raw into a new string; NULL when malformed (a bad
  * escape, NUL or another control character) or out of memory. */
 static char *
 decode(const char *raw, size_t len)
 {
 	char *s = malloc(len + 1);
-	size_t o = 0;
+	long n;
 
 	if (s == NULL)
 		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)raw[i];
-
-		if (ch == '+') {
-			ch = ' ';
-		} else if (ch == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				goto bad;
-			hi = hexval(raw[i + 1]);
-			lo = hexval(raw[i + 2]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			ch = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (ch < 0x20 || ch == 0x7f)
+	if ((n = store_url_decode(raw, len, s)) < 0)
+		goto bad;
+	for (long i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			goto bad;
-		s[o++] = (char)ch;
-	}
-	s[o] = '\0';
+	s[n] = '\0';
 	return s;
 bad:
 	free(s);
@@ -150,7 +159,7 @@ store_query_parse(const char *query, const store_qparam *params, size_t n,
 		int r = Q_BLANK;   /* absent counts as blank */
 		size_t len = 0;
 
-		if (find_raw(query, p->name, &raw, &len))
+		if (store_query_raw(query, p->name, &raw, &len))
 			r = check(p, raw, len, &v);
 		if (r == Q_BAD)
 			msg = p->message;

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "store/json.h"
+#include "store/query.h"
 #include "store/valid.h"
 
 #define PAIRS_MAX 256        /* name=value pairs or parts in one body */
@@ -68,45 +69,6 @@ add_text(form *f, const web_field *fd, const char *value, size_t len)
 	return json_object_set_new(f->values, fd->name, s) == 0 ? STORE_OK : STORE_ENOMEM;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes s[0..len) (+ and %XX) into out (at least len bytes); -1 when a
- * %-escape is malformed. */
-static long
-url_decode(const char *s, size_t len, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+') {
-			out[o++] = ' ';
-		} else if (s[i] == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	return (long)o;
-}
-
 static store_err
 parse_urlencoded(form *f, const char *body, size_t len)
 {
@@ -131,8 +93,8 @@ parse_urlencoded(form *f, const char *body, size_t len)
 		}
 		if (stop > p) {
 			const char *nend = eq != NULL ? eq : stop;
-			if ((nl = url_decode(p, (size_t)(nend - p), name)) < 0 ||
-			    (vl = eq != NULL ? url_decode(eq + 1, (size_t)(stop - eq - 1), value) : 0) < 0) {
+			if ((nl = store_url_decode(p, (size_t)(nend - p), name)) < 0 ||
+			    (vl = eq != NULL ? store_url_decode(eq + 1, (size_t)(stop - eq - 1), value) : 0) < 0) {
 				e = STORE_EINVAL;
 				goto out;
 			}

@@ -10,6 +10,7 @@
 
 #include "store/json.h"
 #include "store/log.h"
+#include "store/query.h"
 
 /* --- buffer ------------------------------------------------------------------- */
 
@@ -215,55 +216,18 @@ web_picture_ok(const char *url)
 	return strncmp(url, "/api/", 5) == 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 web_query_get(const char *query, const char *name, char *out, size_t outlen)
 {
-	size_t nlen = strlen(name);
-	const char *p = query;
+	const char *raw;
+	size_t len;
+	long n;
 
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, '&');
-		size_t plen = end != NULL ? (size_t)(end - p) : strlen(p);
-
-		if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			size_t o = 0;
-			for (size_t i = nlen + 1; i < plen; i++) {
-				char ch = p[i];
-				if (ch == '+') {
-					ch = ' ';
-				} else if (ch == '%') {
-					int hi, lo;
-					if (i + 2 >= plen)
-						return 0;
-					hi = hexval(p[i + 1]);
-					lo = hexval(p[i + 2]);
-					if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-						return 0;
-					ch = (char)(hi * 16 + lo);
-					i += 2;
-				}
-				if (o + 1 >= outlen)
-					return 0;
-				out[o++] = ch;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		p = end != NULL ? end + 1 : NULL;
-	}
-	return 0;
+	if (!store_query_raw(query, name, &raw, &len) || len >= outlen ||
+	    (n = store_url_decode(raw, len, out)) < 0 || memchr(out, '\0', (size_t)n) != NULL)
+		return 0;
+	out[n] = '\0';
+	return 1;
 }
 
 /* --- the page ---------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #ifndef STORE_QUERY_H
 #define STORE_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "store/err.h"
@@ -39,5 +40,14 @@ typedef struct store_qparam {
  * out of memory. */
 store_err store_query_parse(const char *query, const store_qparam *params,
                             size_t n, json_t **out, json_t **errors);
+
+/* The first raw (still encoded) value of name in query: *val points into
+ * query, *len bytes ("" for "name" with no '='); false when absent. */
+bool store_query_raw(const char *query, const char *name, const char **val, size_t *len);
+
+/* Percent-decodes s[0..len) ('+' is a space) into out, which has room for
+ * len bytes; adds no NUL. Returns the decoded length, or -1 when an escape
+ * is malformed. The one URL decoder of the store (query strings, forms). */
+long store_url_decode(const char *s, size_t len, char *out);
 
 #endif
