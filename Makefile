@@ -27,21 +27,30 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc
+LD      ?= ld
+OBJCOPY ?= objcopy
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
-           -Ilib $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+           -ffunction-sections -fdata-sections -Ilib $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lfcgi -pthread -lm
-LDFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS) -Wl,--gc-sections
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBSTORE := $(BUILD)/libstore.a
 
+# Programs with more than one file live in a folder of their own, built
+# apart from libstore (which holds only the shared code): the web front in
+# cgi/store-web/, storectl in bin/storectl/. WEB_APP and CTL_APP are their
+# files less main, for the unit tests and fuzz targets that reach into them.
 CGI_SRC   := $(wildcard cgi/*.c)
 DAEMON_SRC:= $(wildcard daemons/*.c)
-BIN_SRC   := $(wildcard bin/*.c)
+WEB_SRC   := $(wildcard cgi/store-web/*.c)
+CTL_SRC   := $(wildcard bin/storectl/*.c)
+WEB_APP   := $(filter-out cgi/store-web/store-web.c,$(WEB_SRC))
+CTL_APP   := $(filter-out bin/storectl/storectl.c,$(CTL_SRC))
 SERVERS   := $(CGI_SRC:cgi/%.c=$(BUILD)/bin/%) \
-             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%)
-TOOLS     := $(BIN_SRC:bin/%.c=$(BUILD)/bin/%)
+             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%) $(BUILD)/bin/store-web
+TOOLS     := $(BUILD)/bin/storectl
 PROGRAMS  := $(SERVERS) $(TOOLS)
 SCRIPTS   := bin/store-run bin/store-nginx-conf bin/store-deps
 
@@ -61,9 +70,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# libstore exports only its API, the store_ names: its files are linked into
+# one object whose other globals (the modules' private helpers shared
+# between their files) become local.
 $(LIBSTORE): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	@rm -f $@
+	$(LD) -r -o $(BUILD)/libstore.o $^
+	$(OBJCOPY) --wildcard --keep-global-symbol='store_*' $(BUILD)/libstore.o
+	$(AR) rcs $@ $(BUILD)/libstore.o
 
 $(BUILD)/bin/%: $(BUILD)/cgi/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
@@ -71,7 +86,19 @@ $(BUILD)/bin/%: $(BUILD)/cgi/%.o $(LIBSTORE)
 $(BUILD)/bin/%: $(BUILD)/daemons/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/bin/%: $(BUILD)/bin/%.o $(LIBSTORE)
+$(BUILD)/bin/store-web: $(WEB_SRC:%.c=$(BUILD)/%.o) $(LIBSTORE)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# storectl's objects go to BUILD/storectl/ (BUILD/bin/storectl is the program).
+$(BUILD)/storectl/%.o: bin/storectl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/bin/storectl: $(CTL_SRC:bin/storectl/%.c=$(BUILD)/storectl/%.o) $(LIBSTORE)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The web front's unit tests reach into its files.
+$(BUILD)/tests/unit/test_web.o: CFLAGS += -Icgi/store-web
+$(BUILD)/tests/test_web: $(BUILD)/tests/unit/test_web.o $(WEB_APP:%.c=$(BUILD)/%.o) $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBSTORE)
@@ -128,6 +155,8 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
                 $(FUZZ_SAN) -MMD -MP
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_LIB     := $(FUZZ_BUILD)/libstore.a
+FUZZ_APP_OBJ := $(WEB_APP:%.c=$(FUZZ_BUILD)/%.o) $(CTL_APP:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_APP     := $(FUZZ_BUILD)/libapps.a
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ         := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
@@ -140,15 +169,30 @@ $(FUZZ_BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
+$(FUZZ_BUILD)/cgi/%.o: cgi/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/bin/%.o: bin/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+# The web front's and storectl's own files, for the targets that parse
+# their input (forms, money, command lines).
+$(FUZZ_APP): $(FUZZ_APP_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_APP) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icgi/store-web -Ibin/storectl -fsanitize=fuzzer -o $@ $< \
+	  $(FUZZ_APP) $(FUZZ_LIB) $(LDLIBS)
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/tests/unit/*.d) \
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/*/*/*.d) \
+         $(wildcard $(BUILD)/tests/unit/*.d) \
          $(wildcard $(BUILD)/tests/bench/*.d) $(wildcard $(FUZZ_BUILD)/*.d) \
-         $(wildcard $(FUZZ_BUILD)/lib/*.d)
+         $(wildcard $(FUZZ_BUILD)/lib/*.d) $(wildcard $(FUZZ_BUILD)/*/*/*.d)

@@ -55,3 +55,19 @@ C
 	[[ $status == 0 ]]
 	[[ $output =~ ^[0-9a-f]{24}\ 1\ not\ found$ ]]
 }
+
+@test "the installed libstore is only the shared API: store_ symbols, no web front or storectl header" {
+	[[ -f $PREFIX/lib/libstore.a && -f $PREFIX/include/store/db.h ]]
+	[[ ! -e $PREFIX/include/store/web.h ]]
+	local other
+	other=$(nm -g --defined-only "$PREFIX/lib/libstore.a" | awk 'NF == 3 && $3 !~ /^store_/ {print $3}')
+	if [[ -n $other ]]; then
+		echo "libstore exports names outside its API: $other" >&2
+		return 1
+	fi
+	# The web front's and storectl's code is not in it.
+	if nm "$PREFIX/lib/libstore.a" | grep -E ' [A-Za-z] (web_|ctl_)'; then
+		echo "libstore holds the web front's or storectl's code" >&2
+		return 1
+	fi
+}

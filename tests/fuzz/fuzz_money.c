@@ -11,7 +11,7 @@
 #include "fuzz.h"
 
 /* money_value is static in the web front's catalogue pages. */
-#include "../../lib/web_catalog.c"
+#include "../../cgi/store-web/web_catalog.c"
 
 #include "ctl_impl.h"
 

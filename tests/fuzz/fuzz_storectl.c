@@ -19,13 +19,13 @@
 #include <unistd.h>
 
 #define main storectl_main
-#include "../../bin/storectl.c"
+#include "../../bin/storectl/storectl.c"
 #undef main
 
 /* ctl_common.c with its NATS connection renamed away, and this one
  * instead. */
 #define ctl_bus_open ctl_bus_open_unused
-#include "../../lib/ctl_common.c"
+#include "../../bin/storectl/ctl_common.c"
 #undef ctl_bus_open
 
 int

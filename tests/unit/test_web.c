@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "../../lib/web_impl.h"
+#include "web_impl.h"
 
 static const web_field fields[] = {
 	{ "name", 10, 0 },

@@ -9,7 +9,7 @@
 
 #include "store/http.h"
 #include "store/log.h"
-#include "store/web.h"
+#include "web.h"
 
 static const char usage[] =
 	"usage: store-web [--help]\n"

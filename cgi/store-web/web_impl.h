@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "store/http.h"
-#include "store/web.h"
+#include "web.h"
 
 #define WEB_PAGE_MAX (4u << 20)      /* largest page rendered */
 #define WEB_API_MAX (8u << 20)       /* largest API answer read */

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "store/web.h"
+#include "web.h"
 
 const char web_css[] =
 	":root{--fg:#1d2230;--muted:#5c6475;--line:#dde1e8;--bg:#f6f7f9;--card:#fff;"
