@@ -3,6 +3,7 @@
  * guarantees; expiration_run.c is the daemon around it. */
 #include "store/expiration.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@
 #define TIME_TEXT_MAX   64        /* an RFC 3339 time */
 #define NAME_MAX_LEN    64        /* productId, categoryId */
 #define SUMMARY_MS      1000      /* one info line at most this often */
+#define DONE_QUEUE_MAX  4         /* fired batches waiting for their delete */
+
+/* A fired batch whose acknowledged jobs are to be deleted. */
+typedef struct done_item {
+	struct done_item *next;
+	store_job *v;             /* owned: the batch as taken */
+	size_t n;
+	const char **ids;         /* owned array; the ids point into v */
+	size_t nids;
+} done_item;
 
 struct store_expiration {
 	store_jobs *jobs;
@@ -31,6 +42,12 @@ struct store_expiration {
 	long long summary_at;
 	size_t fired;
 	long long late_max;
+	/* the delete thread: fired batches, oldest first */
+	pthread_mutex_t mu;
+	pthread_cond_t cond;      /* queue changed, or closing */
+	done_item *head, *tail;
+	size_t queued;
+	bool closing;
 };
 
 /* One taken job on its way out. */
@@ -79,6 +96,8 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 	x->jobs = jobs;
 	x->bus = bus;
 	x->lease_ms = lease_ms;
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cond, NULL);
 	*out = x;
 	return STORE_OK;
 }
@@ -86,6 +105,10 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 void
 store_expiration_free(store_expiration *x)
 {
+	if (x == NULL)
+		return;
+	pthread_cond_destroy(&x->cond);
+	pthread_mutex_destroy(&x->mu);
 	free(x);
 }
 
@@ -326,19 +349,90 @@ fire_retry(store_expiration *x, const store_job *job, bool stopping)
 	(void)store_jobs_retry(x->jobs, job->id, stopping ? 0 : delay);
 }
 
-/* Fires what was taken: one asynchronous publish of the whole batch, one
- * delete of every acknowledged (or malformed) job, the rest given back. */
+/* Deletes a fired batch's acknowledged jobs and frees the item. */
 static void
-fire_batch(store_expiration *x, const store_job *v, size_t n, bool stopping)
+done_run(store_expiration *x, done_item *it)
+{
+	store_err d;
+
+	if (it->nids > 0 &&
+	    (d = store_jobs_done_many(x->jobs, it->ids, it->nids, NULL)) != STORE_OK)
+		store_warn("cannot delete %zu fired jobs: %s; they will fire again when "
+		           "their leases lapse and be dropped as duplicates", it->nids,
+		           store_strerror(d));
+	store_job_list_free(it->v, it->n);
+	free(it->ids);
+	free(it);
+}
+
+/* The delete thread: deletes fired batches in order while the firing loop
+ * takes and publishes the next one; drains the queue before it ends. */
+static void *
+done_main(void *arg)
+{
+	store_expiration *x = arg;
+	done_item *it;
+
+	pthread_mutex_lock(&x->mu);
+	for (;;) {
+		while (x->head == NULL && !x->closing)
+			pthread_cond_wait(&x->cond, &x->mu);
+		if (x->head == NULL)
+			break;
+		it = x->head;
+		x->head = it->next;
+		if (x->head == NULL)
+			x->tail = NULL;
+		x->queued--;
+		pthread_cond_broadcast(&x->cond);
+		pthread_mutex_unlock(&x->mu);
+		done_run(x, it);
+		pthread_mutex_lock(&x->mu);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
+/* Queues it for the delete thread (waiting while DONE_QUEUE_MAX are
+ * queued), or deletes it here when there is no thread. */
+static void
+done_queue(store_expiration *x, done_item *it, bool threaded)
+{
+	if (!threaded) {
+		done_run(x, it);
+		return;
+	}
+	pthread_mutex_lock(&x->mu);
+	while (x->queued >= DONE_QUEUE_MAX)
+		pthread_cond_wait(&x->cond, &x->mu);
+	if (x->tail != NULL)
+		x->tail->next = it;
+	else
+		x->head = it;
+	x->tail = it;
+	x->queued++;
+	pthread_cond_broadcast(&x->cond);
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* Fires what was taken (v, owned: freed here or by the delete thread): one
+ * asynchronous publish of the whole batch, the rest given back, and every
+ * acknowledged (or malformed) job queued for one delete. */
+static void
+fire_batch(store_expiration *x, store_job *v, size_t n, bool stopping, bool threaded)
 {
 	firing *f = calloc(n, sizeof *f);
 	store_bus_msg *msgs = calloc(n, sizeof *msgs);
+	done_item *it = calloc(1, sizeof *it);
 	const char **done = calloc(n, sizeof *done);
 	size_t nmsgs = 0, ndone = 0, k = 0;
-	store_err e, d;
+	store_err e;
 
-	if (f == NULL || msgs == NULL || done == NULL) {
+	if (f == NULL || msgs == NULL || it == NULL || done == NULL) {
 		store_error("out of memory firing %zu jobs; their leases will lapse", n);
+		store_job_list_free(v, n);
+		free(done);
+		free(it);
 		goto out;
 	}
 	fire_prepare(v, n, f, msgs, &nmsgs);
@@ -353,12 +447,9 @@ fire_batch(store_expiration *x, const store_job *v, size_t n, bool stopping)
 			fire_retry(x, &v[i], stopping);
 	}
 	fire_log(x, v, n, f, msgs);
-	if (ndone > 0 && (d = store_jobs_done_many(x->jobs, done, ndone, NULL)) != STORE_OK)
-		store_warn("cannot delete %zu fired jobs: %s; they will fire again when "
-		           "their leases lapse and be dropped as duplicates", ndone,
-		           store_strerror(d));
+	*it = (done_item){ NULL, v, n, done, ndone };
+	done_queue(x, it, threaded);
 out:
-	free(done);
 	free(msgs);
 	free(f);
 }
@@ -367,12 +458,15 @@ void
 store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 {
 	store_job *v = NULL;
+	pthread_t tid;
 	char why[256] = "";
 	long down_ms = 0;
-	bool more = false;
+	bool more = false, threaded;
 	size_t n = 0;
 	store_err e;
 
+	x->closing = false;
+	threaded = pthread_create(&tid, NULL, done_main, x) == 0;
 	while (!*stop) {
 		/* A full take may have left more due: take again before waiting. */
 		e = more ? STORE_OK : store_jobs_wait(x->jobs, WAIT_MAX_MS);
@@ -396,10 +490,16 @@ store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 			store_info("redis answers again");
 		down_ms = 0;
 		more = n == STORE_EXPIRATION_BATCH;
-		if (n > 0)
-			fire_batch(x, v, n, *stop != 0);   /* in hand: fired even when stopping */
-		store_job_list_free(v, n);
+		if (n > 0)                      /* in hand: fired even when stopping */
+			fire_batch(x, v, n, *stop != 0, threaded);
 		v = NULL;
 		n = 0;
+	}
+	if (threaded) {
+		pthread_mutex_lock(&x->mu);
+		x->closing = true;
+		pthread_cond_broadcast(&x->cond);
+		pthread_mutex_unlock(&x->mu);
+		pthread_join(tid, NULL);
 	}
 }
