@@ -360,8 +360,14 @@ run_baseline(long n, long window, long lead)
 		s = natsMsg_Create(&m, BASE_SUBJECT, NULL, payload, (int)strlen(payload));
 		if (s == NATS_OK)
 			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-		if (s == NATS_OK)
-			s = js_PublishMsgAsync(js, &m, &po);
+		/* A loaded machine may stall the 1000 in flight past the stall
+		 * wait: wait and send again (m stays ours until it is taken). */
+		for (int t = 0; s == NATS_OK || (s == NATS_TIMEOUT && t < 600); t++) {
+			if (s == NATS_TIMEOUT)
+				bench_sleep_ms(100);
+			if ((s = js_PublishMsgAsync(js, &m, &po)) != NATS_TIMEOUT)
+				break;
+		}
 		natsMsg_Destroy(m);
 		if (s != NATS_OK)
 			bench_die(PROG, "baseline: publish failed: %s", natsStatus_GetText(s));
