@@ -23,16 +23,27 @@
 #define TIME_TEXT_MAX   64        /* an RFC 3339 time */
 #define NAME_MAX_LEN    64        /* productId, categoryId */
 #define SUMMARY_MS      1000      /* one info line at most this often */
+#define FIRE_QUEUE_MAX  1         /* taken batches waiting for the publisher */
 #define DONE_QUEUE_MAX  4         /* fired batches waiting for their delete */
 
-/* A fired batch whose acknowledged jobs are to be deleted. */
-typedef struct done_item {
-	struct done_item *next;
+/* A batch of jobs between two stages: taken (ids NULL), or fired (ids: the
+ * acknowledged ones, to delete). */
+typedef struct batch {
+	struct batch *next;
 	store_job *v;             /* owned: the batch as taken */
 	size_t n;
 	const char **ids;         /* owned array; the ids point into v */
 	size_t nids;
-} done_item;
+} batch;
+
+/* A bounded queue of batches between two threads, oldest first. */
+typedef struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;      /* changed, or closing */
+	batch *head, *tail;
+	size_t n, max;
+	bool closing;             /* no more pushes: pop drains, then NULL */
+} queue;
 
 struct store_expiration {
 	store_jobs *jobs;
@@ -42,12 +53,9 @@ struct store_expiration {
 	long long summary_at;
 	size_t fired;
 	long long late_max;
-	/* the delete thread: fired batches, oldest first */
-	pthread_mutex_t mu;
-	pthread_cond_t cond;      /* queue changed, or closing */
-	done_item *head, *tail;
-	size_t queued;
-	bool closing;
+	/* the pipeline: take -> fire_q -> publish -> done_q -> delete */
+	queue fire_q, done_q;
+	volatile sig_atomic_t *stop;
 };
 
 /* One taken job on its way out. */
@@ -96,8 +104,6 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 	x->jobs = jobs;
 	x->bus = bus;
 	x->lease_ms = lease_ms;
-	pthread_mutex_init(&x->mu, NULL);
-	pthread_cond_init(&x->cond, NULL);
 	*out = x;
 	return STORE_OK;
 }
@@ -105,10 +111,6 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 void
 store_expiration_free(store_expiration *x)
 {
-	if (x == NULL)
-		return;
-	pthread_cond_destroy(&x->cond);
-	pthread_mutex_destroy(&x->mu);
 	free(x);
 }
 
@@ -349,90 +351,111 @@ fire_retry(store_expiration *x, const store_job *job, bool stopping)
 	(void)store_jobs_retry(x->jobs, job->id, stopping ? 0 : delay);
 }
 
-/* Deletes a fired batch's acknowledged jobs and frees the item. */
+/* ---- the pipeline's queues ---------------------------------------------- */
+
 static void
-done_run(store_expiration *x, done_item *it)
+queue_init(queue *q, size_t max)
+{
+	memset(q, 0, sizeof *q);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->max = max;
+}
+
+static void
+queue_destroy(queue *q)
+{
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->mu);
+}
+
+/* Appends b, waiting while the queue is full. */
+static void
+queue_push(queue *q, batch *b)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->n >= q->max)
+		pthread_cond_wait(&q->cond, &q->mu);
+	b->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = b;
+	else
+		q->head = b;
+	q->tail = b;
+	q->n++;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* The oldest batch, waiting for one; NULL once closed and empty. */
+static batch *
+queue_pop(queue *q)
+{
+	batch *b;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->head == NULL && !q->closing)
+		pthread_cond_wait(&q->cond, &q->mu);
+	b = q->head;
+	if (b != NULL) {
+		q->head = b->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->n--;
+		pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return b;
+}
+
+static void
+queue_close(queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closing = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- the stages --------------------------------------------------------- */
+
+/* Deletes a fired batch's acknowledged jobs and frees it. */
+static void
+done_run(store_expiration *x, batch *b)
 {
 	store_err d;
 
-	if (it->nids > 0 &&
-	    (d = store_jobs_done_many(x->jobs, it->ids, it->nids, NULL)) != STORE_OK)
+	if (b->nids > 0 &&
+	    (d = store_jobs_done_many(x->jobs, b->ids, b->nids, NULL)) != STORE_OK)
 		store_warn("cannot delete %zu fired jobs: %s; they will fire again when "
-		           "their leases lapse and be dropped as duplicates", it->nids,
+		           "their leases lapse and be dropped as duplicates", b->nids,
 		           store_strerror(d));
-	store_job_list_free(it->v, it->n);
-	free(it->ids);
-	free(it);
+	store_job_list_free(b->v, b->n);
+	free(b->ids);
+	free(b);
 }
 
-/* The delete thread: deletes fired batches in order while the firing loop
- * takes and publishes the next one; drains the queue before it ends. */
-static void *
-done_main(void *arg)
+/* Fires a taken batch: one asynchronous publish of all its events, the
+ * unacknowledged jobs given back, and the batch with the acknowledged (or
+ * malformed) ones as its ids to delete. NULL when out of memory (the
+ * batch is freed; its leases lapse and bring the jobs back). */
+static batch *
+fire_run(store_expiration *x, batch *b)
 {
-	store_expiration *x = arg;
-	done_item *it;
-
-	pthread_mutex_lock(&x->mu);
-	for (;;) {
-		while (x->head == NULL && !x->closing)
-			pthread_cond_wait(&x->cond, &x->mu);
-		if (x->head == NULL)
-			break;
-		it = x->head;
-		x->head = it->next;
-		if (x->head == NULL)
-			x->tail = NULL;
-		x->queued--;
-		pthread_cond_broadcast(&x->cond);
-		pthread_mutex_unlock(&x->mu);
-		done_run(x, it);
-		pthread_mutex_lock(&x->mu);
-	}
-	pthread_mutex_unlock(&x->mu);
-	return NULL;
-}
-
-/* Queues it for the delete thread (waiting while DONE_QUEUE_MAX are
- * queued), or deletes it here when there is no thread. */
-static void
-done_queue(store_expiration *x, done_item *it, bool threaded)
-{
-	if (!threaded) {
-		done_run(x, it);
-		return;
-	}
-	pthread_mutex_lock(&x->mu);
-	while (x->queued >= DONE_QUEUE_MAX)
-		pthread_cond_wait(&x->cond, &x->mu);
-	if (x->tail != NULL)
-		x->tail->next = it;
-	else
-		x->head = it;
-	x->tail = it;
-	x->queued++;
-	pthread_cond_broadcast(&x->cond);
-	pthread_mutex_unlock(&x->mu);
-}
-
-/* Fires what was taken (v, owned: freed here or by the delete thread): one
- * asynchronous publish of the whole batch, the rest given back, and every
- * acknowledged (or malformed) job queued for one delete. */
-static void
-fire_batch(store_expiration *x, store_job *v, size_t n, bool stopping, bool threaded)
-{
+	size_t n = b->n, nmsgs = 0, k = 0;
 	firing *f = calloc(n, sizeof *f);
 	store_bus_msg *msgs = calloc(n, sizeof *msgs);
-	done_item *it = calloc(1, sizeof *it);
-	const char **done = calloc(n, sizeof *done);
-	size_t nmsgs = 0, ndone = 0, k = 0;
+	store_job *v = b->v;
 	store_err e;
 
-	if (f == NULL || msgs == NULL || it == NULL || done == NULL) {
+	b->ids = calloc(n, sizeof *b->ids);
+	b->nids = 0;
+	if (f == NULL || msgs == NULL || b->ids == NULL) {
 		store_error("out of memory firing %zu jobs; their leases will lapse", n);
-		store_job_list_free(v, n);
-		free(done);
-		free(it);
+		store_job_list_free(b->v, b->n);
+		free(b->ids);
+		free(b);
+		b = NULL;
 		goto out;
 	}
 	fire_prepare(v, n, f, msgs, &nmsgs);
@@ -442,31 +465,58 @@ fire_batch(store_expiration *x, store_job *v, size_t n, bool stopping, bool thre
 		           "back", store_strerror(e));
 	for (size_t i = 0; i < n; i++) {
 		if (f[i].drop || msgs[k++].acked)
-			done[ndone++] = v[i].id;
+			b->ids[b->nids++] = v[i].id;
 		else
-			fire_retry(x, &v[i], stopping);
+			fire_retry(x, &v[i], *x->stop != 0);
 	}
 	fire_log(x, v, n, f, msgs);
-	*it = (done_item){ NULL, v, n, done, ndone };
-	done_queue(x, it, threaded);
 out:
 	free(msgs);
 	free(f);
+	return b;
+}
+
+static void *
+done_main(void *arg)
+{
+	store_expiration *x = arg;
+	batch *b;
+
+	while ((b = queue_pop(&x->done_q)) != NULL)
+		done_run(x, b);
+	return NULL;
+}
+
+/* Publishes taken batches while the next one is taken. */
+static void *
+fire_main(void *arg)
+{
+	store_expiration *x = arg;
+	batch *b;
+
+	while ((b = queue_pop(&x->fire_q)) != NULL)
+		if ((b = fire_run(x, b)) != NULL)
+			queue_push(&x->done_q, b);
+	return NULL;
 }
 
 void
 store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 {
 	store_job *v = NULL;
-	pthread_t tid;
+	pthread_t fire_tid, done_tid;
 	char why[256] = "";
 	long down_ms = 0;
-	bool more = false, threaded;
+	bool more = false, firing, deleting;
 	size_t n = 0;
+	batch *b;
 	store_err e;
 
-	x->closing = false;
-	threaded = pthread_create(&tid, NULL, done_main, x) == 0;
+	x->stop = stop;
+	queue_init(&x->fire_q, FIRE_QUEUE_MAX);
+	queue_init(&x->done_q, DONE_QUEUE_MAX);
+	deleting = pthread_create(&done_tid, NULL, done_main, x) == 0;
+	firing = deleting && pthread_create(&fire_tid, NULL, fire_main, x) == 0;
 	while (!*stop) {
 		/* A full take may have left more due: take again before waiting. */
 		e = more ? STORE_OK : store_jobs_wait(x->jobs, WAIT_MAX_MS);
@@ -490,16 +540,27 @@ store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 			store_info("redis answers again");
 		down_ms = 0;
 		more = n == STORE_EXPIRATION_BATCH;
-		if (n > 0)                      /* in hand: fired even when stopping */
-			fire_batch(x, v, n, *stop != 0, threaded);
+		if (n > 0 && (b = calloc(1, sizeof *b)) == NULL) {
+			store_error("out of memory taking %zu jobs; their leases will lapse", n);
+			store_job_list_free(v, n);
+		} else if (n > 0) {
+			/* In hand: fired even when stopping. */
+			b->v = v;
+			b->n = n;
+			if (firing)
+				queue_push(&x->fire_q, b);
+			else if ((b = fire_run(x, b)) != NULL)
+				done_run(x, b);
+		}
 		v = NULL;
 		n = 0;
 	}
-	if (threaded) {
-		pthread_mutex_lock(&x->mu);
-		x->closing = true;
-		pthread_cond_broadcast(&x->cond);
-		pthread_mutex_unlock(&x->mu);
-		pthread_join(tid, NULL);
-	}
+	queue_close(&x->fire_q);
+	if (firing)
+		pthread_join(fire_tid, NULL);
+	queue_close(&x->done_q);
+	if (deleting)
+		pthread_join(done_tid, NULL);
+	queue_destroy(&x->fire_q);
+	queue_destroy(&x->done_q);
 }

@@ -3,11 +3,13 @@
  *
  * For each store.product.selected it schedules a delayed job in Redis
  * (store/jobs.h; id = selectionId, due at expiresAt), acking the event only
- * once Redis has it. The firing loop sleeps exactly until the next job is
- * due, takes every due job (up to STORE_EXPIRATION_BATCH) under a lease in
- * one script, publishes their store.expiration.complete asynchronously in
- * one batch, and deletes the acknowledged jobs in one script; the others
- * are given back, due again after a delay that grows with their tries.
+ * once Redis has it. Firing is a pipeline of three threads: the taker
+ * sleeps exactly until the next job is due and takes every due job (up to
+ * STORE_EXPIRATION_BATCH) under a lease in one script; the publisher
+ * publishes a batch's store.expiration.complete asynchronously (while the
+ * taker takes the next batch) and gives back the jobs whose event was not
+ * acknowledged, due again after a delay that grows with their tries; the
+ * deleter deletes the acknowledged jobs of each batch in one script.
  *
  * Firing is at least once and harmless when more: a job is deleted only
  * after JetStream acknowledged its event, so a crash in between fires it
@@ -45,7 +47,8 @@ void store_expiration_free(store_expiration *x);
 store_err store_expiration_on_selected(void *ctx, const store_event *ev);
 
 /* Fires due jobs until *stop is set (store_jobs_interrupt on the jobs
- * handle ends a wait at once); the jobs in hand are fired before it
+ * handle ends a wait at once), running the publisher and deleter threads
+ * meanwhile; every batch in hand is fired, and its jobs deleted, before it
  * returns. Waits and retries while Redis or NATS is down. */
 void store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop);
 
