@@ -389,6 +389,79 @@ out:
 	return e;
 }
 
+store_err
+store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n)
+{
+	struct bus_batch b = { 0 };
+	char at[BUS_TIME_LEN];
+	jsPubOptions po;
+	natsMsgList pending = { 0 };
+	natsMsg *m = NULL;
+	natsStatus s = NATS_OK;
+	size_t sent = 0, acked = 0;
+	store_err e = STORE_EINVAL;
+
+	if (bus == NULL || (msgs == NULL && n > 0))
+		return STORE_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].acked = 0;
+		if (!bus_subject_ok(msgs[i].subject) || !event_id_ok(msgs[i].event_id) ||
+		    msgs[i].data == NULL)
+			return STORE_EINVAL;
+	}
+	if (n == 0)
+		return STORE_OK;
+	if (!bus_connected(bus))
+		return STORE_EUNAVAIL;
+	if ((e = bus_stream_ensure(bus)) != STORE_OK)
+		return e;
+	if ((b.rows = calloc(n, sizeof *b.rows)) == NULL)
+		return STORE_ENOMEM;
+	b.n = n;
+	for (size_t i = 0; i < n; i++)
+		b.rows[i].id = msgs[i].event_id;
+	bus_now_rfc3339(at);
+	/* One batch at a time on a bus: the acks find their rows in it. */
+	pthread_mutex_lock(&bus->flush_mu);
+	pthread_mutex_lock(&bus->batch_mu);
+	bus->batch = &b;
+	pthread_mutex_unlock(&bus->batch_mu);
+	jsPubOptions_Init(&po);
+	po.MaxWait = BUS_PUB_WAIT_MS;
+	for (size_t i = 0; i < n && s == NATS_OK; i++) {
+		e = bus_msg_new(msgs[i].subject, msgs[i].data, msgs[i].len,
+		                msgs[i].event_id, NULL, at, &m);
+		if (e != STORE_OK)
+			break;
+		s = js_PublishMsgAsync(bus->js, &m, &po);
+		natsMsg_Destroy(m);     /* NULL when the library took it */
+		m = NULL;
+		if (s == NATS_OK)
+			sent++;
+	}
+	/* Every publish has a MaxWait, so this ends; bound it anyway. */
+	po.MaxWait = BUS_PUB_WAIT_MS + 1000;
+	if (sent > 0 && js_PublishAsyncComplete(bus->js, &po) != NATS_OK &&
+	    js_PublishAsyncGetPendingList(&pending, bus->js) == NATS_OK)
+		natsMsgList_Destroy(&pending);
+	pthread_mutex_lock(&bus->batch_mu);
+	bus->batch = NULL;
+	pthread_mutex_unlock(&bus->batch_mu);
+	pthread_mutex_unlock(&bus->flush_mu);
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].acked = b.rows[i].acked ? 1 : 0;
+		acked += b.rows[i].acked;
+	}
+	if (e == STORE_OK && acked < n) {
+		store_warn("%zu of %zu events not acknowledged: %s (jetstream error %d)",
+		           n - acked, n, natsStatus_GetText(s != NATS_OK ? s : b.last_err),
+		           (int)b.last_je);
+		e = STORE_EUNAVAIL;
+	}
+	free(b.rows);
+	return e;
+}
+
 /* ---- open / free -------------------------------------------------------- */
 
 /* Sets the connection options; NATS_OK or the first failure. */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ typedef struct server {
 	const store_service *svc;
 	const store_http_config *cfg;
 	int fd;
+	bool unix_socket;               /* fd listens on a unix socket */
 	volatile sig_atomic_t stopping;
 	pthread_mutex_t accept_lock;
 } server;
@@ -478,6 +480,20 @@ worker(void *arg)
 			continue;
 		}
 		handle(srv, &rq);
+		if (srv->unix_socket) {
+			/* libfcgi's close shuts the write side down and then waits,
+			 * holding this thread, until the front server closed its
+			 * end (a lingering close, against TCP resets): a round trip
+			 * through nginx per request, the most costly step of a
+			 * small request in a profile. On a unix socket, with the
+			 * request's input read to its end, a plain close (a
+			 * detached request's) loses nothing. */
+			char scratch[1024];
+
+			while (FCGX_GetStr(scratch, sizeof scratch, rq.in) > 0)
+				;
+			FCGX_Detach(&rq);
+		}
 		FCGX_Finish_r(&rq);
 	}
 	FCGX_Free(&rq, 1);
@@ -534,6 +550,7 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 	e = open_listener(cfg->listen, &srv.fd, err, errlen);
 	if (e != STORE_OK)
 		return e;
+	srv.unix_socket = strchr(cfg->listen, '/') != NULL || strchr(cfg->listen, ':') == NULL;
 	pthread_mutex_init(&srv.accept_lock, NULL);
 	/* Workers never see SIGTERM/SIGINT: this thread waits for them. */
 	sigemptyset(&sigs);

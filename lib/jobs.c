@@ -35,7 +35,8 @@
 #define JOBS_ERR_MAX      256
 #define JOBS_KEY_MAX      (STORE_JOBS_PREFIX_MAX + 8)
 #define JOBS_SHA_LEN      40
-#define JOBS_ARGS_MAX     4         /* script arguments, the channel included */
+#define JOBS_ARGS_MAX     (STORE_JOBS_TAKE_MAX + 1) /* script arguments, the
+                                    * channel included (done: one per id) */
 #define JOBS_NUM_MAX      24        /* a number as text */
 #define JOB_FIELDS        6         /* per job in take and list replies */
 
@@ -67,36 +68,57 @@ static const char lua_schedule[] =
 
 /* ARGV: wake, now (-1: the server's), lease ms, max. Lapsed leases go
  * back to the due set first, at their due time. Returns id, due, 0,
- * deadline, tries, payload for each job taken. */
+ * deadline, tries, payload for each job taken. Each step is one command
+ * over all the ids (a take of 1,000 jobs is a handful of commands, not
+ * thousands). */
 static const char lua_take[] =
 	LUA_NOW
 	"local now = now_ms(ARGV[2])\n"
 	"local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', num(now),\n"
 	"                          'LIMIT', 0, 1000)\n"
-	"for _, id in ipairs(lapsed) do\n"
-	"  redis.call('ZREM', KEYS[2], id)\n"
-	"  local at = tonumber(redis.call('HGET', KEYS[4], id)) or now\n"
-	"  redis.call('ZADD', KEYS[1], num(at), id)\n"
+	"if #lapsed > 0 then\n"
+	"  local ats = redis.call('HMGET', KEYS[4], unpack(lapsed))\n"
+	"  local back = {}\n"
+	"  for i, id in ipairs(lapsed) do\n"
+	"    back[#back + 1] = num(tonumber(ats[i]) or now)\n"
+	"    back[#back + 1] = id\n"
+	"  end\n"
+	"  redis.call('ZREM', KEYS[2], unpack(lapsed))\n"
+	"  redis.call('ZADD', KEYS[1], unpack(back))\n"
 	"end\n"
 	"local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now),\n"
 	"                       'LIMIT', 0, tonumber(ARGV[4]))\n"
+	"if #due == 0 then return {} end\n"
+	"redis.call('ZREM', KEYS[1], unpack(due))\n"
+	"local payloads = redis.call('HMGET', KEYS[3], unpack(due))\n"
+	"local ats = redis.call('HMGET', KEYS[4], unpack(due))\n"
+	"local tries = redis.call('HMGET', KEYS[5], unpack(due))\n"
 	"local deadline = now + tonumber(ARGV[3])\n"
-	"local out = {}\n"
-	"for _, id in ipairs(due) do\n"
-	"  redis.call('ZREM', KEYS[1], id)\n"
-	"  local payload = redis.call('HGET', KEYS[3], id)\n"
-	"  if payload then\n"
-	"    redis.call('ZADD', KEYS[2], num(deadline), id)\n"
+	"local out, leased, counts, gone = {}, {}, {}, {}\n"
+	"for i, id in ipairs(due) do\n"
+	"  if payloads[i] then\n"
+	"    local t = (tonumber(tries[i]) or 0) + 1\n"
+	"    leased[#leased + 1] = num(deadline)\n"
+	"    leased[#leased + 1] = id\n"
+	"    counts[#counts + 1] = id\n"
+	"    counts[#counts + 1] = t\n"
 	"    out[#out + 1] = id\n"
-	"    out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], id)) or now\n"
+	"    out[#out + 1] = tonumber(ats[i]) or now\n"
 	"    out[#out + 1] = 0\n"
 	"    out[#out + 1] = deadline\n"
-	"    out[#out + 1] = redis.call('HINCRBY', KEYS[5], id, 1)\n"
-	"    out[#out + 1] = payload\n"
+	"    out[#out + 1] = t\n"
+	"    out[#out + 1] = payloads[i]\n"
 	"  else\n"
-	"    redis.call('HDEL', KEYS[4], id)\n"
-	"    redis.call('HDEL', KEYS[5], id)\n"
+	"    gone[#gone + 1] = id\n"
 	"  end\n"
+	"end\n"
+	"if #leased > 0 then\n"
+	"  redis.call('ZADD', KEYS[2], unpack(leased))\n"
+	"  redis.call('HSET', KEYS[5], unpack(counts))\n"
+	"end\n"
+	"if #gone > 0 then\n"
+	"  redis.call('HDEL', KEYS[4], unpack(gone))\n"
+	"  redis.call('HDEL', KEYS[5], unpack(gone))\n"
 	"end\n"
 	"return out\n";
 
@@ -107,6 +129,18 @@ static const char lua_done[] =
 	"redis.call('ZREM', KEYS[2], ARGV[2])\n"
 	"redis.call('HDEL', KEYS[4], ARGV[2])\n"
 	"redis.call('HDEL', KEYS[5], ARGV[2])\n"
+	"return n\n";
+
+/* ARGV: wake, id... The number of jobs that existed. One command per key
+ * over all the ids. */
+static const char lua_done_many[] =
+	"local ids = {}\n"
+	"for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end\n"
+	"local n = redis.call('HDEL', KEYS[3], unpack(ids))\n"
+	"redis.call('ZREM', KEYS[1], unpack(ids))\n"
+	"redis.call('ZREM', KEYS[2], unpack(ids))\n"
+	"redis.call('HDEL', KEYS[4], unpack(ids))\n"
+	"redis.call('HDEL', KEYS[5], unpack(ids))\n"
 	"return n\n";
 
 /* ARGV: wake, id, delay ms. 1 when the job was leased and waits again.
@@ -161,9 +195,11 @@ static const char lua_list[] =
 	"if got < limit then add(KEYS[2], true, limit - got) end\n"
 	"return out\n";
 
-enum { S_SCHEDULE, S_TAKE, S_DONE, S_RETRY, S_NEXT, S_COUNT, S_LIST, S_COUNT_ALL };
+enum { S_SCHEDULE, S_TAKE, S_DONE, S_DONE_MANY, S_RETRY, S_NEXT, S_COUNT, S_LIST,
+       S_COUNT_ALL };
 static const char *const scripts[S_COUNT_ALL] = {
-	lua_schedule, lua_take, lua_done, lua_retry, lua_next, lua_count, lua_list,
+	lua_schedule, lua_take, lua_done, lua_done_many, lua_retry, lua_next, lua_count,
+	lua_list,
 };
 
 /* ---- the handle --------------------------------------------------------- */
@@ -462,11 +498,11 @@ out:
  * once more on a new connection when the connection broke. Caller frees
  * *out with freeReplyObject. */
 static store_err
-cmd_run(store_jobs *j, int s, int nargs, const char **args, const size_t *lens,
+cmd_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t *lens,
         redisReply **out)
 {
-	const char *argv[3 + K_COUNT + JOBS_ARGS_MAX];
-	size_t lv[3 + K_COUNT + JOBS_ARGS_MAX];
+	const char **argv = NULL;
+	size_t *lv = NULL;
 	char nkeys[4];
 	redisReply *r = NULL;
 	store_err e = STORE_EUNAVAIL;
@@ -475,6 +511,13 @@ cmd_run(store_jobs *j, int s, int nargs, const char **args, const size_t *lens,
 	*out = NULL;
 	if (nargs > JOBS_ARGS_MAX) {
 		e = STORE_EINTERNAL;
+		goto out;
+	}
+	argv = malloc((size_t)(3 + K_COUNT + nargs) * sizeof *argv);
+	lv = malloc((size_t)(3 + K_COUNT + nargs) * sizeof *lv);
+	if (argv == NULL || lv == NULL) {
+		note(j, "out of memory");
+		e = STORE_ENOMEM;
 		goto out;
 	}
 	snprintf(nkeys, sizeof nkeys, "%d", K_COUNT);
@@ -525,28 +568,42 @@ cmd_run(store_jobs *j, int s, int nargs, const char **args, const size_t *lens,
 		e = STORE_EIO;
 	}
 out:
+	free(argv);
+	free(lv);
 	freeReplyObject(r);
 	return e;
 }
 
 /* Runs script s with args (the wake channel goes first) under mu. */
 static store_err
-run_script(store_jobs *j, int s, int nargs, const char **args, const size_t *lens,
+run_script(store_jobs *j, int s, int nargs, const char *const *args, const size_t *lens,
            redisReply **out)
 {
-	const char *a[JOBS_ARGS_MAX];
-	size_t l[JOBS_ARGS_MAX];
-	store_err e;
+	const char **a = NULL;
+	size_t *l = NULL;
+	store_err e = STORE_EINTERNAL;
 
+	*out = NULL;
+	if (nargs < 0 || nargs + 1 > JOBS_ARGS_MAX)
+		goto out;
+	a = malloc((size_t)(nargs + 1) * sizeof *a);
+	l = malloc((size_t)(nargs + 1) * sizeof *l);
+	if (a == NULL || l == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
 	a[0] = j->wake;
 	l[0] = strlen(j->wake);
-	for (int i = 0; i < nargs && i + 1 < JOBS_ARGS_MAX; i++) {
+	for (int i = 0; i < nargs; i++) {
 		a[i + 1] = args[i];
 		l[i + 1] = lens != NULL ? lens[i] : strlen(args[i]);
 	}
 	pthread_mutex_lock(&j->mu);
 	e = cmd_run(j, s, nargs + 1, a, l, out);
 	pthread_mutex_unlock(&j->mu);
+out:
+	free(a);
+	free(l);
 	return e;
 }
 
@@ -838,6 +895,30 @@ store_jobs_done(store_jobs *j, const char *id)
 		e = STORE_EIO;
 	else if (r->integer == 0)
 		e = STORE_ENOTFOUND;
+out:
+	freeReplyObject(r);
+	return e;
+}
+
+store_err
+store_jobs_done_many(store_jobs *j, const char *const *ids, size_t n, size_t *deleted)
+{
+	redisReply *r = NULL;
+	store_err e = STORE_EINVAL;
+
+	if (deleted != NULL)
+		*deleted = 0;
+	if (j == NULL || ids == NULL || n < 1 || n > STORE_JOBS_TAKE_MAX)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!token_ok(ids[i], STORE_JOBS_ID_MAX))
+			goto out;
+	if ((e = run_script(j, S_DONE_MANY, (int)n, ids, NULL, &r)) != STORE_OK)
+		goto out;
+	if (r->type != REDIS_REPLY_INTEGER)
+		e = STORE_EIO;
+	else if (deleted != NULL)
+		*deleted = (size_t)r->integer;
 out:
 	freeReplyObject(r);
 	return e;

@@ -134,6 +134,25 @@ store_err store_bus_publish(store_bus *bus, const char *subject, const json_t *p
                             const char *event_id, const char *request_id,
                             uint64_t *seq);
 
+/* One message of store_bus_publish_batch. */
+typedef struct store_bus_msg {
+	const char *subject;     /* full subject ("store.expiration.complete") */
+	const char *data;        /* the payload: JSON object text, sent as is */
+	size_t len;              /* bytes of data */
+	const char *event_id;    /* Nats-Msg-Id: required, unique in the batch */
+	int acked;               /* out: 1 when JetStream stored it (or had it,
+	                          * a duplicate inside its window) */
+} store_bus_msg;
+
+/* Publishes n messages asynchronously (up to 1000 in flight, not one round
+ * trip each) and waits for JetStream's answers, setting each acked; with
+ * a Store-Occurred-At header of now. The event ids make a second publish
+ * of a message a duplicate that JetStream drops, so the caller publishes
+ * the unacknowledged ones again with the same ids. STORE_OK when all were
+ * acknowledged, STORE_EUNAVAIL when some were not (NATS down or slow),
+ * STORE_EINVAL (nothing sent) for a bad subject or event id. */
+store_err store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n);
+
 typedef struct store_event {
 	const char *subject;     /* "store.product.updated" */
 	const char *id;          /* Nats-Msg-Id */

@@ -138,6 +138,14 @@ store_err store_jobs_take(store_jobs *j, long long now_ms, long lease_ms, size_t
  * such job (done already, by this or another taker). */
 store_err store_jobs_done(store_jobs *j, const char *id);
 
+/* Deletes n jobs (1 to STORE_JOBS_TAKE_MAX ids, each as for
+ * store_jobs_done) in one atomic script: the batch form of
+ * store_jobs_done. *deleted, when not NULL, gets how many existed (the
+ * others were done already). STORE_EINVAL for a malformed id (then none
+ * is deleted). */
+store_err store_jobs_done_many(store_jobs *j, const char *const *ids, size_t n,
+                               size_t *deleted);
+
 /* Gives a leased job back: it may be taken again delay_ms (0 to
  * STORE_JOBS_LEASE_MAX) after now on the Redis clock (its due_ms stays),
  * for a taker that could not complete it (the bus was down).

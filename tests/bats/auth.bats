@@ -473,6 +473,25 @@ expect_signed_out() {
 	[[ $(stat -c %a "$STORE_VAR/jwt.key") == 600 ]]
 }
 
+@test "a FastCGI program on a unix socket closes right after answering: one worker thread is not held until the front server closes" {
+	# libfcgi's own close waits until the front server closed its end (up to
+	# 2 s), holding the thread; store-auth with one thread and a client that
+	# keeps its first connection open must still answer a second at once.
+	local dir=$BATS_TEST_TMPDIR/one pid out
+	mkdir -p "$dir"
+	STORE_LISTEN=$dir/auth.sock JWT_KEY=0123456789abcdef0123456789abcdef \
+		STORE_DB=sqlite:$dir/auth.db STORE_THREADS=1 NATS_URL=nats://127.0.0.1:1 \
+		"$STORE_BUILD/bin/store-auth" </dev/null >"$dir/auth.log" 2>&1 3>&- &
+	pid=$!
+	wait_until 10 test -S "$dir/auth.sock"
+	out=$(python3 "$BATS_TEST_DIRNAME/../lib/fcgi_hold.py" "$dir/auth.sock")
+	kill -TERM "$pid"
+	wait "$pid" || true
+	echo "# second answer after ${out% *} s" >&3
+	[[ $out == *"Status: 200 OK" ]]
+	awk -v t="${out%% *}" 'BEGIN { exit !(t < 1) }'
+}
+
 # --- file-wide checks: keep these last ------------------------------------------
 
 @test "no response in this file was a 5xx" {

@@ -639,6 +639,64 @@ test_duplicates(void)
 	      "duplicates: a re-published outbox row stays one message");
 }
 
+/* store_bus_publish_batch: more than the 1,000 in flight, all acked; the
+ * same ids again are duplicates (acked, not stored twice); a bad message
+ * refuses the batch. */
+static void
+test_batch(void)
+{
+	enum { N = 1500 };
+	store_bus_msg *m = calloc(N, sizeof *m);
+	char (*ids)[32] = calloc(N, sizeof *ids), (*data)[48] = calloc(N, sizeof *data);
+	natsMsgList got = { 0 };
+	const char *hid = NULL;
+	int acked = 0;
+	bool same = false;
+
+	if (m == NULL || ids == NULL || data == NULL) {
+		EXPECT(0, "batch: memory");
+		goto out;
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof ids[i], "batch-%d", i);
+		snprintf(data[i], sizeof data[i], "{\"n\":%d}", i);
+		m[i] = (store_bus_msg){ "store.item.batch", data[i], strlen(data[i]), ids[i], 0 };
+	}
+	EXPECT(store_bus_publish_batch(bus, m, N) == STORE_OK, "batch: %d published", N);
+	for (int i = 0; i < N; i++)
+		acked += m[i].acked;
+	EXPECT(acked == N && stream_count("store.item.batch") == N,
+	      "batch: each acknowledged (%d) and stored once", acked);
+	if (stream_fetch("store.item.batch", &got) && got.Count == N) {
+		same = natsMsgHeader_Get(got.Msgs[7], "Nats-Msg-Id", &hid) == NATS_OK &&
+		       streq(hid, "batch-7") &&
+		       natsMsg_GetDataLength(got.Msgs[7]) == (int)strlen(data[7]) &&
+		       memcmp(natsMsg_GetData(got.Msgs[7]), data[7], strlen(data[7])) == 0 &&
+		       natsMsgHeader_Get(got.Msgs[7], STORE_HDR_OCCURRED_AT, &hid) == NATS_OK;
+	}
+	natsMsgList_Destroy(&got);
+	EXPECT(same, "batch: in order, with the event id, the payload as given and "
+	      "Store-Occurred-At");
+	acked = 0;
+	EXPECT(store_bus_publish_batch(bus, m, N) == STORE_OK, "batch: published again");
+	for (int i = 0; i < N; i++)
+		acked += m[i].acked;
+	EXPECT(acked == N && stream_count("store.item.batch") == N,
+	      "batch: a second publish of the same ids is acked and dropped as duplicates");
+	m[3].subject = "not.store";
+	EXPECT(store_bus_publish_batch(bus, m, 5) == STORE_EINVAL && m[0].acked == 0,
+	      "batch: a bad subject refuses the batch, nothing is sent");
+	m[3].subject = "store.item.batch";
+	m[4].event_id = "bad id";
+	EXPECT(store_bus_publish_batch(bus, m, 5) == STORE_EINVAL,
+	      "batch: a bad event id refuses the batch");
+	EXPECT(store_bus_publish_batch(bus, m, 0) == STORE_OK, "batch: an empty batch is ok");
+out:
+	free(m);
+	free(ids);
+	free(data);
+}
+
 static void
 test_listen_ack(void)
 {
@@ -853,6 +911,12 @@ test_nats_down(void)
 	}
 	EXPECT(all, "down: changes commit while nats is down");
 	EXPECT(store_bus_flush(bus) == STORE_EUNAVAIL, "down: flush says unavailable");
+	{
+		store_bus_msg m = { "store.t.down", "{}", 2, "down-batch", 1 };
+
+		EXPECT(store_bus_publish_batch(bus, &m, 1) == STORE_EUNAVAIL && m.acked == 0,
+		      "down: a batch publish says unavailable, nothing acked");
+	}
 	sleep_ms(300);
 	EXPECT(unpublished() == N, "down: the events wait in the outbox");
 	EXPECT(server_start(), "down: nats-server restarted (same port, same store)");
@@ -955,6 +1019,7 @@ main(void)
 	test_outbox();
 	test_rollback();
 	test_duplicates();
+	test_batch();
 	test_listen_ack();
 	test_listen_later();
 	test_listen_malformed();

@@ -376,6 +376,79 @@ test_idempotent(void)
 	store_jobs_free(j);
 }
 
+/* ---- batches: a full take, done_many ------------------------------------- */
+
+#define BATCH_JOBS (STORE_JOBS_TAKE_MAX + 5)
+
+static void
+test_batch(void)
+{
+	store_jobs *j = open_jobs("t:batch");
+	const char **ids = calloc(STORE_JOBS_TAKE_MAX + 1, sizeof *ids);
+	store_job *v = NULL;
+	size_t n = 0, w = 0, l = 0, deleted = 0;
+	char id[32], payload[48];
+	bool ordered = true, payloads = true;
+
+	if (j == NULL || ids == NULL)
+		goto out;
+	for (int i = 0; i < BATCH_JOBS; i++) {
+		snprintf(id, sizeof id, "b%d", i);
+		snprintf(payload, sizeof payload, "{\"i\":%d}", i);
+		store_jobs_schedule(j, id, 1000 + i, payload, NULL);
+	}
+	CHECK(store_jobs_take(j, 1000 + BATCH_JOBS, 60000, STORE_JOBS_TAKE_MAX, &v, &n) ==
+	      STORE_OK && n == STORE_JOBS_TAKE_MAX, "one take returns a full batch "
+	      "of %d (%zu)", STORE_JOBS_TAKE_MAX, n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "b%zu", i);
+		snprintf(payload, sizeof payload, "{\"i\":%zu}", i);
+		ordered = ordered && strcmp(v[i].id, id) == 0 &&
+		          v[i].due_ms == 1000 + (long long)i && v[i].tries == 1 &&
+		          v[i].lease_ms == 1000 + BATCH_JOBS + 60000;
+		payloads = payloads && strcmp(v[i].payload, payload) == 0;
+		ids[i] = v[i].id;
+	}
+	CHECK(ordered && payloads, "earliest first, each with its due time, first try, "
+	      "lease deadline and payload");
+	CHECK(store_jobs_count(j, &w, &l) == STORE_OK && w == 5 && l == STORE_JOBS_TAKE_MAX,
+	      "the rest wait (%zu waiting, %zu leased)", w, l);
+	ids[n] = "b0";
+	CHECK(store_jobs_done_many(j, ids, n + 1, NULL) == STORE_EINVAL,
+	      "more ids than STORE_JOBS_TAKE_MAX are refused");
+	ids[0] = "bad id";
+	CHECK(store_jobs_done_many(j, ids, 2, NULL) == STORE_EINVAL &&
+	      store_jobs_count(j, &w, &l) == STORE_OK && l == STORE_JOBS_TAKE_MAX,
+	      "a malformed id refuses the whole batch: none deleted");
+	ids[0] = v[0].id;
+	CHECK(store_jobs_done_many(j, ids, 2, &deleted) == STORE_OK && deleted == 2 &&
+	      store_jobs_done(j, "b0") == STORE_ENOTFOUND,
+	      "done_many deletes each job (%zu)", deleted);
+	CHECK(store_jobs_done_many(j, ids, n, &deleted) == STORE_OK &&
+	      deleted == n - 2, "a second done_many counts only those left (%zu)", deleted);
+	CHECK(store_jobs_count(j, &w, &l) == STORE_OK && w == 5 && l == 0,
+	      "no lease is left, the 5 others still wait");
+	store_job_list_free(v, n);
+	v = NULL;
+	n = 0;
+	/* A taken job whose lease lapsed comes back with its due time. */
+	CHECK(store_jobs_take(j, 1000 + BATCH_JOBS, 10, 2, &v, &n) == STORE_OK && n == 2,
+	      "two taken with a 10 ms lease");
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take(j, 1000 + BATCH_JOBS + 11, 60000, 10, &v, &n) == STORE_OK &&
+	      n == 5 && v[0].due_ms == 1000 + STORE_JOBS_TAKE_MAX && v[0].tries == 2 &&
+	      v[2].tries == 1, "after the lease lapsed all 5 are taken again, the "
+	      "lapsed ones on their second try");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = v[i].id;
+	CHECK(n > 0 && store_jobs_done_many(j, ids, n, &deleted) == STORE_OK &&
+	      deleted == n && empty(j), "and done: nothing left");
+out:
+	store_job_list_free(v, n);
+	free(ids);
+	store_jobs_free(j);
+}
+
 /* ---- two takers --------------------------------------------------------- */
 
 #define ATOMIC_JOBS 400
@@ -884,6 +957,7 @@ main(void)
 	test_args();
 	test_due();
 	test_idempotent();
+	test_batch();
 	test_atomic();
 	test_lease();
 	test_list();
