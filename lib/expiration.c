@@ -14,13 +14,13 @@
 
 #include "store/json.h"
 #include "store/log.h"
+#include "store/time.h"
 
 #define WAIT_MAX_MS     300000    /* a safety net: waits end on time anyway */
 #define RETRY_MIN_MS    250       /* a job whose publish failed: first delay */
 #define RETRY_MAX_MS    8000
 #define DOWN_MIN_MS     100       /* redis down: first pause */
 #define DOWN_MAX_MS     2000
-#define TIME_TEXT_MAX   64        /* an RFC 3339 time */
 #define NAME_MAX_LEN    64        /* productId, categoryId */
 #define SUMMARY_MS      1000      /* one info line at most this often */
 #define FIRE_QUEUE_MAX  1         /* taken batches waiting for the publisher */
@@ -63,15 +63,6 @@ typedef struct firing {
 	char eid[STORE_OID_LEN + 1];
 	bool drop;                /* malformed: deleted without an event */
 } firing;
-
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Sleeps ms in short steps, returning early when stop is set. */
 static void
@@ -116,103 +107,6 @@ store_expiration_free(store_expiration *x)
 
 /* ---- times and ids ------------------------------------------------------ */
 
-/* Reads n digits at *p into *out, advancing *p. */
-static bool
-digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return false;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return true;
-}
-
-/* Consumes one of the characters of set at *p. */
-static bool
-expect(const char **p, const char *set)
-{
-	if (**p == '\0' || strchr(set, **p) == NULL)
-		return false;
-	(*p)++;
-	return true;
-}
-
-/* Parses an RFC 3339 time, "2026-11-27T23:59:00Z", with optional fractions
- * of a second (".5", ".123456") and a numeric offset instead of Z
- * ("+01:00"), into ms since the epoch. */
-static bool
-parse_time(const char *s, long long *ms)
-{
-	const char *p = s;
-	struct tm tm = { 0 }, back;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, fd;
-	long long off = 0, leap = 0;
-	time_t t;
-
-	if (s == NULL || strnlen(s, TIME_TEXT_MAX + 1) > TIME_TEXT_MAX)
-		return false;
-	if (!digits(&p, 4, &y) || !expect(&p, "-") || !digits(&p, 2, &mo) ||
-	    !expect(&p, "-") || !digits(&p, 2, &d) || !expect(&p, "Tt ") ||
-	    !digits(&p, 2, &h) || !expect(&p, ":") || !digits(&p, 2, &mi) ||
-	    !expect(&p, ":") || !digits(&p, 2, &sec))
-		return false;
-	if (expect(&p, ".")) {
-		for (fd = 0; *p >= '0' && *p <= '9'; p++, fd++)
-			if (fd < 3)
-				frac = frac * 10 + (*p - '0');
-		if (fd == 0 || fd > 9)
-			return false;
-		for (; fd < 3; fd++)
-			frac *= 10;
-	}
-	if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1;
-
-		if (!digits(&p, 2, &oh) || !expect(&p, ":") || !digits(&p, 2, &om) ||
-		    oh > 23 || om > 59)
-			return false;
-		off = sign * (oh * 3600LL + om * 60LL);
-	} else if (!expect(&p, "Zz")) {
-		return false;
-	}
-	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    h > 23 || mi > 59 || sec > 60)
-		return false;
-	if (sec == 60) {                       /* a leap second: the next one */
-		sec = 59;
-		leap = 1000;
-	}
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_mday != d)
-		return false;                      /* February 30th */
-	*ms = ((long long)t - off) * 1000 + frac + leap;
-	return true;
-}
-
-/* Writes t (ms since the epoch) as RFC 3339 UTC with milliseconds. */
-static void
-format_time(long long ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 void
 store_expiration_event_id(const char *selection_id, char out[STORE_OID_LEN + 1])
 {
@@ -251,7 +145,7 @@ store_expiration_on_selected(void *ctx, const store_event *ev)
 	store_err e = STORE_EINVAL;
 
 	if (!store_oid_valid(selection) || !name_ok(product) || !name_ok(category) ||
-	    !json_is_integer(views) || !parse_time(expires, &due)) {
+	    !json_is_integer(views) || !store_time_parse(expires, &due)) {
 		store_log(STORE_LOG_WARN, ev->request_id, ev->id, "'%s' without a valid "
 		          "selectionId, productId, categoryId, views or expiresAt",
 		          ev->subject);
@@ -311,8 +205,8 @@ static void
 fire_log(store_expiration *x, const store_job *v, size_t n, const firing *f,
          const store_bus_msg *msgs)
 {
-	long long now = wall_ms(), late;
-	char due[32];
+	long long now = store_time_now_ms(), late;
+	char due[STORE_TIME_LEN];
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -322,7 +216,7 @@ fire_log(store_expiration *x, const store_job *v, size_t n, const firing *f,
 		if (late > x->late_max)
 			x->late_max = late;
 		x->fired++;
-		format_time(v[i].due_ms, due);
+		store_time_format(v[i].due_ms, true, due);
 		store_log(STORE_LOG_DEBUG, NULL, f[i].eid, "selection '%s' expired "
 		          "(due '%s', fired %lld ms after, try %ld)", v[i].id, due,
 		          late, v[i].tries);
