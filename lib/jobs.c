@@ -475,7 +475,7 @@ out:
 
 /* Makes the command connection; the caller holds mu. */
 static store_err
-cmd_connect(store_jobs *j)
+jobs_connect(store_jobs *j)
 {
 	store_err e;
 
@@ -498,7 +498,7 @@ out:
  * once more on a new connection when the connection broke. Caller frees
  * *out with freeReplyObject. */
 static store_err
-cmd_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t *lens,
+jobs_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t *lens,
         redisReply **out)
 {
 	const char **argv = NULL;
@@ -522,7 +522,7 @@ cmd_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t *
 	}
 	snprintf(nkeys, sizeof nkeys, "%d", K_COUNT);
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (j->cmd == NULL && (e = cmd_connect(j)) != STORE_OK)
+		if (j->cmd == NULL && (e = jobs_connect(j)) != STORE_OK)
 			goto out;
 		argc = 0;
 		if (s >= 0) {
@@ -599,7 +599,7 @@ run_script(store_jobs *j, int s, int nargs, const char *const *args, const size_
 		l[i + 1] = lens != NULL ? lens[i] : strlen(args[i]);
 	}
 	pthread_mutex_lock(&j->mu);
-	e = cmd_run(j, s, nargs + 1, a, l, out);
+	e = jobs_run(j, s, nargs + 1, a, l, out);
 	pthread_mutex_unlock(&j->mu);
 out:
 	free(a);
@@ -656,7 +656,7 @@ store_jobs_open(const char *url, const char *prefix, store_jobs **out,
 		goto out;
 	}
 	pthread_mutex_lock(&j->mu);
-	e = cmd_connect(j);         /* down is fine: the calls will say so */
+	e = jobs_connect(j);         /* down is fine: the calls will say so */
 	pthread_mutex_unlock(&j->mu);
 	if (e == STORE_ENOMEM) {
 		snprintf(err, errlen, "out of memory");
@@ -714,7 +714,7 @@ store_jobs_ping(store_jobs *j)
 	if (j == NULL)
 		goto out;
 	pthread_mutex_lock(&j->mu);
-	e = cmd_run(j, -1, 1, argv, NULL, &r);
+	e = jobs_run(j, -1, 1, argv, NULL, &r);
 	pthread_mutex_unlock(&j->mu);
 	if (e == STORE_OK && (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0))
 		e = STORE_EUNAVAIL;
@@ -733,7 +733,7 @@ store_jobs_time(store_jobs *j, long long *now_ms)
 	if (j == NULL || now_ms == NULL)
 		goto out;
 	pthread_mutex_lock(&j->mu);
-	e = cmd_run(j, -1, 1, argv, NULL, &r);
+	e = jobs_run(j, -1, 1, argv, NULL, &r);
 	pthread_mutex_unlock(&j->mu);
 	if (e != STORE_OK)
 		goto out;
@@ -1097,7 +1097,7 @@ wait_next(store_jobs *j, long long *next, unsigned long *gen)
 	store_err e;
 
 	pthread_mutex_lock(&j->mu);
-	e = cmd_run(j, S_NEXT, 1, args, NULL, &r);
+	e = jobs_run(j, S_NEXT, 1, args, NULL, &r);
 	*gen = j->gen;
 	pthread_mutex_unlock(&j->mu);
 	if (e != STORE_OK)

@@ -66,7 +66,7 @@ C
 		return 1
 	fi
 	# The web front's and storectl's code is not in it.
-	if nm "$PREFIX/lib/libstore.a" | grep -E ' [A-Za-z] (web_|ctl_)'; then
+	if nm "$PREFIX/lib/libstore.a" | grep -E ' [A-Za-z] (web_|ctl_|cmd_)'; then
 		echo "libstore holds the web front's or storectl's code" >&2
 		return 1
 	fi
