@@ -19,7 +19,7 @@ fake_build() {
 
 # run_runner NAME: tests/run on the fake build NAME, running no bats test.
 run_runner() {
-	run env STORE_BATS_FILTER='^no test has this name$' STORE_LEFTOVER_WAIT=1 \
+	run env -u STORE_FUZZ_BUILD STORE_BATS_FILTER='^no test has this name$' STORE_LEFTOVER_WAIT=1 \
 		"$STORE_ROOT/tests/run" "$BATS_TEST_TMPDIR/$1" 3>&-
 }
 

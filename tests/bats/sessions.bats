@@ -121,6 +121,11 @@ signed_out_everywhere() {
 	local email first second
 	email=$(user_email bob)
 	first=$(jar_session bob)
+	# A token is its claims: signed in the same second, the second session
+	# would be the same token. Wait (bounded) for the next second.
+	local t0
+	t0=$(date +%s)
+	wait_until 3 eval '(( $(date +%s) > t0 ))'
 	as bob2 api POST /api/users/signin \
 		"$(jq -cn --arg e "$email" --arg p "$STORE_TEST_PASSWORD" '{email: $e, password: $p}')"
 	expect_status 200
