@@ -441,7 +441,7 @@ out:
 }
 
 static void
-cmd_drop(store_jobs *j)
+jobs_drop(store_jobs *j)
 {
 	if (j->cmd != NULL)
 		redisFree(j->cmd);
@@ -482,7 +482,7 @@ jobs_connect(store_jobs *j)
 	if ((e = conn_open(j, &j->cmd)) != STORE_OK)
 		goto out;
 	if ((e = scripts_load(j)) != STORE_OK) {
-		cmd_drop(j);
+		jobs_drop(j);
 		if (e != STORE_ENOMEM)
 			e = STORE_EUNAVAIL;
 		goto out;
@@ -544,7 +544,7 @@ jobs_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t 
 		r = redisCommandArgv(j->cmd, argc, argv, lv);
 		if (r == NULL) {
 			reply_err(j, j->cmd, r);
-			cmd_drop(j);
+			jobs_drop(j);
 			e = STORE_EUNAVAIL;
 			continue;
 		}
@@ -552,7 +552,7 @@ jobs_run(store_jobs *j, int s, int nargs, const char *const *args, const size_t 
 			freeReplyObject(r);
 			r = NULL;
 			if ((e = scripts_load(j)) != STORE_OK) {
-				cmd_drop(j);
+				jobs_drop(j);
 				goto out;
 			}
 			continue;
@@ -675,7 +675,7 @@ store_jobs_free(store_jobs *j)
 {
 	if (j == NULL)
 		return;
-	cmd_drop(j);
+	jobs_drop(j);
 	if (j->sub != NULL)
 		redisFree(j->sub);
 	if (j->pipe[0] >= 0)
