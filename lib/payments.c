@@ -616,7 +616,13 @@ store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
 	payment_key(req, store_json_int(cart, "cartVersion", 0), key);
 	snprintf(c.request, sizeof c.request, "%.150s", req->token);
 	e = finished_attempt(db, &c);
-	if (e == STORE_ENOTFOUND && (e = plan_cart(db, cart, req, &pl, why)) == STORE_OK)
+	if (e == STORE_ENOTFOUND && (e = plan_cart(db, cart, req, &pl, why)) == STORE_EINVAL) {
+		/* The same request may have finished meanwhile (its holds are
+		 * paid now): then it answers as the first time did. */
+		if (finished_attempt(db, &c) == STORE_EDUPLICATE)
+			e = STORE_EDUPLICATE;
+	}
+	if (e == STORE_OK)
 		e = claim_attempt(db, &c);
 	if (e == STORE_EDUPLICATE) {
 		e = replay(c.attempt, out, why);
