@@ -27,12 +27,6 @@
 /* ---- small helpers ------------------------------------------------------ */
 
 void
-bus_now_rfc3339(char out[BUS_TIME_LEN])
-{
-	store_time_format(store_time_now_ms(), true, out);
-}
-
-void
 bus_header_value(char out[BUS_HDR_MAX], const char *s)
 {
 	size_t i = 0;
@@ -379,7 +373,7 @@ store_bus_publish_ack(store_bus *bus, const char *subject, const json_t *payload
 		e = STORE_ENOMEM;
 		goto out;
 	}
-	bus_now_rfc3339(at);
+	store_time_format(store_time_now_ms(), true, at);
 	e = bus_msg_new(subject, data, strlen(data), event_id, request_id, at, &m);
 	if (e == STORE_OK)
 		e = bus_publish_sync(bus, m, seq, duplicate);
@@ -420,7 +414,7 @@ store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n)
 	b.n = n;
 	for (size_t i = 0; i < n; i++)
 		b.rows[i].id = msgs[i].event_id;
-	bus_now_rfc3339(at);
+	store_time_format(store_time_now_ms(), true, at);
 	/* One batch at a time on a bus: the acks find their rows in it. */
 	pthread_mutex_lock(&bus->flush_mu);
 	pthread_mutex_lock(&bus->batch_mu);

@@ -96,8 +96,6 @@ store_err bus_publish_sync(store_bus *bus, natsMsg *msg, uint64_t *seq, int *dup
  * payload} (bus_replay.c, store_replay_next). New reference or NULL. */
 json_t *bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns);
 
-/* Writes the current UTC time as RFC 3339 with milliseconds. */
-void bus_now_rfc3339(char out[BUS_TIME_LEN]);
 
 /* Copies s into a header value: at most BUS_HDR_MAX - 1 bytes, control
  * characters replaced by spaces. */

@@ -18,6 +18,7 @@
 
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/time.h"
 
 #define BUS_BATCH          500     /* rows per flush round, and in flight */
 #define RELAY_ROUNDS_MAX   100     /* rounds per flush, then yield */
@@ -55,7 +56,7 @@ store_outbox_add(store_db *db, const char *subject, const json_t *payload,
 	if (request_id != NULL)
 		bus_header_value(req, request_id);
 	store_oid_new(id);
-	bus_now_rfc3339(at);
+	store_time_format(store_time_now_ms(), true, at);
 	/* "O" takes a new reference: payload stays the caller's. */
 	doc = json_pack("{s:s,s:s,s:O,s:s?,s:s,s:b}", "id", id, "subject", subject,
 	                "payload", payload, "requestId",
@@ -82,7 +83,7 @@ store_processed_mark(store_db *db, const char *consumer, const char *event_id)
 	    strlen(consumer) > CONSUMER_MAX || strlen(event_id) > BUS_ID_MAX)
 		return STORE_EINVAL;
 	snprintf(key, sizeof key, "%s:%s", consumer, event_id);
-	bus_now_rfc3339(at);
+	store_time_format(store_time_now_ms(), true, at);
 	doc = json_pack("{s:s,s:s}", "key", key, "at", at);
 	if (doc == NULL)
 		return STORE_ENOMEM;
@@ -260,7 +261,7 @@ publish_rows(store_bus *bus, json_t *rows)
 		e = STORE_EUNAVAIL;
 	}
 	if (acked > 0) {
-		bus_now_rfc3339(at);
+		store_time_format(store_time_now_ms(), true, at);
 		mc = (struct mark_ctx){ b.rows, b.n, at };
 		store_err me = store_db_txn(bus->db, mark_published, &mc);
 		if (me != STORE_OK) {

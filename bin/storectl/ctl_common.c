@@ -257,12 +257,6 @@ ctl_time(const char *s, long long *ms)
 	return store_time_parse(s, ms) && *ms >= 0 ? 0 : -1;
 }
 
-void
-ctl_time_text(long long ms, char out[32])
-{
-	store_time_format(ms, true, out);
-}
-
 int
 ctl_subject(const char *in, char *out, size_t outlen)
 {

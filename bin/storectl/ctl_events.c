@@ -408,7 +408,7 @@ start_json(const store_replay_opts *o)
 
 	if (o->from_seq > 0)
 		return json_pack("{s:I}", "from_seq", (json_int_t)o->from_seq);
-	ctl_time_text(o->since_ms, when);
+	store_time_format(o->since_ms, true, when);
 	return json_pack("{s:s}", "since", when);
 }
 

@@ -112,8 +112,6 @@ int ctl_money(const char *s, long long *cents);
  * since the epoch. 0 on success. */
 int ctl_time(const char *s, long long *ms);
 
-/* ms since the epoch as RFC 3339 UTC with milliseconds. */
-void ctl_time_text(long long ms, char out[32]);
 
 /* A subject or pattern given short ("product.created", "cart.>") or in
  * full ("store.product.created") into out, in full. 0 when it has the

@@ -7,6 +7,7 @@
 
 #include "store/config.h"
 #include "store/jobs.h"
+#include "store/time.h"
 
 #define LIST_DEFAULT 1000
 
@@ -66,7 +67,7 @@ time_or_null(long long ms)
 
 	if (ms <= 0)
 		return json_null();
-	ctl_time_text(ms, text);
+	store_time_format(ms, true, text);
 	return json_string(text);
 }
 

@@ -3,7 +3,7 @@
  *     (lib/time.c: expirerd's expiresAt, the event catalogue), with the
  *     property that what it formats parses back to the same instant,
  *   - storectl's ctl_time (bin/storectl/ctl_common.c: --since/--until,
- *     durations "90s", else the time module), with ctl_time_text,
+ *     durations "90s", else the time module),
  *   - the event catalogue's check of F_TIME fields (lib/bus_catalog.c),
  *     reached through a store.product.selected payload.
  *
@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (ctl_time(s, &ms) == 0)
-		ctl_time_text(ms, text);
+		store_time_format(ms, true, text);
 	payload = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}",
 	                    "productId", "5f1d7c0e9b1e8a3b4c5d6e7f",
 	                    "selectionId", "5f1d7c0e9b1e8a3b4c5d6e7f",
