@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,14 +29,23 @@
 #define PATH_MAX_LEN 2048
 #define REQ_ID_MAX 128
 #define THREADS_MAX 256
+#define READ_TIMEOUT_S 30   /* a front server silent mid-request this long is dropped */
 
+struct conn;
+
+/* Workers wait in one epoll set for a new connection on the listener, or a
+ * request on a connection between requests (kept open by the front server:
+ * nginx's fastcgi_keep_conn), and serve it. */
 typedef struct server {
 	const store_service *svc;
 	const store_http_config *cfg;
-	int fd;
+	int fd;                         /* the listener, non-blocking */
+	int epfd;
+	int wake;                       /* an eventfd: readable once stopping */
 	bool unix_socket;               /* fd listens on a unix socket */
 	volatile sig_atomic_t stopping;
-	pthread_mutex_t accept_lock;
+	pthread_mutex_t conns_lock;
+	struct conn *conns;             /* every open connection */
 } server;
 
 /* What store_req.priv points at. */
@@ -461,42 +474,132 @@ http_handle(const store_service *svc, const store_http_config *cfg, FCGX_Request
 	handle(&srv, rq);
 }
 
+/* One connection from the front server. libfcgi reads its requests one
+ * after another on rq (FCGX_Accept_r continues on a kept connection); the
+ * connection sits in the epoll set between requests, so a kept connection
+ * holds no thread while idle. */
+typedef struct conn {
+	FCGX_Request rq;
+	struct conn *prev, *next;       /* srv->conns */
+} conn;
+
+static void
+conn_list_add(server *srv, conn *c)
+{
+	pthread_mutex_lock(&srv->conns_lock);
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Takes c out of the list, closes its connection (if libfcgi has not) and
+ * frees it. */
+static void
+conn_drop(server *srv, conn *c)
+{
+	pthread_mutex_lock(&srv->conns_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	if (c->rq.ipcFd >= 0)
+		close(c->rq.ipcFd);
+	FCGX_Free(&c->rq, 0);
+	free(c);
+}
+
+/* Waits in epoll for c's next request (one worker wakes for it). */
+static bool
+conn_arm(server *srv, conn *c, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+	                          .data.ptr = c };
+
+	return epoll_ctl(srv->epfd, op, c->rq.ipcFd, &ev) == 0;
+}
+
+/* Accepts the front server's new connections (the listener is
+ * non-blocking: another worker may have taken them first). */
+static void
+accept_conns(server *srv)
+{
+	struct timeval tv = { .tv_sec = READ_TIMEOUT_S };
+	conn *c;
+	int fd;
+
+	while ((fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		/* A front server that stops mid-request cannot hold a worker
+		 * for longer than this. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if ((c = calloc(1, sizeof *c)) == NULL) {
+			close(fd);
+			continue;
+		}
+		/* No listener of its own: when its connection ends,
+		 * FCGX_Accept_r fails instead of accepting. */
+		FCGX_InitRequest(&c->rq, -1, FCGI_FAIL_ACCEPT_ON_INTR);
+		c->rq.ipcFd = fd;
+		/* Else FCGX_Accept_r, finishing "the previous request" first,
+		 * would close the connection before reading from it. */
+		c->rq.keepConnection = 1;
+		conn_list_add(srv, c);
+		if (!conn_arm(srv, c, EPOLL_CTL_ADD))
+			conn_drop(srv, c);
+	}
+}
+
+/* Answers the request waiting on c; false when the connection ended. */
+static bool
+conn_serve(server *srv, conn *c)
+{
+	if (FCGX_Accept_r(&c->rq) < 0)
+		return false;       /* the front server closed it (or broke it) */
+	handle(srv, &c->rq);
+	if (!c->rq.keepConnection && srv->unix_socket) {
+		/* libfcgi's close shuts the write side down and then waits,
+		 * holding this thread, until the front server closed its end
+		 * (a lingering close, against TCP resets): a round trip through
+		 * nginx per request. On a unix socket, with the request's input
+		 * read to its end, a plain close (a detached request's) loses
+		 * nothing. */
+		char scratch[1024];
+
+		while (FCGX_GetStr(scratch, sizeof scratch, c->rq.in) > 0)
+			;
+		FCGX_Detach(&c->rq);
+	}
+	FCGX_Finish_r(&c->rq);
+	return c->rq.ipcFd >= 0;
+}
+
 static void *
 worker(void *arg)
 {
 	server *srv = arg;
-	FCGX_Request rq;
-	int rc;
+	struct epoll_event ev;
+	int n;
 
-	if (FCGX_InitRequest(&rq, srv->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		return NULL;
-	for (;;) {
-		pthread_mutex_lock(&srv->accept_lock);
-		rc = srv->stopping ? -1 : FCGX_Accept_r(&rq);
-		pthread_mutex_unlock(&srv->accept_lock);
-		if (rc < 0) {
-			if (srv->stopping)
-				break;
+	while (!srv->stopping) {
+		n = epoll_wait(srv->epfd, &ev, 1, -1);
+		if (n <= 0 || srv->stopping)
+			continue;
+		if (ev.data.ptr == &srv->fd) {
+			accept_conns(srv);
 			continue;
 		}
-		handle(srv, &rq);
-		if (srv->unix_socket) {
-			/* libfcgi's close shuts the write side down and then waits,
-			 * holding this thread, until the front server closed its
-			 * end (a lingering close, against TCP resets): a round trip
-			 * through nginx per request, the most costly step of a
-			 * small request in a profile. On a unix socket, with the
-			 * request's input read to its end, a plain close (a
-			 * detached request's) loses nothing. */
-			char scratch[1024];
-
-			while (FCGX_GetStr(scratch, sizeof scratch, rq.in) > 0)
-				;
-			FCGX_Detach(&rq);
-		}
-		FCGX_Finish_r(&rq);
+		if (ev.data.ptr == &srv->wake)
+			continue;
+		conn *c = ev.data.ptr;
+		if (!conn_serve(srv, c) || srv->stopping || !conn_arm(srv, c, EPOLL_CTL_MOD))
+			conn_drop(srv, c);
 	}
-	FCGX_Free(&rq, 1);
 	return NULL;
 }
 
@@ -531,11 +634,32 @@ open_listener(const char *listen, int *fd, char *err, size_t errlen)
 	return STORE_OK;
 }
 
+/* The epoll set: the listener (level-triggered: every worker may accept)
+ * and the stop eventfd. */
+static store_err
+open_events(server *srv, char *err, size_t errlen)
+{
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &srv->fd };
+	struct epoll_event wev = { .events = EPOLLIN, .data.ptr = &srv->wake };
+	int fl = fcntl(srv->fd, F_GETFL);
+
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->epfd < 0 || srv->wake < 0 || fl < 0 ||
+	    fcntl(srv->fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->fd, &lev) != 0 ||
+	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->wake, &wev) != 0) {
+		snprintf(err, errlen, "cannot wait for connections: %s", strerror(errno));
+		return STORE_EIO;
+	}
+	return STORE_OK;
+}
+
 store_err
 store_http_serve(const store_service *svc, const store_http_config *cfg,
                  char *err, size_t errlen)
 {
-	server srv = { .svc = svc, .cfg = cfg, .fd = -1 };
+	server srv = { .svc = svc, .cfg = cfg, .fd = -1, .epfd = -1, .wake = -1 };
 	pthread_t threads[THREADS_MAX];
 	long started = 0;
 	sigset_t sigs, old;
@@ -551,12 +675,14 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 	if (e != STORE_OK)
 		return e;
 	srv.unix_socket = strchr(cfg->listen, '/') != NULL || strchr(cfg->listen, ':') == NULL;
-	pthread_mutex_init(&srv.accept_lock, NULL);
+	pthread_mutex_init(&srv.conns_lock, NULL);
 	/* Workers never see SIGTERM/SIGINT: this thread waits for them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	if ((e = open_events(&srv, err, errlen)) != STORE_OK)
+		goto out;
 	for (; started < cfg->threads; started++)
 		if (pthread_create(&threads[started], NULL, worker, &srv) != 0)
 			break;
@@ -568,16 +694,25 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 	store_info("listening on '%s' with %ld threads", cfg->listen, started);
 	sigwait(&sigs, &sig);
 	store_info("stopping on signal %d", sig);
+	/* Requests being answered finish; every worker then wakes on the
+	 * eventfd (level-triggered: it stays readable) and leaves. */
 	srv.stopping = 1;
-	FCGX_ShutdownPending();
-	shutdown(srv.fd, SHUT_RDWR);
+	if (eventfd_write(srv.wake, 1) != 0)
+		store_log(STORE_LOG_ERROR, NULL, NULL, "cannot wake the workers: %s",
+		          strerror(errno));
 out:
 	for (long i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	while (srv.conns != NULL)
+		conn_drop(&srv, srv.conns);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (srv.epfd >= 0)
+		close(srv.epfd);
+	if (srv.wake >= 0)
+		close(srv.wake);
 	close(srv.fd);
-	if (strchr(cfg->listen, '/') != NULL || strchr(cfg->listen, ':') == NULL)
+	if (srv.unix_socket)
 		unlink(cfg->listen);
-	pthread_mutex_destroy(&srv.accept_lock);
+	pthread_mutex_destroy(&srv.conns_lock);
 	return e;
 }

@@ -492,6 +492,29 @@ expect_signed_out() {
 	awk -v t="${out%% *}" 'BEGIN { exit !(t < 1) }'
 }
 
+@test "a program with one worker thread serves eight connections the front server keeps open, in turns" {
+	local dir=$BATS_TEST_TMPDIR pid out
+	STORE_LISTEN=$dir/auth.sock JWT_KEY=0123456789abcdef0123456789abcdef \
+		STORE_DB=sqlite:$dir/auth.db STORE_THREADS=1 NATS_URL=nats://127.0.0.1:1 \
+		"$STORE_BUILD/bin/store-auth" </dev/null >"$dir/auth.log" 2>&1 3>&- &
+	pid=$!
+	wait_until 10 test -S "$dir/auth.sock"
+	# Each connection asks for FCGI_KEEP_CONN and stays open between its
+	# requests: with a thread tied to a connection, the second would wait.
+	out=$(python3 "$BATS_TEST_DIRNAME/../lib/fcgi_keep.py" "$dir/auth.sock" 8 3)
+	# Still serving after the eight went away; then kept connections open
+	# while it stops do not keep it from stopping.
+	python3 "$BATS_TEST_DIRNAME/../lib/fcgi_keep.py" "$dir/auth.sock" 2 1 30 >"$dir/held" &
+	wait_until 10 bash -c '[[ $(grep -c "Status: 200 OK" "$1") == 2 ]]' - "$dir/held"
+	kill -TERM "$pid"
+	wait "$pid"
+	kill %2 2>/dev/null || true
+	echo "$out" | head -n 3
+	[[ $(grep -c "Status: 200 OK" <<<"$out") == 24 ]]
+	! grep -E "closed|timeout" <<<"$out"
+	grep -q "stopping on signal" "$dir/auth.log"
+}
+
 # --- file-wide checks: keep these last ------------------------------------------
 
 @test "no response in this file was a 5xx" {

@@ -76,7 +76,11 @@ start_launcher() {
 	"$STORE_ROOT/bin/store-nginx-conf" --var "$STORE_VAR" --port 8080 >"$conf"
 	# The web front takes "/", once, as a prefix; nothing like "location = /" or "//".
 	[[ $(grep -Ec '^ *location / \{' "$conf") == 1 ]]
-	grep -A1 -E '^ *location / \{' "$conf" | grep -qx "            fastcgi_pass unix:$STORE_VAR/run/web.sock;"
+	grep -A1 -E '^ *location / \{' "$conf" | grep -qx "            fastcgi_pass store_web;"
+	grep -A1 -E '^ *upstream store_web \{' "$conf" | grep -qx "        server unix:$STORE_VAR/run/web.sock;"
+	# Connections to every program stay open between requests.
+	grep -qx "        fastcgi_keep_conn on;" "$conf"
+	[[ $(grep -c '^        keepalive [0-9]*;' "$conf") == $(grep -c '^    upstream store_' "$conf") ]]
 	[[ $(grep -Ec 'location (= )?/ *\{' "$conf") == 1 && $(<"$conf") != *"location //"* ]]
 	local path
 	for path in "= /healthz" "= /readyz" "= /api" "/api/"; do

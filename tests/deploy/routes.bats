@@ -68,7 +68,7 @@ routes() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"client_max_body_size 4m, Ingress proxy-body-size 1m"* ]]
 	# A route of the local config the Ingress lacks.
-	mutate "$BATS_FILE_TMPDIR/local.conf" 's#location /api/cart/ {#location /api/cart/ {}\n        location = /api/orders {\n            fastcgi_pass unix:/x/run/cart.sock;\n        }\n        location /api/orders/ {#' "$n"
+	mutate "$BATS_FILE_TMPDIR/local.conf" 's#location /api/cart/ {#location /api/cart/ {}\n        location = /api/orders {\n            fastcgi_pass store_cart;\n        }\n        location /api/orders/ {#' "$n"
 	run routes --nginx "$n" --ingress "$ing"
 	echo "$output"
 	[ "$status" -eq 1 ]
@@ -83,10 +83,17 @@ routes() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"not bin/store-nginx-conf output"* ]]
 	# An unknown way to reach a program must not slip through unchanged.
-	sed 's#fastcgi_pass unix:\(.*\)/run/auth.sock;#fastcgi_pass 10.0.0.1:9000;#' "$BATS_FILE_TMPDIR/local.conf" >"$BATS_TEST_TMPDIR/odd.conf"
+	sed 's#fastcgi_pass store_auth;#fastcgi_pass 10.0.0.1:9000;#' "$BATS_FILE_TMPDIR/local.conf" >"$BATS_TEST_TMPDIR/odd.conf"
 	cmp -s "$BATS_FILE_TMPDIR/local.conf" "$BATS_TEST_TMPDIR/odd.conf" && return 1
 	run "$STORE_ROOT/compose/nginx-container" <"$BATS_TEST_TMPDIR/odd.conf"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ $output == *"do not pass to a unix socket"* ]]
+	[[ $output == *"do not pass to a store_NAME upstream"* ]]
+	# Nor an upstream that is not a program's unix socket.
+	sed 's#server unix:\(.*\)/run/cart.sock;#server 10.0.0.1:9000;#' "$BATS_FILE_TMPDIR/local.conf" >"$BATS_TEST_TMPDIR/odd.conf"
+	cmp -s "$BATS_FILE_TMPDIR/local.conf" "$BATS_TEST_TMPDIR/odd.conf" && return 1
+	run "$STORE_ROOT/compose/nginx-container" <"$BATS_TEST_TMPDIR/odd.conf"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"each with one 'server unix:VAR/run/NAME.sock;'"* ]]
 }

@@ -6,7 +6,8 @@
 //
 // An nginx config (bin/store-nginx-conf's, or compose/nginx-container's) routes
 // a path prefix P to a FastCGI service S with "location = P" and "location P/"
-// passing to S's socket (unix:.../run/S.sock, or S:9000); an Ingress path P of
+// passing to S's socket (unix:.../run/S.sock, or S:9000, directly or through
+// an upstream block whose one server is that socket); an Ingress path P of
 // pathType Prefix to Service S means the same in ingress-nginx. The two sets
 // of (P, S) must be equal, and so must the largest body (client_max_body_size,
 // nginx.ingress.kubernetes.io/proxy-body-size). --ahead names services the
@@ -39,8 +40,16 @@ function nginxRoutes(text, name) {
   const exact = new Map();
   const prefix = new Map();
   const clean = text.replace(/#[^\n]*/g, "");
-  const re = /location\s+(=\s*)?([^\s{]+)\s*\{([^{}]*)\}/g;
+  // upstream NAME { server TARGET; ... }: NAME stands for TARGET.
+  const upstreams = new Map();
+  const ure = /upstream\s+([A-Za-z0-9_-]+)\s*\{([^{}]*)\}/g;
   let m;
+  while ((m = ure.exec(clean))) {
+    const servers = [...m[2].matchAll(/(?:^|[;\s])server\s+([^;\s]+)[^;]*;/g)];
+    if (servers.length !== 1) report.error(name, `upstream ${m[1]}: ${servers.length} servers, not one`);
+    else upstreams.set(m[1], servers[0][1]);
+  }
+  const re = /location\s+(=\s*)?([^\s{]+)\s*\{([^{}]*)\}/g;
   while ((m = re.exec(clean))) {
     const [, eq, path, body] = m;
     // Named and internal locations (nginx's own error answers) route nothing.
@@ -57,6 +66,7 @@ function nginxRoutes(text, name) {
         }
         target = set[1];
       }
+      if (upstreams.has(target)) target = upstreams.get(target);
       let u;
       if ((u = /^unix:.*\/run\/([A-Za-z0-9_-]+)\.sock$/.exec(target))) svc = u[1];
       else if ((u = /^([a-z0-9-]+):(\d+)$/.exec(target))) svc = u[1];
