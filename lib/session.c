@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/oid.h"
+#include "session_impl.h"
 
 #define TOKEN_MAX 4096
 
@@ -108,8 +109,10 @@ int_claim(jwt_t *jwt, const char *name, long long *v)
 	return r;
 }
 
-store_err
-store_jwt_verify(const char *key, const char *token, time_t now, store_user *user)
+/* store_jwt_verify, also giving the token's exp. */
+static store_err
+jwt_check(const char *key, const char *token, time_t now, store_user *user,
+          long long *expp)
 {
 	jwt_t *jwt = NULL;
 	const char *id, *email;
@@ -140,10 +143,19 @@ store_jwt_verify(const char *key, const char *token, time_t now, store_user *use
 	snprintf(user->email, sizeof user->email, "%s", email);
 	user->iat = iat;
 	user->gen = gen;
+	*expp = exp;
 	e = STORE_OK;
 out:
 	jwt_free(jwt);
 	return e;
+}
+
+store_err
+store_jwt_verify(const char *key, const char *token, time_t now, store_user *user)
+{
+	long long exp;
+
+	return jwt_check(key, token, now, user, &exp);
 }
 
 store_err
@@ -194,32 +206,46 @@ cookie_value(const char *hdr, const char *name, size_t *len)
 }
 
 store_err
-store_session_from_cookies(const char *key, const char *cookie_header,
-                           time_t now, store_user *user)
+session_cookie_verify(const char *key, const char *value, size_t len, time_t now,
+                      store_user *user, long long *exp)
 {
-	const char *v;
-	size_t len = 0;
 	char *json = NULL;
 	json_t *o = NULL;
 	store_err e = STORE_EAUTH;
 
-	if (cookie_header == NULL ||
-	    (v = cookie_value(cookie_header, STORE_COOKIE_NAME, &len)) == NULL ||
-	    len == 0 || len > TOKEN_MAX * 2)
-		goto out;
-	json = b64_decode(v, len, sodium_base64_VARIANT_ORIGINAL);
+	json = b64_decode(value, len, sodium_base64_VARIANT_ORIGINAL);
 	if (json == NULL)
-		json = b64_decode(v, len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+		json = b64_decode(value, len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 	if (json == NULL)
 		goto out;
 	o = json_loads(json, 0, NULL);
 	if (!json_is_object(o))
 		goto out;
-	e = store_jwt_verify(key, json_string_value(json_object_get(o, "jwt")),
-	                     now, user);
+	e = jwt_check(key, json_string_value(json_object_get(o, "jwt")), now, user, exp);
 out:
 	json_decref(o);
 	free(json);
+	return e;
+}
+
+store_err
+store_session_from_cookies(const char *key, const char *cookie_header,
+                           time_t now, store_user *user)
+{
+	const char *v;
+	size_t len = 0;
+	long long exp = 0;
+	store_err e;
+
+	if (cookie_header == NULL ||
+	    (v = cookie_value(cookie_header, STORE_COOKIE_NAME, &len)) == NULL ||
+	    len == 0 || len > TOKEN_MAX * 2)
+		return STORE_EAUTH;
+	if (session_cache_get(key, v, len, now, user))
+		return STORE_OK;
+	e = session_cookie_verify(key, v, len, now, user, &exp);
+	if (e == STORE_OK)
+		session_cache_put(key, v, len, user, exp);
 	return e;
 }
 

@@ -42,7 +42,12 @@ store_err store_jwt_verify(const char *key, const char *token, time_t now,
 store_err store_session_encode(const char *token, char **value);
 
 /* Finds the "session" cookie in a Cookie header (may be NULL), decodes it
- * and verifies its token. STORE_EAUTH when absent or bad. */
+ * and verifies its token. STORE_EAUTH when absent or bad. A cookie value
+ * that verified with key is remembered (256 slots per process, keyed by a
+ * BLAKE2b digest of key and the whole value), so the same cookie is not
+ * verified again while its token's exp is after now; exp is checked on
+ * every call. Only the token is cached: the session generation is the
+ * caller's to check on every request (session_gen.h). Thread-safe. */
 store_err store_session_from_cookies(const char *key, const char *cookie_header,
                                      time_t now, store_user *user);
 

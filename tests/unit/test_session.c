@@ -1,5 +1,6 @@
 /* test_session.c - session cookies and JWTs: signing, the pinned
- * algorithm, expiry, tampering, and the original store's cookie format. */
+ * algorithm, expiry, tampering, the original store's cookie format, and
+ * the cache of cookies already verified. */
 #include <jansson.h>
 #include <jwt.h>
 #include <sodium.h>
@@ -48,6 +49,77 @@ hand_token(const char *header, const char *payload, const char *k)
 	free(p);
 	free(sig);
 	return tok;
+}
+
+/* "session=<cookie value of token>". Caller frees. */
+static char *
+cookie_header_of(const char *token)
+{
+	char *value = NULL, *hdr = NULL;
+
+	if (store_session_encode(token, &value) != STORE_OK)
+		return NULL;
+	if (asprintf(&hdr, "session=%s", value) < 0)
+		hdr = NULL;
+	free(value);
+	return hdr;
+}
+
+/* The cache of verified cookies: a hit answers what verification did, and
+ * never past the token's exp, with another key, or for another cookie. */
+static void
+check_cache(time_t now)
+{
+	store_user bob = alice, u, v;
+	char *ta = NULL, *tb = NULL, *ca = NULL, *cb = NULL, *bad = NULL;
+
+	strcpy(bob.id, "5f1d7b2c9a8e4b3c2d1e0f11");
+	strcpy(bob.email, "bob@example.com");
+	bob.gen = 3;
+	if (store_jwt_sign(key, &alice, 3600, &ta) != STORE_OK ||
+	    store_jwt_sign(key, &bob, 60, &tb) != STORE_OK ||
+	    (ca = cookie_header_of(ta)) == NULL || (cb = cookie_header_of(tb)) == NULL) {
+		CHECK(0, "cache: tokens and cookies are made");
+		goto out;
+	}
+	CHECK(store_session_from_cookies(key, ca, now, &u) == STORE_OK &&
+	      store_session_from_cookies(key, ca, now + 1, &v) == STORE_OK &&
+	      strcmp(v.id, alice.id) == 0 && strcmp(v.email, alice.email) == 0 &&
+	      v.iat == u.iat && v.gen == 0,
+	      "cache: a cookie verified before answers the same user");
+	for (int i = 0; i < 3; i++) {
+		CHECK(store_session_from_cookies(key, cb, now, &u) == STORE_OK &&
+		      strcmp(u.id, bob.id) == 0 && strcmp(u.email, bob.email) == 0 &&
+		      u.gen == 3 &&
+		      store_session_from_cookies(key, ca, now, &v) == STORE_OK &&
+		      strcmp(v.id, alice.id) == 0,
+		      "cache: two cached cookies each answer their own user (round %d)", i);
+	}
+	CHECK(store_session_from_cookies(key, cb, now + 60, &u) == STORE_EAUTH,
+	      "cache: a cached token at its exp is refused");
+	CHECK(store_session_from_cookies(key, ca, now + 3601, &u) == STORE_EAUTH,
+	      "cache: a cached token past its exp is refused");
+	CHECK(store_session_from_cookies(key, ca, now + 2, &u) == STORE_OK &&
+	      strcmp(u.id, alice.id) == 0,
+	      "cache: before its exp the same cookie verifies again");
+	CHECK(store_session_from_cookies("another-key-another-key-another-key!", ca, now, &u) ==
+	      STORE_EAUTH, "cache: a cookie cached under one key is refused with another");
+	bad = strdup(ca);
+	if (bad != NULL) {
+		/* A character of the token's payload inside the base64 value. */
+		char *p = bad + strlen("session=") + 20;
+		*p = *p == 'A' ? 'B' : 'A';
+	}
+	CHECK(bad != NULL && store_session_from_cookies(key, bad, now, &u) == STORE_EAUTH,
+	      "cache: a tampered copy of a cached cookie is refused");
+	CHECK(store_session_from_cookies(key, ca, now, &u) == STORE_OK,
+	      "cache: the cookie itself still verifies after its tampered copy");
+out:
+	free(bad);
+	free(ca);
+	free(cb);
+	free(ta);
+	free(tb);
 }
 
 static store_err
@@ -211,6 +283,8 @@ main(void)
 	      strncmp(cookie, "session=;", 9) == 0 && strstr(cookie, "Max-Age=0"),
 	      "sign-out clears the cookie");
 	free(cookie);
+
+	check_cache(now);
 
 	free(value);
 	free(tok);
