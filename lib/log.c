@@ -1,16 +1,29 @@
-/* log.c - JSON-lines logging to stderr, one write(2) per line. */
+/* log.c - JSON-lines logging to stderr, one write(2) per line.
+ *
+ * The line is built by hand in a buffer on the stack, large enough for the
+ * longest line (every field bounded, every byte escaped at worst to six),
+ * so logging allocates nothing. Strings are escaped as RFC 8259 asks
+ * (quote, backslash, control characters) and bytes that are not UTF-8
+ * become '?', so every line is valid JSON whatever a message holds. */
 #include "store/log.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-static char log_svc[64] = "store";
+#define MSG_MAX 2048        /* a message's bytes, before escaping */
+#define ID_MAX 128          /* req_id and event_id, before escaping */
+#define SVC_MAX 64
+#define TS_MAX 64
+#define ESCAPED(n) ((n) * 6 + 2)   /* \u00XX: the most a byte becomes; quotes */
+/* The keys and punctuation take less than 128 bytes. */
+#define LINE_MAX_LEN (128 + ESCAPED(TS_MAX) + ESCAPED(SVC_MAX) + ESCAPED(MSG_MAX) + \
+                      2 * ESCAPED(ID_MAX))
+
+static char log_svc[SVC_MAX] = "store";
 static store_log_level log_min = STORE_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -32,21 +45,113 @@ store_log_level_parse(const char *s)
 	return -1;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or
+ * 0 when the bytes there are not one (a stray continuation byte, a
+ * truncated, overlong or surrogate sequence, or past U+10FFFF). */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xBF;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	/* The second byte's range rules out overlongs, surrogates and
+	 * code points past U+10FFFF. */
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+/* Appends s (at most max bytes of it) as a JSON string, quotes included,
+ * at out; returns the end. out must have room for ESCAPED(max). */
+static char *
+put_string(char *out, const char *s, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strnlen(s, max), len;
+
+	*out++ = '"';
+	for (size_t i = 0; i < n; i += len) {
+		unsigned char c = p[i];
+
+		len = 1;
+		if (c == '"' || c == '\\') {
+			*out++ = '\\';
+			*out++ = (char)c;
+		} else if (c < 0x20) {
+			*out++ = '\\';
+			switch (c) {
+			case '\n': *out++ = 'n'; break;
+			case '\r': *out++ = 'r'; break;
+			case '\t': *out++ = 't'; break;
+			default:
+				memcpy(out, "u00", 3);
+				out[3] = hex[c >> 4];
+				out[4] = hex[c & 0xF];
+				out += 5;
+			}
+		} else if (c < 0x80) {
+			*out++ = (char)c;
+		} else if ((len = utf8_len(p + i, n - i)) == 0) {
+			*out++ = '?';
+			len = 1;
+		} else {
+			memcpy(out, p + i, len);
+			out += len;
+		}
+	}
+	*out++ = '"';
+	return out;
+}
+
+/* Appends the literal text lit (no escaping). */
+static char *
+put_raw(char *out, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	memcpy(out, lit, n);
+	return out + n;
+}
+
 void
 store_log(store_log_level lvl, const char *req_id, const char *event_id,
           const char *fmt, ...)
 {
-	char msg[2048], ts[64];
+	char msg[MSG_MAX + 1], ts[TS_MAX], line[LINE_MAX_LEN];
+	char *at = line;
 	struct timespec now;
 	struct tm tm;
-	json_t *line = NULL;
-	char *text = NULL;
 	va_list ap;
 
 	if (lvl < log_min || lvl > STORE_LOG_ERROR)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -55,35 +160,24 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	         tm.tm_min, tm.tm_sec, (long)(now.tv_nsec / 1000000) % 1000);
 
-	line = json_object();
-	if (line == NULL)
-		goto out;
-	json_object_set_new(line, "ts", json_string(ts));
-	json_object_set_new(line, "level", json_string(level_names[lvl]));
-	json_object_set_new(line, "svc", json_string(log_svc));
-	json_t *m = json_string(msg);
-	if (m == NULL) {
-		/* Not valid UTF-8: log it anyway, with the odd bytes replaced. */
-		for (char *p = msg; *p != '\0'; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		m = json_string(msg);
+	at = put_raw(at, "{\"ts\":");
+	at = put_string(at, ts, sizeof ts);
+	at = put_raw(at, ",\"level\":\"");
+	at = put_raw(at, level_names[lvl]);
+	at = put_raw(at, "\",\"svc\":");
+	at = put_string(at, log_svc, SVC_MAX);
+	at = put_raw(at, ",\"msg\":");
+	at = put_string(at, msg, MSG_MAX);
+	if (req_id != NULL) {
+		at = put_raw(at, ",\"req_id\":");
+		at = put_string(at, req_id, ID_MAX);
 	}
-	json_object_set_new(line, "msg", m);
-	if (req_id != NULL)
-		json_object_set_new(line, "req_id", json_string(req_id));
-	if (event_id != NULL)
-		json_object_set_new(line, "event_id", json_string(event_id));
-	text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text == NULL)
-		goto out;
-	size_t len = strlen(text);
-	text[len] = '\n';   /* json_dumps leaves room: we re-terminate below */
-	if (write(STDERR_FILENO, text, len + 1) < 0) {
+	if (event_id != NULL) {
+		at = put_raw(at, ",\"event_id\":");
+		at = put_string(at, event_id, ID_MAX);
+	}
+	at = put_raw(at, "}\n");
+	if (write(STDERR_FILENO, line, (size_t)(at - line)) < 0) {
 		/* Nowhere left to report it. */
 	}
-	text[len] = '\0';
-out:
-	free(text);
-	json_decref(line);
 }
