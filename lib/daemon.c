@@ -6,6 +6,7 @@
 
 #include "store/config.h"
 #include "store/log.h"
+#include "store/process.h"
 
 typedef struct run {
 	const store_daemon *d;
@@ -57,6 +58,7 @@ store_daemon_run(const store_daemon *d)
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, "info", 0, 0, &level, NULL },
 	};
 
+	store_process_init();
 	store_log_init(d->name, STORE_LOG_INFO);
 	if (store_config_load(settings, 2, msg, sizeof msg) != STORE_OK ||
 	    store_bus_config_load(&bcfg, d->service, msg, sizeof msg) != STORE_OK) {

@@ -10,6 +10,7 @@
 
 #include "store/config.h"
 #include "store/log.h"
+#include "store/process.h"
 
 typedef struct firer {
 	store_expiration *x;
@@ -58,6 +59,7 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, "info", 0, 0, &level, NULL },
 	};
 
+	store_process_init();
 	store_log_init(name, STORE_LOG_INFO);
 	if (store_config_load(settings, sizeof settings / sizeof *settings, msg,
 	                      sizeof msg) != STORE_OK ||

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/log.h"
+#include "store/process.h"
 #include "store/session_gen.h"
 
 static store_err
@@ -79,6 +80,7 @@ store_service_run(const store_service_def *def)
 
 	app.sessions = sessions;
 	app.ready_without_bus = def->ready_without_bus;
+	store_process_init();
 	store_log_init(def->name, STORE_LOG_INFO);
 	if (store_http_config_load(&cfg, def->body_limit, msg, sizeof msg) != STORE_OK ||
 	    store_config_load(db_setting, 1, msg, sizeof msg) != STORE_OK ||

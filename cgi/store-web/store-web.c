@@ -9,6 +9,7 @@
 
 #include "store/http.h"
 #include "store/log.h"
+#include "store/process.h"
 #include "web.h"
 
 static const char usage[] =
@@ -88,6 +89,7 @@ main(int argc, char **argv)
 		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : 64;
 	}
+	store_process_init();
 	store_log_init("web", STORE_LOG_INFO);
 	if (store_http_config_load(&cfg, STORE_WEB_BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
 	    store_web_config_load(&wcfg, msg, sizeof msg) != STORE_OK) {
