@@ -203,13 +203,15 @@ relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
 		id = NULL;
 	pthread_mutex_lock(&bus->out.mu);
-	for (int k = 0; k < 2 && id != NULL; k++) {
-		struct relay_batch *b = bus->out.inflight[k];
+	/* Answers come in publish order: first where each batch's next one
+	 * is expected, then anywhere. */
+	for (int k = 0; k < 4 && id != NULL; k++) {
+		struct relay_batch *b = bus->out.inflight[k % 2];
 		size_t i = SIZE_MAX;
 
 		if (b == NULL || b->n == 0)
 			continue;
-		for (size_t j = 0; j < b->n; j++) {
+		for (size_t j = 0; j < (k < 2 ? 1 : b->n); j++) {
 			size_t at = (b->hint + j) % b->n;
 
 			if (!b->rows[at].answered && !b->rows[at].bad &&
