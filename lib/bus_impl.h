@@ -45,8 +45,20 @@ struct store_bus {
 	pthread_mutex_t stream_mu;    /* one stream check at a time */
 	pthread_mutex_t flush_mu;     /* one outbox flush at a time */
 
-	pthread_mutex_t batch_mu;     /* guards batch: the relay's publishes */
+	pthread_mutex_t batch_mu;     /* guards batch: store_bus_publish_batch */
 	struct bus_batch *batch;      /* in flight; NULL between flushes */
+
+	/* The relay's publishes (bus_outbox.c), on a JetStream context of
+	 * its own (its pending limit and ack handler), set up by
+	 * bus_relay_start. Kept until the bus is freed: a late ack may
+	 * still look. */
+	struct {
+		pthread_mutex_t mu;       /* guards the batches in flight */
+		pthread_cond_t cond;      /* an answer came */
+		jsCtx *js;                /* NULL until first needed */
+		struct relay_batch *inflight[2];
+		bool ready;               /* mu and cond are initialised */
+	} out;
 };
 
 /* One row of an outbox flush and what JetStream answered. */

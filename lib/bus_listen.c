@@ -16,9 +16,23 @@
  * Failed deliveries (STORE_ELATER and errors alike) are naked with a delay
  * that starts at nak_delay_ms and doubles per delivery up to 64 times that,
  * so a dependency that is down for a few seconds does not burn the
- * delivery budget in a millisecond. */
+ * delivery budget in a millisecond.
+ *
+ * A listener fetches up to FETCH_BATCH messages at a time. When the bus has
+ * a database (the service's), it calls their handlers inside one
+ * transaction of it (the handlers' own transactions join it, db.h), so a
+ * fetch costs one commit instead of one per message, and acks them after
+ * that commit. The transaction stops taking messages after BATCH_TXN_MS
+ * (commits, acks, and goes on in a new one), which bounds how long it
+ * holds the database's write lock. A handler that fails rolls the
+ * transaction back: the messages before it are committed again without
+ * it, and its failure is its delivery's answer, so a poison message is
+ * naked and dead-lettered as when alone while the others apply once. A
+ * failure that cannot be pinned on one message (the commit failed) sends
+ * the rest of the fetch one at a time, each in its own transaction. */
 #include "bus_impl.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +41,8 @@
 #include "store/log.h"
 
 #define LISTENERS_MAX     64
-#define FETCH_BATCH       128
+#define FETCH_BATCH       256      /* messages per fetch, and per transaction */
+#define BATCH_TXN_MS      200      /* a fetch's transaction commits by then */
 #define FETCH_WAIT_MS     500      /* one fetch; also the stop latency */
 #define CHECK_IDLE_MS     5000     /* look for a lost consumer when idle */
 #define ERRORS_RESUBSCRIBE 5       /* fetch errors in a row: start over */
@@ -51,6 +66,7 @@ struct lthread {
 	struct listen_run *run;
 	char durable[BUS_DURABLE_MAX];
 	char subject[BUS_SUBJECT_MAX];
+	struct lmsg *msgs;            /* FETCH_BATCH of them: one fetch */
 	pthread_t tid;
 	bool started;
 };
@@ -287,79 +303,240 @@ nak_delay(const struct lthread *t, uint64_t delivered)
 	return ms > NAK_DELAY_CAP_MS ? NAK_DELAY_CAP_MS : ms;
 }
 
-/* Calls the handler and acks, naks or dead-letters msg. */
-static void
-handle(struct lthread *t, natsMsg *msg)
-{
-	char why[BUS_HDR_MAX] = "";
-	jsMsgMetaData *meta = NULL;
-	const char *id = NULL, *eid = NULL, *req = NULL;
-	json_t *payload = NULL;
-	uint64_t seq, delivered;
-	long long max = t->bus->cfg.max_deliver;
-	store_event ev;
-	store_err e;
+/* One fetched message, read once: its metadata, event id and payload, or
+ * why it goes straight to the dead letters. */
+struct lmsg {
+	natsMsg *msg;                 /* the fetch list's */
+	jsMsgMetaData *meta;          /* owned; NULL: no metadata, ignored */
+	const char *id, *req;         /* in msg's headers */
+	json_t *payload;              /* owned */
+	char why[BUS_HDR_MAX];        /* not "": dead-letter it, no handler */
+};
 
-	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+/* Reads msg into m. Free m with lmsg_done. */
+static void
+lmsg_read(struct lthread *t, natsMsg *msg, struct lmsg *m)
+{
+	const char *eid = NULL;
+	long long max = t->bus->cfg.max_deliver;
+
+	memset(m, 0, sizeof *m);
+	m->msg = msg;
+	if (natsMsg_GetMetaData(&m->meta, msg) != NATS_OK) {
 		store_error("consumer '%s' got a message with no jetstream "
 		            "metadata, ignoring it", t->durable);
-		goto out;
+		m->meta = NULL;
+		return;
 	}
-	seq = meta->Sequence.Stream;
-	delivered = meta->NumDelivered;
-	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
-		id = NULL;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &m->id) != NATS_OK)
+		m->id = NULL;
 	/* A re-published dead letter carries its event id here (bus.h). */
-	if (id != NULL && natsMsgHeader_Get(msg, STORE_HDR_EVENT_ID, &eid) == NATS_OK &&
+	if (m->id != NULL &&
+	    natsMsgHeader_Get(msg, STORE_HDR_EVENT_ID, &eid) == NATS_OK &&
 	    eid != NULL && eid[0] != '\0' && strlen(eid) <= BUS_ID_MAX)
-		id = eid;
-	if (natsMsgHeader_Get(msg, STORE_HDR_REQUEST_ID, &req) != NATS_OK)
-		req = NULL;
-	if (id == NULL || id[0] == '\0' || strlen(id) > BUS_ID_MAX) {
-		id = NULL;
-		snprintf(why, sizeof why, "event has no valid 'Nats-Msg-Id' header");
-	} else if ((long long)delivered > max) {
-		snprintf(why, sizeof why, "delivered %llu times with no answer "
-		         "(the handler crashed or hung)", (unsigned long long)delivered);
+		m->id = eid;
+	if (natsMsgHeader_Get(msg, STORE_HDR_REQUEST_ID, &m->req) != NATS_OK)
+		m->req = NULL;
+	if (m->id == NULL || m->id[0] == '\0' || strlen(m->id) > BUS_ID_MAX) {
+		m->id = NULL;
+		snprintf(m->why, sizeof m->why, "event has no valid 'Nats-Msg-Id' header");
+	} else if ((long long)m->meta->NumDelivered > max) {
+		snprintf(m->why, sizeof m->why, "delivered %llu times with no answer "
+		         "(the handler crashed or hung)",
+		         (unsigned long long)m->meta->NumDelivered);
 	} else {
-		payload = json_loadb(natsMsg_GetData(msg),
-		                     (size_t)natsMsg_GetDataLength(msg), 0, NULL);
-		if (!json_is_object(payload))
-			snprintf(why, sizeof why, "payload is not a json object");
+		m->payload = json_loadb(natsMsg_GetData(msg),
+		                        (size_t)natsMsg_GetDataLength(msg), 0, NULL);
+		if (!json_is_object(m->payload))
+			snprintf(m->why, sizeof m->why, "payload is not a json object");
 	}
-	if (why[0] == '\0') {
-		ev = (store_event){ natsMsg_GetSubject(msg), id, req, t->durable,
-		                    payload, seq, delivered };
-		e = t->l->fn(t->ctx, &ev);
+}
+
+static void
+lmsg_done(struct lmsg *m)
+{
+	json_decref(m->payload);
+	jsMsgMetaData_Destroy(m->meta);
+	memset(m, 0, sizeof *m);
+}
+
+/* Whether the handler is to see m. */
+static bool
+lmsg_handled(const struct lmsg *m)
+{
+	return m->meta != NULL && m->why[0] == '\0';
+}
+
+/* Calls the handler on m. */
+static store_err
+lmsg_call(struct lthread *t, const struct lmsg *m)
+{
+	store_event ev = { natsMsg_GetSubject(m->msg), m->id, m->req, t->durable,
+	                   m->payload, m->meta->Sequence.Stream,
+	                   m->meta->NumDelivered };
+
+	return t->l->fn(t->ctx, &ev);
+}
+
+/* Answers m's delivery given the handler's answer e (ignored when m goes
+ * to the dead letters anyway): ack on STORE_OK, else nak with a delay, or
+ * dead-letter on the last delivery. */
+static void
+lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
+{
+	uint64_t seq, delivered;
+	long long max = t->bus->cfg.max_deliver;
+
+	if (m->meta == NULL)
+		return;
+	seq = m->meta->Sequence.Stream;
+	delivered = m->meta->NumDelivered;
+	if (m->why[0] == '\0') {
 		if (e == STORE_OK) {
-			if (natsMsg_Ack(msg, NULL) != NATS_OK)
-				store_log(STORE_LOG_WARN, req, id, "cannot ack on '%s' "
+			if (natsMsg_Ack(m->msg, NULL) != NATS_OK)
+				store_log(STORE_LOG_WARN, m->req, m->id, "cannot ack on '%s' "
 				          "(it will come again)", t->durable);
-			goto out;
+			return;
 		}
 		if ((long long)delivered < max) {
 			store_log(e == STORE_ELATER ? STORE_LOG_DEBUG : STORE_LOG_WARN,
-			          req, id, "'%s' on '%s': %s (delivery %llu of %lld)",
-			          t->durable, natsMsg_GetSubject(msg), store_strerror(e),
+			          m->req, m->id, "'%s' on '%s': %s (delivery %llu of %lld)",
+			          t->durable, natsMsg_GetSubject(m->msg), store_strerror(e),
 			          (unsigned long long)delivered, max);
-			natsMsg_NakWithDelay(msg, nak_delay(t, delivered), NULL);
-			goto out;
+			natsMsg_NakWithDelay(m->msg, nak_delay(t, delivered), NULL);
+			return;
 		}
-		snprintf(why, sizeof why, "%s after %llu deliveries", store_strerror(e),
-		         (unsigned long long)delivered);
+		snprintf(m->why, sizeof m->why, "%s after %llu deliveries",
+		         store_strerror(e), (unsigned long long)delivered);
 	}
-	if (dead_letter(t, msg, seq, delivered, id, why) != STORE_OK) {
-		store_log(STORE_LOG_ERROR, req, id, "cannot dead-letter from '%s' "
-		          "(%s), trying again later", t->durable, why);
-		natsMsg_NakWithDelay(msg, nak_delay(t, delivered), NULL);
-		goto out;
+	if (dead_letter(t, m->msg, seq, delivered, m->id, m->why) != STORE_OK) {
+		store_log(STORE_LOG_ERROR, m->req, m->id, "cannot dead-letter from '%s' "
+		          "(%s), trying again later", t->durable, m->why);
+		natsMsg_NakWithDelay(m->msg, nak_delay(t, delivered), NULL);
+		return;
 	}
-	store_log(STORE_LOG_ERROR, req, id, "dead-lettered from '%s' to '%s%s': %s",
-	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(msg), why);
-	natsMsg_Ack(msg, NULL);
-out:
-	json_decref(payload);
-	jsMsgMetaData_Destroy(meta);
+	store_log(STORE_LOG_ERROR, m->req, m->id, "dead-lettered from '%s' to '%s%s': %s",
+	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(m->msg), m->why);
+	natsMsg_Ack(m->msg, NULL);
+}
+
+/* Handles m alone: the handler's own transaction, then the answer. */
+static void
+lmsg_single(struct lthread *t, struct lmsg *m)
+{
+	lmsg_answer(t, m, lmsg_handled(m) ? lmsg_call(t, m) : STORE_OK);
+}
+
+/* ---- a fetch in one transaction ----------------------------------------- */
+
+/* Messages [from, to) of a fetch, handled in one transaction of the bus's
+ * database: the handlers' own transactions join it (db.h), so their
+ * effects and processed marks commit together, once, and the messages
+ * are acked after that commit. */
+struct run_ctx {
+	struct lthread *t;
+	struct lmsg *m;
+	size_t from, to;
+	size_t end;                   /* out: the transaction covers [from, end) */
+	size_t failed;                /* out: whose handler failed, or SIZE_MAX */
+	store_err failed_e;           /* out: and its answer */
+};
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+}
+
+/* Re-runnable (store_db_txn runs it again after a transient failure):
+ * every run starts from scratch. */
+static store_err
+run_tx(store_db *db, void *arg)
+{
+	struct run_ctx *c = arg;
+	long long until = mono_ms() + BATCH_TXN_MS;
+	store_err e;
+
+	(void)db;
+	c->end = c->from;
+	c->failed = SIZE_MAX;
+	for (size_t i = c->from; i < c->to; i++) {
+		if (i > c->from && mono_ms() >= until)
+			return STORE_OK;        /* long enough: commit, go on after */
+		c->end = i + 1;
+		if (!lmsg_handled(&c->m[i]))
+			continue;
+		if ((e = lmsg_call(c->t, &c->m[i])) != STORE_OK) {
+			c->end = i;
+			c->failed = i;
+			c->failed_e = e;
+			return e;
+		}
+	}
+	return STORE_OK;
+}
+
+/* Commits the handlers of [from, to) in one transaction, or fewer when it
+ * takes BATCH_TXN_MS (*end says where it stopped), and answers them.
+ * STORE_OK, or the transaction's error with *failed the message whose
+ * handler failed (its answer in *failed_e), SIZE_MAX when none did (the
+ * commit failed, or a handler's own transaction failed but it answered
+ * STORE_OK): then nothing was answered. */
+static store_err
+run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
+          size_t *end, size_t *failed, store_err *failed_e)
+{
+	struct run_ctx c = { t, m, from, to, from, SIZE_MAX, STORE_OK };
+	store_err e = store_db_txn(t->bus->db, run_tx, &c);
+
+	*end = c.end;
+	*failed = e == STORE_OK ? SIZE_MAX : c.failed;
+	*failed_e = c.failed_e;
+	if (e != STORE_OK)
+		return e;
+	for (size_t i = from; i < c.end; i++)
+		lmsg_answer(t, &m[i], STORE_OK);
+	/* The handlers' events are committed now, not when they returned. */
+	store_bus_kick(t->bus);
+	return STORE_OK;
+}
+
+/* Handles a fetch's messages in order. With a database, in as few
+ * transactions as it takes: when a handler fails, the transaction is
+ * rolled back, the messages before it are committed again without it, and
+ * its answer is its delivery's (a nak, or a dead letter on the last one);
+ * when a failure cannot be pinned on one message, the rest are handled one
+ * at a time, each in its own transaction, as without a database. */
+static void
+handle_all(struct lthread *t, struct lmsg *m, size_t n)
+{
+	size_t i = 0, k, end, failed;
+	store_err fe, fe2;
+
+	if (t->bus->db == NULL || n < 2)
+		goto singles;
+	while (i < n) {
+		if (run_batch(t, m, i, n, &end, &failed, &fe) == STORE_OK) {
+			i = end;
+			continue;
+		}
+		if ((k = failed) == SIZE_MAX)
+			goto singles;
+		while (i < k) {
+			if (run_batch(t, m, i, k, &end, &failed, &fe2) != STORE_OK)
+				goto singles;
+			i = end;
+		}
+		lmsg_answer(t, &m[k], fe);
+		i = k + 1;
+	}
+	return;
+singles:
+	for (; i < n; i++)
+		lmsg_single(t, &m[i]);
 }
 
 /* ---- the fetch loop ----------------------------------------------------- */
@@ -372,6 +549,7 @@ listen_main(void *arg)
 	natsMsgList list;
 	natsStatus s;
 	unsigned gen = 0;
+	size_t n;
 	long retry = 0, idle = 0;
 	int errors = 0;
 	bool down = false;
@@ -395,8 +573,12 @@ listen_main(void *arg)
 		memset(&list, 0, sizeof list);
 		s = natsSubscription_Fetch(&list, sub, FETCH_BATCH, FETCH_WAIT_MS, NULL);
 		/* Messages in hand are finished, even when stopping. */
-		for (int i = 0; i < list.Count; i++)
-			handle(t, list.Msgs[i]);
+		n = list.Count > 0 && list.Count <= FETCH_BATCH ? (size_t)list.Count : 0;
+		for (size_t i = 0; i < n; i++)
+			lmsg_read(t, list.Msgs[i], &t->msgs[i]);
+		handle_all(t, t->msgs, n);
+		for (size_t i = 0; i < n; i++)
+			lmsg_done(&t->msgs[i]);
 		natsMsgList_Destroy(&list);
 		if (s == NATS_OK) {
 			idle = 0;
@@ -473,6 +655,11 @@ store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
 		t->l = &listeners[i];
 		t->ctx = ctx;
 		t->run = &run;
+		t->msgs = calloc(FETCH_BATCH, sizeof *t->msgs);
+		if (t->msgs == NULL) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
 		snprintf(t->durable, sizeof t->durable, "%s-%s", bus->service,
 		         listeners[i].event);
 		for (char *p = t->durable; *p != '\0'; p++)
@@ -492,6 +679,9 @@ store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (ts[i].started)
 			pthread_join(ts[i].tid, NULL);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ts[i].msgs);
 	free(ts);
 	return e;
 }

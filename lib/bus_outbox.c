@@ -3,10 +3,15 @@
  *
  * An outbox row: {id = event id, version, subject, payload (object),
  * requestId (string or null), occurredAt (RFC 3339 UTC), published}.
- * The relay finds unpublished rows in id order, BUS_BATCH at a time,
- * publishes them asynchronously (at most BUS_BATCH in flight), waits for
- * JetStream's answers, and marks the acknowledged ones published (with
- * publishedAt) in one transaction. Published rows are kept for
+ * The relay reads unpublished rows in id order, RELAY_BATCH at a time, and
+ * publishes them asynchronously on a JetStream context of its own, with
+ * two batches in flight: while JetStream answers one batch, the next is
+ * read and sent; then the first one's acknowledged rows, and only those,
+ * are marked published (with publishedAt) in one transaction while the
+ * next one's answers come. A row not acknowledged (NATS went away, a
+ * timeout) stays unpublished and goes again in a later flush with the
+ * same Nats-Msg-Id, as does a row published by a relay that died before
+ * marking it: JetStream drops the second copy as a duplicate. Published rows are kept for
  * OUTBOX_KEEP_S (for on-call eyes and tests), then pruned; processed marks
  * are pruned once the stream no longer holds their events. */
 #include "bus_impl.h"
@@ -20,8 +25,10 @@
 #include "store/oid.h"
 #include "store/time.h"
 
-#define BUS_BATCH          500     /* rows per flush round, and in flight */
-#define RELAY_ROUNDS_MAX   100     /* rounds per flush, then yield */
+#define RELAY_BATCH        1000    /* rows read and published together */
+#define RELAY_INFLIGHT     (2 * RELAY_BATCH)   /* two batches in flight */
+#define RELAY_ROUNDS_MAX   100     /* batches per flush, then yield */
+#define PRUNE_BATCH        500     /* rows pruned per transaction */
 #define RELAY_IDLE_MS      1000    /* look at the outbox this often anyway */
 #define RELAY_BACKOFF_MIN  100     /* ms, while NATS is down */
 #define RELAY_BACKOFF_MAX  5000
@@ -159,9 +166,212 @@ row_msg(const json_t *doc, natsMsg **out)
 	return e;
 }
 
-struct mark_ctx {
-	struct bus_row *rows;
+/* ---- the relay's publishes --------------------------------------------- */
+
+/* One outbox row in flight and what JetStream answered. */
+struct relay_row {
+	json_t *doc;                  /* borrowed from the batch's rows */
+	const char *id;
+	bool answered;                /* JetStream (or the library) answered */
+	bool acked;                   /* stored, or a duplicate of a stored one */
+	bool bad;                     /* malformed: marked published, not sent */
+};
+
+/* Up to RELAY_BATCH rows read together, published asynchronously. */
+struct relay_batch {
+	json_t *docs;                 /* the outbox documents; owned */
+	struct relay_row *rows;
 	size_t n;
+	size_t sent, answered;        /* under bus->out.mu */
+	size_t hint;                  /* where the next answer probably is */
+	natsStatus send_err;          /* a publish the library refused */
+	natsStatus last_err;          /* the last negative answer, for the log */
+	jsErrCode last_je;
+	bool slotted;                 /* in bus->out.inflight */
+};
+
+/* jsOptions.PublishAsync.AckHandler of the relay's context: the answer
+ * for one message, found by its Nats-Msg-Id among the batches in flight
+ * (a batch already given up is not there: its rows stay unpublished). */
+static void
+relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	store_bus *bus = closure;
+	const char *id = NULL;
+
+	(void)js;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
+		id = NULL;
+	pthread_mutex_lock(&bus->out.mu);
+	/* Answers come in publish order: first where each batch's next one
+	 * is expected, then anywhere. */
+	for (int k = 0; k < 4 && id != NULL; k++) {
+		struct relay_batch *b = bus->out.inflight[k % 2];
+		size_t i = SIZE_MAX;
+
+		if (b == NULL || b->n == 0)
+			continue;
+		for (size_t j = 0; j < (k < 2 ? 1 : b->n); j++) {
+			size_t at = (b->hint + j) % b->n;
+
+			if (!b->rows[at].answered && !b->rows[at].bad &&
+			    strcmp(b->rows[at].id, id) == 0) {
+				i = at;
+				break;
+			}
+		}
+		if (i == SIZE_MAX)
+			continue;
+		b->rows[i].answered = true;
+		b->rows[i].acked = pa != NULL;
+		b->hint = i + 1;
+		b->answered++;
+		if (pa == NULL && pae != NULL) {
+			b->last_err = pae->Err;
+			b->last_je = pae->ErrCode;
+		}
+		pthread_cond_broadcast(&bus->out.cond);
+		break;
+	}
+	pthread_mutex_unlock(&bus->out.mu);
+	if (pae != NULL && (pae->Err == NATS_NO_RESPONDERS ||
+	                    pae->ErrCode == JSStreamNotFoundErr))
+		atomic_store(&bus->stream_ok, false);
+	natsMsg_Destroy(msg);
+}
+
+/* The relay's JetStream context: RELAY_INFLIGHT publishes pending at
+ * most, answers to relay_ack. */
+static store_err
+relay_js(store_bus *bus)
+{
+	jsOptions jo;
+
+	if (bus->out.js != NULL)
+		return STORE_OK;
+	jsOptions_Init(&jo);
+	jo.Wait = BUS_API_WAIT_MS;
+	jo.PublishAsync.MaxPending = RELAY_INFLIGHT;
+	jo.PublishAsync.AckHandler = relay_ack;
+	jo.PublishAsync.AckHandlerClosure = bus;
+	return natsConnection_JetStream(&bus->out.js, bus->nc, &jo) == NATS_OK ?
+	       STORE_OK : STORE_EUNAVAIL;
+}
+
+static void
+batch_free(struct relay_batch *b)
+{
+	if (b == NULL)
+		return;
+	json_decref(b->docs);
+	free(b->rows);
+	free(b);
+}
+
+/* Reads up to RELAY_BATCH unpublished rows after the first skip of them
+ * (those in flight) into *out; *out is NULL when there is none. Caller
+ * frees *out with batch_free. */
+static store_err
+batch_read(store_bus *bus, const json_t *filter, size_t skip,
+           struct relay_batch **out)
+{
+	store_find_opts opts = { .limit = RELAY_BATCH, .skip = skip };
+	struct relay_batch *b = NULL;
+	json_t *docs = NULL;
+	store_err e;
+
+	*out = NULL;
+	if ((e = store_db_find(bus->db, "outbox", filter, &opts, &docs)) != STORE_OK) {
+		store_error("outbox relay cannot read the outbox: %s (%s)",
+		            store_strerror(e), store_db_errmsg(bus->db));
+		return e;
+	}
+	if (json_array_size(docs) == 0) {
+		json_decref(docs);
+		return STORE_OK;
+	}
+	if ((b = calloc(1, sizeof *b)) == NULL ||
+	    (b->rows = calloc(json_array_size(docs), sizeof *b->rows)) == NULL) {
+		free(b);
+		json_decref(docs);
+		return STORE_ENOMEM;
+	}
+	b->docs = docs;
+	b->n = json_array_size(docs);
+	for (size_t i = 0; i < b->n; i++) {
+		b->rows[i].doc = json_array_get(docs, i);
+		b->rows[i].id = json_string_value(json_object_get(b->rows[i].doc, "id"));
+		if (b->rows[i].id == NULL)
+			b->rows[i].id = "";
+	}
+	*out = b;
+	return STORE_OK;
+}
+
+/* Puts b in flight and publishes its rows asynchronously, without
+ * waiting for the answers (relay_ack records them). A malformed row is
+ * not sent: it is marked published as failed, not to block the rest. */
+static void
+batch_send(store_bus *bus, struct relay_batch *b)
+{
+	jsPubOptions po;
+	natsMsg *m = NULL;
+	natsStatus s = NATS_OK;
+
+	pthread_mutex_lock(&bus->out.mu);
+	bus->out.inflight[bus->out.inflight[0] == NULL ? 0 : 1] = b;
+	b->slotted = true;
+	pthread_mutex_unlock(&bus->out.mu);
+	jsPubOptions_Init(&po);
+	po.MaxWait = BUS_PUB_WAIT_MS;
+	for (size_t i = 0; i < b->n && s == NATS_OK; i++) {
+		store_err re = row_msg(b->rows[i].doc, &m);
+
+		if (re == STORE_EINVAL || re == STORE_ETOOBIG) {
+			pthread_mutex_lock(&bus->out.mu);
+			b->rows[i].bad = b->rows[i].acked = true;
+			pthread_mutex_unlock(&bus->out.mu);
+			continue;
+		}
+		if (re != STORE_OK) {
+			s = NATS_NO_MEMORY;
+			break;
+		}
+		s = js_PublishMsgAsync(bus->out.js, &m, &po);
+		natsMsg_Destroy(m);     /* NULL when the library took it */
+		m = NULL;
+		if (s == NATS_OK) {
+			pthread_mutex_lock(&bus->out.mu);
+			b->sent++;
+			pthread_mutex_unlock(&bus->out.mu);
+		}
+	}
+	b->send_err = s;
+}
+
+/* Waits for the answers to b's publishes (each has a MaxWait, so they
+ * come; bounded anyway), then takes b out of flight: an answer after that
+ * finds nothing, and its row stays unpublished. */
+static void
+batch_wait(store_bus *bus, struct relay_batch *b)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (BUS_PUB_WAIT_MS + 1000) / 1000;
+	pthread_mutex_lock(&bus->out.mu);
+	while (b->answered < b->sent && rc == 0)
+		rc = pthread_cond_timedwait(&bus->out.cond, &bus->out.mu, &until);
+	for (int k = 0; k < 2; k++)
+		if (bus->out.inflight[k] == b)
+			bus->out.inflight[k] = NULL;
+	b->slotted = false;
+	pthread_mutex_unlock(&bus->out.mu);
+}
+
+struct mark_ctx {
+	struct relay_batch *b;
 	const char *at;
 };
 
@@ -170,19 +380,21 @@ static store_err
 mark_published(store_db *db, void *arg)
 {
 	struct mark_ctx *c = arg;
+	struct relay_row *r;
 	json_t *d = NULL;
 	store_err e = STORE_OK;
 
-	for (size_t i = 0; i < c->n && e == STORE_OK; i++) {
-		if (!c->rows[i].acked)
+	for (size_t i = 0; i < c->b->n && e == STORE_OK; i++) {
+		r = &c->b->rows[i];
+		if (!r->acked)
 			continue;
-		d = json_copy(c->rows[i].doc);
+		d = json_copy(r->doc);
 		if (d == NULL ||
 		    json_object_set_new(d, "version", json_integer(json_integer_value(
-		        json_object_get(c->rows[i].doc, "version")))) != 0 ||
+		        json_object_get(r->doc, "version")))) != 0 ||
 		    json_object_set_new(d, "published", json_true()) != 0 ||
 		    json_object_set_new(d, "publishedAt", json_string(c->at)) != 0 ||
-		    (c->rows[i].bad &&
+		    (r->bad &&
 		     json_object_set_new(d, "failed", json_string("malformed")) != 0)) {
 			e = STORE_ENOMEM;
 		} else {
@@ -196,75 +408,33 @@ mark_published(store_db *db, void *arg)
 	return e;
 }
 
-/* Publishes rows (an array of outbox documents) and marks those JetStream
- * acknowledged. STORE_EUNAVAIL when any was not acknowledged. */
+/* Waits for b's answers and marks the acknowledged rows published, only
+ * those (EVENTS.md rule 1). STORE_EUNAVAIL when any row was not
+ * acknowledged. Frees b. */
 static store_err
-publish_rows(store_bus *bus, json_t *rows)
+batch_finish(store_bus *bus, struct relay_batch *b)
 {
-	struct bus_batch b = { 0 };
 	struct mark_ctx mc;
 	char at[BUS_TIME_LEN];
-	jsPubOptions po;
-	natsMsgList pending = { 0 };
-	natsMsg *m = NULL;
-	natsStatus s = NATS_OK;
-	size_t sent = 0, acked = 0;
-	store_err e = STORE_OK;
+	size_t acked = 0;
+	store_err e = STORE_OK, me;
 
-	b.n = json_array_size(rows);
-	b.rows = calloc(b.n, sizeof *b.rows);
-	if (b.rows == NULL)
-		return STORE_ENOMEM;
-	for (size_t i = 0; i < b.n; i++) {
-		b.rows[i].doc = json_array_get(rows, i);
-		b.rows[i].id = json_string_value(json_object_get(b.rows[i].doc, "id"));
-		if (b.rows[i].id == NULL)
-			b.rows[i].id = "";
-	}
-	pthread_mutex_lock(&bus->batch_mu);
-	bus->batch = &b;
-	pthread_mutex_unlock(&bus->batch_mu);
-
-	jsPubOptions_Init(&po);
-	po.MaxWait = BUS_PUB_WAIT_MS;
-	for (size_t i = 0; i < b.n && s == NATS_OK; i++) {
-		store_err re = row_msg(b.rows[i].doc, &m);
-
-		if (re == STORE_EINVAL || re == STORE_ETOOBIG) {
-			/* It can never be sent: mark it, don't block the rest. */
-			b.rows[i].bad = b.rows[i].acked = true;
-			continue;
-		}
-		if (re != STORE_OK)
-			break;
-		s = js_PublishMsgAsync(bus->js, &m, &po);
-		natsMsg_Destroy(m);     /* NULL when the library took it */
-		if (s == NATS_OK)
-			sent++;
-	}
-	/* Every publish has a MaxWait, so this ends; bound it anyway. */
-	po.MaxWait = BUS_PUB_WAIT_MS + 1000;
-	if (sent > 0 && js_PublishAsyncComplete(bus->js, &po) != NATS_OK &&
-	    js_PublishAsyncGetPendingList(&pending, bus->js) == NATS_OK)
-		natsMsgList_Destroy(&pending);
-
-	pthread_mutex_lock(&bus->batch_mu);
-	bus->batch = NULL;
-	pthread_mutex_unlock(&bus->batch_mu);
-	for (size_t i = 0; i < b.n; i++)
-		acked += b.rows[i].acked;
-	if (s != NATS_OK || acked < b.n) {
+	batch_wait(bus, b);
+	for (size_t i = 0; i < b->n; i++)
+		acked += b->rows[i].acked;
+	if (acked < b->n) {
 		store_warn("outbox relay: %zu of %zu events not acknowledged: %s "
-		           "(jetstream error %d)", b.n - acked, b.n,
-		           natsStatus_GetText(s != NATS_OK ? s : b.last_err),
-		           (int)b.last_je);
+		           "(jetstream error %d)", b->n - acked, b->n,
+		           natsStatus_GetText(b->send_err != NATS_OK ? b->send_err :
+		                              b->last_err != NATS_OK ? b->last_err :
+		                              NATS_TIMEOUT),
+		           (int)b->last_je);
 		e = STORE_EUNAVAIL;
 	}
 	if (acked > 0) {
 		store_time_format(store_time_now_ms(), true, at);
-		mc = (struct mark_ctx){ b.rows, b.n, at };
-		store_err me = store_db_txn(bus->db, mark_published, &mc);
-		if (me != STORE_OK) {
+		mc = (struct mark_ctx){ b, at };
+		if ((me = store_db_txn(bus->db, mark_published, &mc)) != STORE_OK) {
 			/* Published anyway; the next round publishes them again
 			 * and JetStream drops the duplicates. */
 			store_error("outbox relay cannot mark events published: %s",
@@ -273,50 +443,56 @@ publish_rows(store_bus *bus, json_t *rows)
 				e = me;
 		}
 	}
-	free(b.rows);
+	batch_free(b);
 	return e;
 }
 
-/* Publishes unpublished rows until none is left (STORE_OK), or a round
- * fails, or RELAY_ROUNDS_MAX rounds ran (*more set). */
+/* Publishes unpublished rows until none is left (STORE_OK), or a batch
+ * fails, or RELAY_ROUNDS_MAX batches went (*more set). Two batches are in
+ * flight: the next one is read and sent while JetStream answers the one
+ * before, which is then marked while the next one's answers come. */
 static store_err
 flush_all(store_bus *bus, bool *more)
 {
-	store_find_opts opts = { .limit = BUS_BATCH };
-	json_t *filter = NULL, *rows = NULL;
-	store_err e = STORE_OK;
-	size_t n = BUS_BATCH;
+	struct relay_batch *cur = NULL, *next = NULL;
+	json_t *filter = NULL;
+	store_err e = STORE_OK, fe;
 
 	*more = false;
 	filter = json_pack("{s:b}", "published", 0);
 	if (filter == NULL)
 		return STORE_ENOMEM;
 	pthread_mutex_lock(&bus->flush_mu);
-	for (int round = 0; n == BUS_BATCH && e == STORE_OK; round++) {
+	for (int round = 0; e == STORE_OK; round++) {
 		if (round == RELAY_ROUNDS_MAX) {
 			*more = true;
 			break;
 		}
-		json_decref(rows);
-		rows = NULL;
-		if ((e = store_db_find(bus->db, "outbox", filter, &opts, &rows)) != STORE_OK) {
-			store_error("outbox relay cannot read the outbox: %s (%s)",
-			            store_strerror(e), store_db_errmsg(bus->db));
-			break;
-		}
-		if ((n = json_array_size(rows)) == 0)
+		/* The rows of cur are still unpublished: the next ones follow. */
+		if ((e = batch_read(bus, filter, cur != NULL ? cur->n : 0, &next)) != STORE_OK ||
+		    next == NULL)
 			break;
 		/* Not into the reconnect buffer: it would only time out. */
-		if (!bus_connected(bus)) {
+		if (!bus_connected(bus) || relay_js(bus) != STORE_OK) {
 			e = STORE_EUNAVAIL;
 			break;
 		}
 		if ((e = bus_stream_ensure(bus)) != STORE_OK)
 			break;
-		e = publish_rows(bus, rows);
+		batch_send(bus, next);
+		if (next->send_err != NATS_OK)
+			e = STORE_EUNAVAIL;
+		if (cur != NULL && (fe = batch_finish(bus, cur)) != STORE_OK && e == STORE_OK)
+			e = fe;
+		cur = next;
+		next = NULL;
+		if (cur->n < RELAY_BATCH)
+			break;          /* that was the last of them */
 	}
+	batch_free(next);       /* read, never sent */
+	if (cur != NULL && (fe = batch_finish(bus, cur)) != STORE_OK && e == STORE_OK)
+		e = fe;
 	pthread_mutex_unlock(&bus->flush_mu);
-	json_decref(rows);
 	json_decref(filter);
 	return e;
 }
@@ -381,12 +557,12 @@ prune_rows(store_db *db, void *arg)
 	return e;
 }
 
-/* Deletes up to BUS_BATCH of coll's oldest rows matching filter (may be
+/* Deletes up to PRUNE_BATCH of coll's oldest rows matching filter (may be
  * NULL) made before now - keep_s. */
 static void
 prune(store_bus *bus, const char *coll, const json_t *filter, long long keep_s)
 {
-	store_find_opts opts = { .limit = BUS_BATCH };
+	store_find_opts opts = { .limit = PRUNE_BATCH };
 	struct prune_ctx c = { coll, NULL, (long long)time(NULL) - keep_s, 0 };
 
 	if (store_db_find(bus->db, coll, filter, &opts, &c.rows) != STORE_OK ||
@@ -477,6 +653,20 @@ relay_main(void *arg)
 store_err
 bus_relay_start(store_bus *bus)
 {
+	pthread_condattr_t ca;
+
+	if (!bus->out.ready) {
+		if (pthread_mutex_init(&bus->out.mu, NULL) != 0 ||
+		    pthread_condattr_init(&ca) != 0)
+			return STORE_ENOMEM;
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (pthread_cond_init(&bus->out.cond, &ca) != 0) {
+			pthread_condattr_destroy(&ca);
+			return STORE_ENOMEM;
+		}
+		pthread_condattr_destroy(&ca);
+		bus->out.ready = true;
+	}
 	if (pthread_create(&bus->relay, NULL, relay_main, bus) != 0)
 		return STORE_ENOMEM;
 	bus->relay_started = true;
@@ -490,4 +680,8 @@ bus_relay_stop(store_bus *bus)
 		return;
 	pthread_join(bus->relay, NULL);
 	bus->relay_started = false;
+	/* The mutex and condition stay until the bus is freed: an answer
+	 * to a publish given up may still come and look for its batch. */
+	jsCtx_Destroy(bus->out.js);
+	bus->out.js = NULL;
 }

@@ -29,7 +29,14 @@
  * JetStream would drop as a duplicate inside its window), else the
  * Nats-Msg-Id.
  * Handlers must be idempotent (EVENTS.md rule 4): a message can come again
- * after a crash, a lost ack, or a handler slower than the ack wait. */
+ * after a crash, a lost ack, or a handler slower than the ack wait.
+ * When the bus has a database, a listener runs the handlers of one fetch
+ * (up to 256 messages, at most 200 ms) inside one transaction of it, which
+ * their own store_db_txn calls join, and acks after its commit; a handler
+ * that fails has the transaction rolled back and the others run again
+ * without it. So a handler's transaction on that database may commit only
+ * after it returned, and its function may run more than once: like any
+ * transaction function (db.h), it has no effect outside the database. */
 #ifndef STORE_BUS_H
 #define STORE_BUS_H
 

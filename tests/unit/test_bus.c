@@ -854,6 +854,185 @@ test_listen_poison(void)
 	seen_free(s);
 }
 
+/* ---- a fetch in one transaction ----------------------------------------- */
+
+/* What a handler with database effects did: an "items" document per
+ * event, written with the processed mark in the handler's transaction
+ * (which joins the listener's, one per fetch). */
+typedef struct effects {
+	atomic_int poison_calls;   /* calls on the event with "fail": true */
+	atomic_int ok;             /* calls that committed or skipped */
+} effects;
+
+typedef struct effect_ctx {
+	const store_event *ev;
+} effect_ctx;
+
+static store_err
+effect_tx(store_db *d, void *arg)
+{
+	const store_event *ev = ((effect_ctx *)arg)->ev;
+	json_t *item;
+	store_err e;
+
+	if ((e = store_processed_mark(d, ev->consumer, ev->id)) != STORE_OK)
+		return e;
+	item = json_pack("{s:s,s:I}", "name", "effect", "n",
+	                 json_integer_value(json_object_get(ev->payload, "n")));
+	e = item == NULL ? STORE_ENOMEM : store_db_insert(d, "items", item, NULL);
+	json_decref(item);
+	/* The poison fails after writing: its write must never stay. */
+	if (e == STORE_OK && json_is_true(json_object_get(ev->payload, "fail")))
+		e = STORE_EIO;
+	return e;
+}
+
+static store_err
+on_effect(void *ctx, const store_event *ev)
+{
+	effects *x = ctx;
+	effect_ctx c = { ev };
+	store_err e;
+
+	if (json_is_true(json_object_get(ev->payload, "fail")))
+		atomic_fetch_add(&x->poison_calls, 1);
+	e = store_db_txn(db, effect_tx, &c);
+	if (e == STORE_EDUPLICATE)
+		e = STORE_OK;          /* seen: skipped */
+	if (e == STORE_OK)
+		atomic_fetch_add(&x->ok, 1);
+	return e;
+}
+
+/* Items the effect wrote for n (-1: all of them). */
+static long
+effect_count(int n)
+{
+	json_t *f = n < 0 ? json_pack("{s:s}", "name", "effect") :
+	            json_pack("{s:s,s:i}", "name", "effect", "n", n);
+	size_t c = 0;
+
+	if (store_db_count(db, "items", f, &c) != STORE_OK)
+		c = 999999;
+	json_decref(f);
+	return (long)c;
+}
+
+static void
+effects_clear(void)
+{
+	json_t *f = json_pack("{s:s}", "name", "effect"), *rows = NULL;
+
+	if (store_db_find(db, "items", f, NULL, &rows) == STORE_OK)
+		for (size_t i = 0; i < json_array_size(rows); i++) {
+			json_t *r = json_array_get(rows, i);
+
+			store_db_delete(db, "items", json_string_value(json_object_get(r, "id")),
+			                json_integer_value(json_object_get(r, "version")));
+		}
+	json_decref(rows);
+	json_decref(f);
+}
+
+/* A poison event in the middle of a fetch: the events around it apply
+ * once (each effect once, none of the poison's), it is tried max_deliver
+ * times and dead-lettered, and every message is acked. */
+static void
+test_listen_batch_poison(void)
+{
+	static const store_listener ls[] = { { "t.batch", on_effect } };
+	enum { N = 200, BAD = 97 };
+	effects x = { 0 };
+	lrun r = { bus, ls, 1, &x, 0, 0, 0 };
+	jsConsumerInfo *ci = NULL;
+	uint64_t seq = 0;
+	int once = 0;
+
+	effects_clear();
+	for (int i = 0; i < N; i++) {
+		json_t *p = json_pack("{s:i,s:b}", "n", i, "fail", i == BAD);
+
+		store_bus_publish(bus, "store.t.batch", p, NULL, NULL, i == BAD ? &seq : NULL);
+		json_decref(p);
+	}
+	EXPECT(stream_count("store.t.batch") == N, "batch poison: %d events published "
+	       "before the listener starts (one fetch takes them)", N);
+	lrun_start(&r);
+	WAIT_UNTIL(effect_count(-1) == N - 1 &&
+	           stream_count("store.dead.store.t.batch") == 1, 10000);
+	sleep_ms(5 * cfg.nak_delay_ms);
+	for (int i = 0; i < N; i++)
+		once += effect_count(i) == (i == BAD ? 0 : 1);
+	EXPECT(once == N && effect_count(-1) == N - 1,
+	      "batch poison: every other event's effect committed exactly once, the "
+	      "poison's never (%d of %d right, %ld effects)", once, N, effect_count(-1));
+	EXPECT(atomic_load(&x.poison_calls) == cfg.max_deliver,
+	      "batch poison: the poison was tried max_deliver (%ld) times (%d calls)",
+	      cfg.max_deliver, atomic_load(&x.poison_calls));
+	EXPECT(stream_count("store.dead.store.t.batch") == 1,
+	      "batch poison: it went to the dead letters, once");
+	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, "test-t-batch", NULL,
+	                              NULL) == NATS_OK && ci->NumAckPending == 0 &&
+	           ci->NumPending == 0 ? true :
+	           (jsConsumerInfo_Destroy(ci), ci = NULL, false), 3000);
+	EXPECT(ci != NULL && ci->NumAckPending == 0 && ci->NumPending == 0,
+	      "batch poison: every message acked");
+	jsConsumerInfo_Destroy(ci);
+	lrun_stop(&r);
+	effects_clear();
+}
+
+/* A relay that died after JetStream acknowledged a flush of several
+ * batches but before any row was marked: the rows go again with the same
+ * ids, JetStream drops them all as duplicates, and a listener applying
+ * them (one transaction per fetch) has each effect once. */
+static void
+test_relay_republish(void)
+{
+	static const store_listener ls[] = { { "t.again", on_effect } };
+	enum { N = 2500 };
+	effects x = { 0 };
+	lrun r = { bus, ls, 1, &x, 0, 0, 0 };
+	add_ctx a = { "store.t.again", 0, 500, NULL, STORE_OK, "" };
+	json_t *f = json_pack("{s:s}", "subject", "store.t.again"), *rows = NULL;
+	size_t reset = 0;
+	int once = 0;
+
+	effects_clear();
+	lrun_start(&r);
+	for (int i = 0; i < N / 500; i++) {
+		a.from = i * 500;
+		store_db_txn(db, add_events, &a);
+	}
+	EXPECT(store_bus_flush(bus) == STORE_OK && unpublished() == 0 &&
+	      stream_count("store.t.again") == N,
+	      "republish: %d outbox rows published, in batches", N);
+	/* The crash: every row back to unpublished, as if never marked (the
+	 * relay thread may start on them at once: that is the point). */
+	if (store_db_find(db, "outbox", f, NULL, &rows) == STORE_OK)
+		for (size_t i = 0; i < json_array_size(rows); i++) {
+			json_t *row = json_array_get(rows, i);
+
+			json_object_set_new(row, "published", json_false());
+			reset += store_db_update(db, "outbox", row, NULL) == STORE_OK;
+		}
+	EXPECT(reset == N, "republish: %zu rows unmarked", reset);
+	EXPECT(store_bus_flush(bus) == STORE_OK && unpublished() == 0,
+	      "republish: the relay publishes them all again and marks them");
+	EXPECT(stream_count("store.t.again") == N,
+	      "republish: still %d messages in the stream (duplicates dropped)", N);
+	WAIT_UNTIL(effect_count(-1) >= N, 15000);
+	sleep_ms(300);
+	for (int i = 0; i < N; i++)
+		once += effect_count(i) == 1;
+	EXPECT(once == N && effect_count(-1) == N,
+	      "republish: each event's effect exactly once (%d of %d)", once, N);
+	lrun_stop(&r);
+	json_decref(rows);
+	json_decref(f);
+	effects_clear();
+}
+
 static void
 test_share(void)
 {
@@ -1024,6 +1203,8 @@ main(void)
 	test_listen_later();
 	test_listen_malformed();
 	test_listen_poison();
+	test_listen_batch_poison();
+	test_relay_republish();
 	test_share();
 	test_nats_down();
 	test_consumer_lost();
