@@ -222,6 +222,22 @@ nats_open(void)
 		bench_die(PROG, "jetstream: %s", natsStatus_GetText(s));
 }
 
+/* Unsubscribes sub, lets the connection's reader finish whatever it was
+ * delivering to it (the server answers the flush's PING after every message
+ * it sent before), then frees it. The last Fetch leaves a pull request open
+ * at the server; with nats.c 3.4 a message or status for it arriving while
+ * the subscription was destroyed could be delivered to freed memory (fixed
+ * upstream in nats.c 3.6, "crash processing inbound message for destroyed
+ * subscription"): the "double free or corruption" this program hit at the
+ * end of a run under load. */
+static void
+sub_close(natsSubscription *sub)
+{
+	(void)natsSubscription_Unsubscribe(sub);
+	(void)natsConnection_FlushTimeout(nc, 5000);
+	natsSubscription_Destroy(sub);
+}
+
 /* ---- the store ---------------------------------------------------------- */
 
 /* One scheduling thread: jobs first, first + step, ... in due order, on
@@ -323,7 +339,7 @@ run_store(long n, long window, long lead, long threads)
 	json_object_set_new(out, "prefix", json_string(prefix));
 	if (late > 0)
 		json_object_set_new(out, "valid", json_false());
-	natsSubscription_Destroy(r.sub);
+	sub_close(r.sub);
 	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
 	run_free(&r);
 	store_jobs_free(jobs);
@@ -382,7 +398,7 @@ run_baseline(long n, long window, long lead)
 
 	out = run_figures(&r, "in-process sleep-until-due loop -> js_PublishMsgAsync "
 	                  "(STORE_EXPIRATION_PENDING in flight) -> scratch stream", window);
-	natsSubscription_Destroy(r.sub);
+	sub_close(r.sub);
 	(void)js_DeleteConsumer(js, BASE_STREAM, DURABLE, NULL, &je);
 	(void)js_DeleteStream(js, BASE_STREAM, NULL, &je);
 	run_free(&r);
