@@ -134,6 +134,15 @@ collect_main(void *arg)
 		natsMsgList list = { 0 };
 		natsStatus s = natsSubscription_Fetch(&list, r->sub, 1000, 500, NULL);
 
+		/* The list is ours only on NATS_OK: nats.c 3.4.1 may leave it
+		 * filled after freeing it itself on an error, and destroying it
+		 * then was the "double free or corruption" that killed this
+		 * program under load (collect_main, natsMsgList_Destroy). */
+		if (s != NATS_OK) {
+			if (s != NATS_TIMEOUT)
+				bench_sleep_ms(10);
+			continue;
+		}
 		for (int k = 0; k < list.Count; k++) {
 			natsMsg *m = list.Msgs[k];
 			jsMsgMetaData *meta = NULL;
@@ -157,8 +166,6 @@ collect_main(void *arg)
 			json_decref(p);
 		}
 		natsMsgList_Destroy(&list);
-		if (s != NATS_OK && s != NATS_TIMEOUT)
-			bench_sleep_ms(10);
 	}
 	return NULL;
 }
@@ -225,11 +232,9 @@ nats_open(void)
 /* Unsubscribes sub, lets the connection's reader finish whatever it was
  * delivering to it (the server answers the flush's PING after every message
  * it sent before), then frees it. The last Fetch leaves a pull request open
- * at the server; with nats.c 3.4 a message or status for it arriving while
- * the subscription was destroyed could be delivered to freed memory (fixed
- * upstream in nats.c 3.6, "crash processing inbound message for destroyed
- * subscription"): the "double free or corruption" this program hit at the
- * end of a run under load. */
+ * at the server, and nats.c before 3.6 could deliver a message for a
+ * subscription being destroyed to freed memory ("crash processing inbound
+ * message for destroyed subscription", nats.c#638). */
 static void
 sub_close(natsSubscription *sub)
 {
