@@ -634,3 +634,270 @@ store_bus_kick(store_bus *bus)
 	pthread_cond_broadcast(&bus->cond);
 	pthread_mutex_unlock(&bus->mu);
 }
+
+/* ---- asynchronous publishing: send now, wait for the acks later --------- */
+
+/* A publisher has its own JetStream context on the bus's connection, whose
+ * ack handler finds each answered message's row through a table keyed by
+ * the natsMsg pointer (registered before the message is handed over, since
+ * its ack may come before js_PublishMsgAsync returns; removed by the
+ * handler before it destroys the message). Every message handed over gets
+ * exactly one answer: its ack, an error, or the library's timeout after
+ * BUS_PUB_WAIT_MS. */
+
+struct bus_slot {
+	const natsMsg *m;             /* NULL: free */
+	store_bus_sent *sent;
+	size_t i;
+};
+
+struct store_bus_publisher {
+	store_bus *bus;               /* borrowed */
+	jsCtx *js;
+	pthread_mutex_t mu;           /* the table and every batch's counts */
+	pthread_cond_t cond;          /* a batch's last answer came */
+	struct bus_slot *slot;        /* open addressing, linear probing */
+	size_t cap;                   /* a power of two > 2 * (max_pending + 1) */
+};
+
+struct store_bus_sent {
+	store_bus_publisher *p;
+	store_bus_msg *msgs;          /* the caller's */
+	size_t n;
+	size_t pending;               /* handed over, not answered */
+};
+
+static size_t
+slot_home(const store_bus_publisher *p, const natsMsg *m)
+{
+	uintptr_t h = (uintptr_t)m;
+
+	h ^= h >> 17;
+	h *= (uintptr_t)0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 7) & (p->cap - 1);
+}
+
+/* Under mu. The table never fills: at most max_pending + 1 entries. */
+static void
+slot_put(store_bus_publisher *p, const natsMsg *m, store_bus_sent *sent, size_t i)
+{
+	size_t k = slot_home(p, m);
+
+	while (p->slot[k].m != NULL)
+		k = (k + 1) & (p->cap - 1);
+	p->slot[k] = (struct bus_slot){ m, sent, i };
+}
+
+/* Under mu: removes m's entry into *out (backward-shift deletion, so no
+ * tombstones); false when m is not there. */
+static bool
+slot_take(store_bus_publisher *p, const natsMsg *m, struct bus_slot *out)
+{
+	size_t k = slot_home(p, m), next, home;
+
+	while (p->slot[k].m != m) {
+		if (p->slot[k].m == NULL)
+			return false;
+		k = (k + 1) & (p->cap - 1);
+	}
+	*out = p->slot[k];
+	for (;;) {
+		p->slot[k].m = NULL;
+		next = k;
+		for (;;) {
+			next = (next + 1) & (p->cap - 1);
+			if (p->slot[next].m == NULL)
+				return true;
+			home = slot_home(p, p->slot[next].m);
+			/* Movable into the hole k unless its home lies in (k, next]. */
+			if (k <= next ? (home <= k || home > next) : (home <= k && home > next))
+				break;
+		}
+		p->slot[k] = p->slot[next];
+		k = next;
+	}
+}
+
+/* Under mu: one answer for row (sent, i). */
+static void
+sent_answer(store_bus_sent *sent, size_t i, bool acked)
+{
+	sent->msgs[i].acked = acked ? 1 : 0;
+	if (--sent->pending == 0)
+		pthread_cond_broadcast(&sent->p->cond);
+}
+
+static void
+pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	store_bus_publisher *p = closure;
+	struct bus_slot s;
+
+	(void)js;
+	pthread_mutex_lock(&p->mu);
+	if (slot_take(p, msg, &s))
+		sent_answer(s.sent, s.i, pa != NULL);
+	pthread_mutex_unlock(&p->mu);
+	if (pae != NULL && (pae->Err == NATS_NO_RESPONDERS ||
+	                    pae->ErrCode == JSStreamNotFoundErr))
+		atomic_store(&p->bus->stream_ok, false);
+	natsMsg_Destroy(msg);
+}
+
+store_err
+store_bus_publisher_new(store_bus *bus, size_t max_pending, store_bus_publisher **out)
+{
+	pthread_condattr_t ca;
+	store_bus_publisher *p = NULL;
+	jsOptions jo;
+	store_err e = STORE_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (bus == NULL || out == NULL || max_pending < 1 ||
+	    max_pending > STORE_BUS_PENDING_MAX)
+		goto out;
+	e = STORE_ENOMEM;
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		goto out;
+	p->bus = bus;
+	for (p->cap = 16; p->cap <= 2 * (max_pending + 1); p->cap *= 2)
+		;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((p->slot = calloc(p->cap, sizeof *p->slot)) == NULL)
+		goto out;
+	jsOptions_Init(&jo);
+	jo.Wait = BUS_API_WAIT_MS;
+	jo.PublishAsync.MaxPending = (int64_t)max_pending;
+	jo.PublishAsync.StallWait = BUS_PUB_WAIT_MS;
+	jo.PublishAsync.AckHandler = pub_ack;
+	jo.PublishAsync.AckHandlerClosure = p;
+	if (natsConnection_JetStream(&p->js, bus->nc, &jo) != NATS_OK)
+		goto out;
+	*out = p;
+	p = NULL;
+	e = STORE_OK;
+out:
+	store_bus_publisher_free(p);
+	return e;
+}
+
+void
+store_bus_publisher_free(store_bus_publisher *p)
+{
+	jsPubOptions po;
+
+	if (p == NULL)
+		return;
+	if (p->js != NULL) {
+		/* Answers still due (a batch given up by store_bus_publish_wait)
+		 * would call pub_ack with p: let them come first. */
+		jsPubOptions_Init(&po);
+		po.MaxWait = BUS_PUB_WAIT_MS + 1000;
+		(void)js_PublishAsyncComplete(p->js, &po);
+		jsCtx_Destroy(p->js);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->mu);
+	free(p->slot);
+	free(p);
+}
+
+store_err
+store_bus_publish_send(store_bus_publisher *p, store_bus_msg *msgs, size_t n,
+                       store_bus_sent **out)
+{
+	store_bus_sent *sent = NULL;
+	char at[BUS_TIME_LEN];
+	struct bus_slot gone;
+	jsPubOptions po;
+	natsMsg *m = NULL;
+	natsStatus s = NATS_OK;
+	store_err e = STORE_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (p == NULL || out == NULL || (msgs == NULL && n > 0))
+		return STORE_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].acked = 0;
+		if (!bus_subject_ok(msgs[i].subject) || !event_id_ok(msgs[i].event_id) ||
+		    msgs[i].data == NULL)
+			return STORE_EINVAL;
+	}
+	if ((sent = calloc(1, sizeof *sent)) == NULL)
+		return STORE_ENOMEM;
+	sent->p = p;
+	sent->msgs = msgs;
+	sent->n = n;
+	*out = sent;
+	if (n == 0)
+		return STORE_OK;
+	if (!bus_connected(p->bus))
+		return STORE_EUNAVAIL;
+	if ((e = bus_stream_ensure(p->bus)) != STORE_OK)
+		return e;
+	store_time_format(store_time_now_ms(), true, at);
+	jsPubOptions_Init(&po);
+	po.MaxWait = BUS_PUB_WAIT_MS;      /* then the library answers a timeout */
+	for (size_t i = 0; i < n && s == NATS_OK; i++) {
+		if ((e = bus_msg_new(msgs[i].subject, msgs[i].data, msgs[i].len,
+		                     msgs[i].event_id, NULL, at, &m)) != STORE_OK)
+			break;
+		pthread_mutex_lock(&p->mu);
+		slot_put(p, m, sent, i);
+		sent->pending++;
+		pthread_mutex_unlock(&p->mu);
+		if ((s = js_PublishMsgAsync(p->js, &m, &po)) != NATS_OK) {
+			/* Not handed over: no answer will come. */
+			pthread_mutex_lock(&p->mu);
+			if (slot_take(p, m, &gone))
+				sent->pending--;
+			pthread_mutex_unlock(&p->mu);
+			natsMsg_Destroy(m);
+			m = NULL;
+			e = STORE_EUNAVAIL;
+		}
+	}
+	return e;
+}
+
+store_err
+store_bus_publish_wait(store_bus_sent *sent)
+{
+	store_bus_publisher *p;
+	struct timespec until;
+	size_t acked = 0, n;
+	int rc = 0;
+
+	if (sent == NULL)
+		return STORE_EINVAL;
+	p = sent->p;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (BUS_PUB_WAIT_MS + 2000) / 1000;
+	pthread_mutex_lock(&p->mu);
+	while (sent->pending > 0 && rc == 0)
+		rc = pthread_cond_timedwait(&p->cond, &p->mu, &until);
+	if (sent->pending > 0) {
+		/* The library's own timeout should have answered: forget the rows,
+		 * so a late answer finds nothing. */
+		for (size_t k = 0; k < p->cap; k++)
+			if (p->slot[k].m != NULL && p->slot[k].sent == sent) {
+				struct bus_slot gone;
+
+				slot_take(p, p->slot[k].m, &gone);
+				k--;       /* the shift may have moved another here */
+			}
+		sent->pending = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	n = sent->n;
+	for (size_t i = 0; i < n; i++)
+		acked += sent->msgs[i].acked != 0;
+	free(sent);
+	return acked == n ? STORE_OK : STORE_EUNAVAIL;
+}

@@ -23,17 +23,23 @@
 #define DOWN_MAX_MS     2000
 #define NAME_MAX_LEN    64        /* productId, categoryId */
 #define SUMMARY_MS      1000      /* one info line at most this often */
-#define FIRE_QUEUE_MAX  1         /* taken batches waiting for the publisher */
-#define DONE_QUEUE_MAX  4         /* fired batches waiting for their delete */
+#define SENT_QUEUE_MAX  256       /* sent batches waiting for their acks */
 
-/* A batch of jobs between two stages: taken (ids NULL), or fired (ids: the
- * acknowledged ones, to delete). */
+/* One taken job on its way out. */
+typedef struct firing {
+	char eid[STORE_OID_LEN + 1];
+	bool drop;                /* malformed: deleted without an event */
+} firing;
+
+/* A batch of jobs taken, sent, waiting for its acks and its delete. */
 typedef struct batch {
 	struct batch *next;
 	store_job *v;             /* owned: the batch as taken */
 	size_t n;
-	const char **ids;         /* owned array; the ids point into v */
-	size_t nids;
+	firing *f;                /* owned, n */
+	store_bus_msg *msgs;      /* owned, one per job not dropped */
+	size_t nmsgs;
+	store_bus_sent *sent;     /* in flight; NULL: nothing sent */
 } batch;
 
 /* A bounded queue of batches between two threads, oldest first. */
@@ -46,23 +52,19 @@ typedef struct queue {
 } queue;
 
 struct store_expiration {
-	store_jobs *jobs;
+	store_jobs *jobs;         /* borrowed: schedule, take */
+	store_jobs *done_jobs;    /* owned, the same Redis: delete, retry */
 	store_bus *bus;
+	store_bus_publisher *pub; /* owned */
 	long lease_ms;
 	/* the firing loop's summary since the last info line */
 	long long summary_at;
 	size_t fired;
 	long long late_max;
-	/* the pipeline: take -> fire_q -> publish -> done_q -> delete */
-	queue fire_q, done_q;
+	/* the pipeline: take and send -> sent_q -> wait for acks and delete */
+	queue sent_q;
 	volatile sig_atomic_t *stop;
 };
-
-/* One taken job on its way out. */
-typedef struct firing {
-	char eid[STORE_OID_LEN + 1];
-	bool drop;                /* malformed: deleted without an event */
-} firing;
 
 /* Sleeps ms in short steps, returning early when stop is set. */
 static void
@@ -84,6 +86,7 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
                      store_expiration **out)
 {
 	store_expiration *x;
+	store_err e;
 
 	if (out == NULL)
 		return STORE_EINVAL;
@@ -95,6 +98,11 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 	x->jobs = jobs;
 	x->bus = bus;
 	x->lease_ms = lease_ms;
+	if ((e = store_jobs_dup(jobs, &x->done_jobs)) != STORE_OK ||
+	    (e = store_bus_publisher_new(bus, STORE_EXPIRATION_PENDING, &x->pub)) != STORE_OK) {
+		store_expiration_free(x);
+		return e;
+	}
 	*out = x;
 	return STORE_OK;
 }
@@ -102,6 +110,10 @@ store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
 void
 store_expiration_free(store_expiration *x)
 {
+	if (x == NULL)
+		return;
+	store_bus_publisher_free(x->pub);
+	store_jobs_free(x->done_jobs);
 	free(x);
 }
 
@@ -176,54 +188,62 @@ out:
 
 /* ---- firing ------------------------------------------------------------- */
 
-/* Checks each job's payload (a JSON object, as scheduled) and makes its
- * message; a malformed one is marked to be dropped. */
-static void
-fire_prepare(const store_job *v, size_t n, firing *f, store_bus_msg *msgs, size_t *nmsgs)
+/* True for JSON object text as on_selected stores it: '{' ... '}'. The
+ * payload goes out as it is, not parsed (a listener dead-letters a body
+ * that is not a JSON object anyway); this only keeps out what is plainly
+ * not one (a key edited by hand). */
+static bool
+payload_ok(const char *s)
 {
-	json_t *payload;
+	size_t len = strlen(s);
 
-	*nmsgs = 0;
-	for (size_t i = 0; i < n; i++) {
-		payload = json_loads(v[i].payload, 0, NULL);
-		f[i].drop = !json_is_object(payload);
-		json_decref(payload);
-		if (f[i].drop) {
+	return len >= 2 && s[0] == '{' && s[len - 1] == '}';
+}
+
+/* Makes each job's message; a malformed one is marked to be dropped. */
+static void
+fire_prepare(batch *b)
+{
+	const store_job *v = b->v;
+
+	b->nmsgs = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		b->f[i].drop = !payload_ok(v[i].payload);
+		if (b->f[i].drop) {
 			store_error("job '%s' has a payload that is not a json object: "
 			            "dropping it", v[i].id);
 			continue;
 		}
-		store_expiration_event_id(v[i].id, f[i].eid);
-		msgs[(*nmsgs)++] = (store_bus_msg){ STORE_EXPIRATION_SUBJECT, v[i].payload,
-		                                    strlen(v[i].payload), f[i].eid, 0 };
+		store_expiration_event_id(v[i].id, b->f[i].eid);
+		b->msgs[b->nmsgs++] = (store_bus_msg){ STORE_EXPIRATION_SUBJECT,
+		                                       v[i].payload, strlen(v[i].payload),
+		                                       b->f[i].eid, 0 };
 	}
 }
 
 /* Logs what went out: each job at debug, a summary at info at most once
  * every SUMMARY_MS. */
 static void
-fire_log(store_expiration *x, const store_job *v, size_t n, const firing *f,
-         const store_bus_msg *msgs)
+fire_log(store_expiration *x, const batch *b)
 {
 	long long now = store_time_now_ms(), late;
-	char due[STORE_TIME_LEN];
+	const store_job *v = b->v;
 	size_t k = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (f[i].drop || !msgs[k++].acked)
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->f[i].drop || !b->msgs[k++].acked)
 			continue;
 		late = now - v[i].due_ms;
 		if (late > x->late_max)
 			x->late_max = late;
 		x->fired++;
-		store_time_format(v[i].due_ms, true, due);
-		store_log(STORE_LOG_DEBUG, NULL, f[i].eid, "selection '%s' expired "
-		          "(due '%s', fired %lld ms after, try %ld)", v[i].id, due,
-		          late, v[i].tries);
+		store_log(STORE_LOG_DEBUG, NULL, b->f[i].eid, "selection '%s' expired "
+		          "(due %lld, acknowledged %lld ms after, try %ld)", v[i].id,
+		          v[i].due_ms, late, v[i].tries);
 	}
 	if (x->fired > 0 && now - x->summary_at >= SUMMARY_MS) {
-		store_info("fired %zu expirations, at most %lld ms after they were due",
-		           x->fired, x->late_max);
+		store_info("fired %zu expirations, acknowledged at most %lld ms after "
+		           "they were due", x->fired, x->late_max);
 		x->summary_at = now;
 		x->fired = 0;
 		x->late_max = 0;
@@ -242,10 +262,21 @@ fire_retry(store_expiration *x, const store_job *job, bool stopping)
 		delay *= 2;
 	if (delay > RETRY_MAX_MS)
 		delay = RETRY_MAX_MS;
-	(void)store_jobs_retry(x->jobs, job->id, stopping ? 0 : delay);
+	(void)store_jobs_retry(x->done_jobs, job->id, stopping ? 0 : delay);
 }
 
-/* ---- the pipeline's queues ---------------------------------------------- */
+static void
+batch_free(batch *b)
+{
+	if (b == NULL)
+		return;
+	store_job_list_free(b->v, b->n);
+	free(b->f);
+	free(b->msgs);
+	free(b);
+}
+
+/* ---- the pipeline's queue ----------------------------------------------- */
 
 static void
 queue_init(queue *q, size_t max)
@@ -281,9 +312,10 @@ queue_push(queue *q, batch *b)
 	pthread_mutex_unlock(&q->mu);
 }
 
-/* The oldest batch, waiting for one; NULL once closed and empty. */
+/* Every batch queued (oldest first, linked through next), waiting for
+ * one; NULL once closed and empty. */
 static batch *
-queue_pop(queue *q)
+queue_pop_all(queue *q)
 {
 	batch *b;
 
@@ -291,13 +323,9 @@ queue_pop(queue *q)
 	while (q->head == NULL && !q->closing)
 		pthread_cond_wait(&q->cond, &q->mu);
 	b = q->head;
-	if (b != NULL) {
-		q->head = b->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		q->n--;
-		pthread_cond_broadcast(&q->cond);
-	}
+	q->head = q->tail = NULL;
+	q->n = 0;
+	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 	return b;
 }
@@ -313,61 +341,71 @@ queue_close(queue *q)
 
 /* ---- the stages --------------------------------------------------------- */
 
-/* Deletes a fired batch's acknowledged jobs and frees it. */
+/* Sends a taken batch's events; its acks are waited for by done_main. */
 static void
-done_run(store_expiration *x, batch *b)
+fire_send(store_expiration *x, batch *b)
 {
-	store_err d;
-
-	if (b->nids > 0 &&
-	    (d = store_jobs_done_many(x->jobs, b->ids, b->nids, NULL)) != STORE_OK)
-		store_warn("cannot delete %zu fired jobs: %s; they will fire again when "
-		           "their leases lapse and be dropped as duplicates", b->nids,
-		           store_strerror(d));
-	store_job_list_free(b->v, b->n);
-	free(b->ids);
-	free(b);
-}
-
-/* Fires a taken batch: one asynchronous publish of all its events, the
- * unacknowledged jobs given back, and the batch with the acknowledged (or
- * malformed) ones as its ids to delete. NULL when out of memory (the
- * batch is freed; its leases lapse and bring the jobs back). */
-static batch *
-fire_run(store_expiration *x, batch *b)
-{
-	size_t n = b->n, nmsgs = 0, k = 0;
-	firing *f = calloc(n, sizeof *f);
-	store_bus_msg *msgs = calloc(n, sizeof *msgs);
-	store_job *v = b->v;
 	store_err e;
 
-	b->ids = calloc(n, sizeof *b->ids);
-	b->nids = 0;
-	if (f == NULL || msgs == NULL || b->ids == NULL) {
-		store_error("out of memory firing %zu jobs; their leases will lapse", n);
-		store_job_list_free(b->v, b->n);
-		free(b->ids);
-		free(b);
-		b = NULL;
-		goto out;
-	}
-	fire_prepare(v, n, f, msgs, &nmsgs);
-	e = store_bus_publish_batch(x->bus, msgs, nmsgs);
+	fire_prepare(b);
+	e = store_bus_publish_send(x->pub, b->msgs, b->nmsgs, &b->sent);
 	if (e != STORE_OK)
 		store_warn("cannot publish every expiration (%s); giving the rest "
 		           "back", store_strerror(e));
-	for (size_t i = 0; i < n; i++) {
-		if (f[i].drop || msgs[k++].acked)
-			b->ids[b->nids++] = v[i].id;
-		else
-			fire_retry(x, &v[i], *x->stop != 0);
+}
+
+/* Deletes ids[0..n) in batches of at most STORE_JOBS_TAKE_MAX. */
+static void
+done_delete(store_expiration *x, const char **ids, size_t n)
+{
+	store_err e;
+	size_t k;
+
+	for (size_t i = 0; i < n; i += k) {
+		k = n - i < STORE_JOBS_TAKE_MAX ? n - i : STORE_JOBS_TAKE_MAX;
+		if ((e = store_jobs_done_many(x->done_jobs, ids + i, k, NULL)) != STORE_OK)
+			store_warn("cannot delete %zu fired jobs: %s; they will fire again "
+			           "when their leases lapse and be dropped as duplicates", k,
+			           store_strerror(e));
 	}
-	fire_log(x, v, n, f, msgs);
-out:
-	free(msgs);
-	free(f);
-	return b;
+}
+
+/* Waits for the acks of a chain of sent batches, gives back the jobs whose
+ * event was not acknowledged, deletes the others (and the malformed ones)
+ * in as few scripts as it can, and frees the chain. */
+static void
+done_run(store_expiration *x, batch *chain)
+{
+	const char **ids = NULL;
+	size_t n = 0, nids = 0, k;
+	batch *b, *next;
+
+	for (b = chain; b != NULL; b = b->next)
+		n += b->n;
+	if ((ids = calloc(n > 0 ? n : 1, sizeof *ids)) == NULL)
+		store_error("out of memory deleting %zu fired jobs; they will fire again "
+		            "when their leases lapse", n);
+	for (b = chain; b != NULL; b = b->next) {
+		if (b->sent != NULL)
+			(void)store_bus_publish_wait(b->sent);
+		b->sent = NULL;
+		k = 0;
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->f[i].drop || b->msgs[k++].acked) {
+				if (ids != NULL)
+					ids[nids++] = b->v[i].id;
+			} else {
+				fire_retry(x, &b->v[i], *x->stop != 0);
+			}
+		}
+		fire_log(x, b);
+	}
+	done_delete(x, ids, nids);
+	for (b = chain; b != NULL; b = next) {
+		next = b->next;
+		batch_free(b);
+	}
+	free(ids);
 }
 
 static void *
@@ -376,49 +414,54 @@ done_main(void *arg)
 	store_expiration *x = arg;
 	batch *b;
 
-	while ((b = queue_pop(&x->done_q)) != NULL)
+	while ((b = queue_pop_all(&x->sent_q)) != NULL)
 		done_run(x, b);
 	return NULL;
 }
 
-/* Publishes taken batches while the next one is taken. */
-static void *
-fire_main(void *arg)
+/* A batch around n taken jobs v (owned from here), or NULL (v freed) when
+ * out of memory: their leases lapse and bring them back. */
+static batch *
+batch_new(store_job *v, size_t n)
 {
-	store_expiration *x = arg;
-	batch *b;
+	batch *b = calloc(1, sizeof *b);
 
-	while ((b = queue_pop(&x->fire_q)) != NULL)
-		if ((b = fire_run(x, b)) != NULL)
-			queue_push(&x->done_q, b);
-	return NULL;
+	if (b != NULL) {
+		b->v = v;
+		b->n = n;
+		b->f = calloc(n, sizeof *b->f);
+		b->msgs = calloc(n, sizeof *b->msgs);
+	}
+	if (b == NULL || b->f == NULL || b->msgs == NULL) {
+		store_error("out of memory taking %zu jobs; their leases will lapse", n);
+		if (b == NULL)
+			store_job_list_free(v, n);
+		batch_free(b);
+		b = NULL;
+	}
+	return b;
 }
 
 void
 store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 {
 	store_job *v = NULL;
-	pthread_t fire_tid, done_tid;
+	pthread_t done_tid;
 	char why[256] = "";
 	long down_ms = 0;
-	bool more = false, firing, deleting;
+	long long next = 0;
+	bool deleting;
 	size_t n = 0;
 	batch *b;
 	store_err e;
 
 	x->stop = stop;
-	queue_init(&x->fire_q, FIRE_QUEUE_MAX);
-	queue_init(&x->done_q, DONE_QUEUE_MAX);
+	queue_init(&x->sent_q, SENT_QUEUE_MAX);
 	deleting = pthread_create(&done_tid, NULL, done_main, x) == 0;
-	firing = deleting && pthread_create(&fire_tid, NULL, fire_main, x) == 0;
 	while (!*stop) {
-		/* A full take may have left more due: take again before waiting. */
-		e = more ? STORE_OK : store_jobs_wait(x->jobs, WAIT_MAX_MS);
-		if (e == STORE_OK && *stop)
-			break;
-		if (e == STORE_OK)
-			e = store_jobs_take(x->jobs, STORE_JOBS_NOW, x->lease_ms,
-			                    STORE_EXPIRATION_BATCH, &v, &n);
+		/* One script takes what is due and says when the next one is. */
+		e = store_jobs_take_next(x->jobs, STORE_JOBS_NOW, x->lease_ms,
+		                         STORE_EXPIRATION_BATCH, &v, &n, &next);
 		if (e != STORE_OK) {
 			if (down_ms == 0) {
 				store_jobs_last_error(x->jobs, why, sizeof why);
@@ -426,35 +469,31 @@ store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 			}
 			down_ms = down_ms == 0 ? DOWN_MIN_MS :
 			          down_ms * 2 > DOWN_MAX_MS ? DOWN_MAX_MS : down_ms * 2;
-			more = false;
 			nap(down_ms, stop);
 			continue;
 		}
 		if (down_ms != 0)
 			store_info("redis answers again");
 		down_ms = 0;
-		more = n == STORE_EXPIRATION_BATCH;
-		if (n > 0 && (b = calloc(1, sizeof *b)) == NULL) {
-			store_error("out of memory taking %zu jobs; their leases will lapse", n);
-			store_job_list_free(v, n);
-		} else if (n > 0) {
-			/* In hand: fired even when stopping. */
-			b->v = v;
-			b->n = n;
-			if (firing)
-				queue_push(&x->fire_q, b);
-			else if ((b = fire_run(x, b)) != NULL)
+		/* In hand: sent and deleted even when stopping. */
+		if (n > 0 && (b = batch_new(v, n)) != NULL) {
+			fire_send(x, b);
+			if (deleting)
+				queue_push(&x->sent_q, b);
+			else
 				done_run(x, b);
 		}
 		v = NULL;
-		n = 0;
+		/* A full take may have left more due: take again at once. */
+		if (n == STORE_EXPIRATION_BATCH || next == 0 || *stop)
+			continue;
+		e = store_jobs_sleep(x->jobs, next < 0 || next > WAIT_MAX_MS ? WAIT_MAX_MS
+		                                                            : (long)next);
+		if (e != STORE_OK)
+			nap(DOWN_MIN_MS, stop);
 	}
-	queue_close(&x->fire_q);
-	if (firing)
-		pthread_join(fire_tid, NULL);
-	queue_close(&x->done_q);
+	queue_close(&x->sent_q);
 	if (deleting)
 		pthread_join(done_tid, NULL);
-	queue_destroy(&x->fire_q);
-	queue_destroy(&x->done_q);
+	queue_destroy(&x->sent_q);
 }

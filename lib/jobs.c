@@ -55,7 +55,17 @@ static const char *const key_names[K_COUNT] = { "due", "lease", "job", "at", "tr
 	"  local t = redis.call('TIME')\n"                                       \
 	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"   \
 	"end\n"                                                                  \
-	"local function num(n) return string.format('%.0f', n) end\n"
+	"local function num(n) return string.format('%.0f', n) end\n"              \
+	"local function next_in(now)\n"                                          \
+	"  local d = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"        \
+	"  local l = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"        \
+	"  local at = -1\n"                                                      \
+	"  if d[2] then at = tonumber(d[2]) end\n"                               \
+	"  if l[2] and (at < 0 or tonumber(l[2]) < at) then at = tonumber(l[2]) end\n" \
+	"  if at < 0 then return -1 end\n"                                       \
+	"  if at <= now then return 0 end\n"                                     \
+	"  return at - now\n"                                                    \
+	"end\n"
 
 /* ARGV: wake, id, due, payload. 1 when created, 0 when id exists. */
 static const char lua_schedule[] =
@@ -68,9 +78,10 @@ static const char lua_schedule[] =
 
 /* ARGV: wake, now (-1: the server's), lease ms, max. Lapsed leases go
  * back to the due set first, at their due time. Returns id, due, 0,
- * deadline, tries, payload for each job taken. Each step is one command
- * over all the ids (a take of 1,000 jobs is a handful of commands, not
- * thousands). */
+ * deadline, tries, payload for each job taken, then the ms from now until
+ * the earliest due time or lease deadline left (0: due now, -1: no job).
+ * Each step is one command over all the ids (a take of 1,000 jobs is a
+ * handful of commands, not thousands). */
 static const char lua_take[] =
 	LUA_NOW
 	"local now = now_ms(ARGV[2])\n"
@@ -88,7 +99,7 @@ static const char lua_take[] =
 	"end\n"
 	"local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now),\n"
 	"                       'LIMIT', 0, tonumber(ARGV[4]))\n"
-	"if #due == 0 then return {} end\n"
+	"if #due == 0 then return { next_in(now) } end\n"
 	"redis.call('ZREM', KEYS[1], unpack(due))\n"
 	"local payloads = redis.call('HMGET', KEYS[3], unpack(due))\n"
 	"local ats = redis.call('HMGET', KEYS[4], unpack(due))\n"
@@ -120,6 +131,7 @@ static const char lua_take[] =
 	"  redis.call('HDEL', KEYS[4], unpack(gone))\n"
 	"  redis.call('HDEL', KEYS[5], unpack(gone))\n"
 	"end\n"
+	"out[#out + 1] = next_in(now)\n"
 	"return out\n";
 
 /* ARGV: wake, id. 1 when the job existed. */
@@ -158,15 +170,7 @@ static const char lua_retry[] =
  * -1 when there is no job. */
 static const char lua_next[] =
 	LUA_NOW
-	"local now = now_ms(-1)\n"
-	"local d = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-	"local l = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
-	"local at = -1\n"
-	"if d[2] then at = tonumber(d[2]) end\n"
-	"if l[2] and (at < 0 or tonumber(l[2]) < at) then at = tonumber(l[2]) end\n"
-	"if at < 0 then return -1 end\n"
-	"if at <= now then return 0 end\n"
-	"return at - now\n";
+	"return next_in(now_ms(-1))\n";
 
 /* ARGV: wake. Waiting and leased counts. */
 static const char lua_count[] =
@@ -222,6 +226,8 @@ struct store_jobs {
 	pthread_mutex_t wmu;           /* the wait connection */
 	redisContext *sub;
 	unsigned long sub_gen;         /* gen when sub was made */
+	bool sub_ok;                   /* sub was subscribed at the last
+	                                * store_jobs_take_next: sleep may trust it */
 	int pipe[2];                   /* store_jobs_interrupt */
 
 	pthread_mutex_t emu;
@@ -670,6 +676,48 @@ out:
 	return e;
 }
 
+store_err
+store_jobs_dup(store_jobs *j, store_jobs **out)
+{
+	store_jobs *d = NULL;
+	store_err e = STORE_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (j == NULL || out == NULL)
+		goto out;
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	d->pipe[0] = d->pipe[1] = -1;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->wmu, NULL);
+	pthread_mutex_init(&d->emu, NULL);
+	memcpy(d->host, j->host, sizeof d->host);
+	d->port = j->port;
+	d->db = j->db;
+	memcpy(d->user, j->user, sizeof d->user);
+	memcpy(d->pass, j->pass, sizeof d->pass);
+	memcpy(d->key, j->key, sizeof d->key);
+	memcpy(d->wake, j->wake, sizeof d->wake);
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+		e = STORE_EIO;
+		goto out;
+	}
+	pthread_mutex_lock(&d->mu);
+	e = jobs_connect(d);         /* down is fine: the calls will say so */
+	pthread_mutex_unlock(&d->mu);
+	if (e == STORE_ENOMEM)
+		goto out;
+	*out = d;
+	d = NULL;
+	e = STORE_OK;
+out:
+	store_jobs_free(d);
+	return e;
+}
+
 void
 store_jobs_free(store_jobs *j)
 {
@@ -802,10 +850,11 @@ store_job_list_free(store_job *v, size_t n)
 	free(v);
 }
 
-/* Turns a reply of id, due, next, deadline, tries, payload sextets into
- * jobs. Caller frees *out with store_job_list_free(*out, *n). */
+/* Turns the first nel elements of a reply, id, due, next, deadline,
+ * tries, payload sextets, into jobs. Caller frees *out with
+ * store_job_list_free(*out, *n). */
 static store_err
-jobs_from_reply(const redisReply *r, store_job **out, size_t *n)
+jobs_from_reply(const redisReply *r, size_t nel, store_job **out, size_t *n)
 {
 	store_job *v = NULL;
 	size_t count = 0, i;
@@ -813,17 +862,17 @@ jobs_from_reply(const redisReply *r, store_job **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements % JOB_FIELDS != 0)
+	if (r->type != REDIS_REPLY_ARRAY || nel > r->elements || nel % JOB_FIELDS != 0)
 		goto out;
-	if (r->elements == 0) {
+	if (nel == 0) {
 		e = STORE_OK;
 		goto out;
 	}
-	if ((v = calloc(r->elements / JOB_FIELDS, sizeof *v)) == NULL) {
+	if ((v = calloc(nel / JOB_FIELDS, sizeof *v)) == NULL) {
 		e = STORE_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < r->elements; i += JOB_FIELDS) {
+	for (i = 0; i < nel; i += JOB_FIELDS) {
 		redisReply **el = r->element + i;
 		store_job *job = &v[count];
 
@@ -852,19 +901,31 @@ out:
 	return e;
 }
 
+static store_err sub_ready(store_jobs *j);
+
 store_err
 store_jobs_take(store_jobs *j, long long now_ms, long lease_ms, size_t max,
                 store_job **out, size_t *n)
 {
+	return store_jobs_take_next(j, now_ms, lease_ms, max, out, n, NULL);
+}
+
+store_err
+store_jobs_take_next(store_jobs *j, long long now_ms, long lease_ms, size_t max,
+                     store_job **out, size_t *n, long long *next_ms)
+{
 	char now[JOBS_NUM_MAX], lease[JOBS_NUM_MAX], maxs[JOBS_NUM_MAX];
 	const char *args[3] = { now, lease, maxs };
-	redisReply *r = NULL;
+	redisReply *r = NULL, *last;
+	bool waiting = false;
 	store_err e = STORE_EINVAL;
 
 	if (out != NULL)
 		*out = NULL;
 	if (n != NULL)
 		*n = 0;
+	if (next_ms != NULL)
+		*next_ms = -1;
 	if (j == NULL || out == NULL || n == NULL || now_ms < STORE_JOBS_NOW ||
 	    lease_ms < 1 || lease_ms > STORE_JOBS_LEASE_MAX || max < 1 ||
 	    max > STORE_JOBS_TAKE_MAX)
@@ -872,10 +933,32 @@ store_jobs_take(store_jobs *j, long long now_ms, long lease_ms, size_t max,
 	snprintf(now, sizeof now, "%lld", now_ms);
 	snprintf(lease, sizeof lease, "%ld", lease_ms);
 	snprintf(maxs, sizeof maxs, "%zu", max);
+	if (next_ms != NULL) {
+		/* Subscribed before the take, so store_jobs_sleep misses no job
+		 * scheduled after it. */
+		pthread_mutex_lock(&j->wmu);
+		waiting = true;
+		if ((e = sub_ready(j)) != STORE_OK)
+			goto out;
+	}
 	if ((e = run_script(j, S_TAKE, 3, args, NULL, &r)) != STORE_OK)
 		goto out;
-	e = jobs_from_reply(r, out, n);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    (last = r->element[r->elements - 1])->type != REDIS_REPLY_INTEGER) {
+		e = STORE_EIO;
+		goto out;
+	}
+	if ((e = jobs_from_reply(r, r->elements - 1, out, n)) != STORE_OK)
+		goto out;
+	if (next_ms != NULL) {
+		*next_ms = last->integer;
+		pthread_mutex_lock(&j->mu);
+		j->sub_ok = j->sub != NULL && j->sub_gen == j->gen;
+		pthread_mutex_unlock(&j->mu);
+	}
 out:
+	if (waiting)
+		pthread_mutex_unlock(&j->wmu);
 	freeReplyObject(r);
 	return e;
 }
@@ -989,7 +1072,7 @@ store_jobs_list(store_jobs *j, size_t limit, store_job **out, size_t *n)
 	snprintf(lim, sizeof lim, "%zu", limit);
 	if ((e = run_script(j, S_LIST, 1, args, NULL, &r)) != STORE_OK)
 		goto out;
-	e = jobs_from_reply(r, out, n);
+	e = jobs_from_reply(r, r->type == REDIS_REPLY_ARRAY ? r->elements : 1, out, n);
 out:
 	freeReplyObject(r);
 	return e;
@@ -1112,14 +1195,75 @@ out:
 	return e;
 }
 
+/* Makes sure the wait connection is subscribed, on a connection made
+ * after the command connection's, and throws away the wakes it got (the
+ * caller is about to ask Redis anyway). The caller holds wmu. */
+static store_err
+sub_ready(store_jobs *j)
+{
+	unsigned long gen;
+	store_err e = STORE_OK;
+
+	if (j->sub != NULL && sub_drain(j) != STORE_OK)
+		sub_drop(j);
+	pthread_mutex_lock(&j->mu);
+	if (j->cmd == NULL)
+		e = jobs_connect(j);
+	gen = j->gen;
+	pthread_mutex_unlock(&j->mu);
+	if (e != STORE_OK)
+		goto out;
+	if (j->sub != NULL && j->sub_gen == gen)
+		goto out;
+	sub_drop(j);
+	if ((e = sub_connect(j)) != STORE_OK)
+		goto out;
+	j->sub_gen = gen;
+out:
+	return e;
+}
+
+/* Polls the wait connection and the interrupt pipe for up to left ms. The
+ * caller holds wmu and j->sub is set. */
+static store_err
+sub_poll(store_jobs *j, long long left)
+{
+	struct pollfd pf[2];
+	long long deadline = mono_ms() + left;
+	store_err e = STORE_OK;
+	int rc;
+
+	for (;;) {
+		pf[0] = (struct pollfd){ j->sub->fd, POLLIN, 0 };
+		pf[1] = (struct pollfd){ j->pipe[0], POLLIN, 0 };
+		rc = poll(pf, 2, (int)left);
+		if (rc < 0 && errno == EINTR) {
+			if ((left = deadline - mono_ms()) <= 0)
+				break;
+			continue;
+		}
+		if (rc < 0) {
+			note(j, strerror(errno));
+			e = STORE_EIO;
+			break;
+		}
+		if (pf[1].revents != 0)
+			pipe_drain(j);
+		else if (pf[0].revents != 0 && sub_drain(j) != STORE_OK) {
+			sub_drop(j);
+			e = STORE_EUNAVAIL;
+		}
+		break;
+	}
+	return e;
+}
+
 store_err
 store_jobs_wait(store_jobs *j, long max_ms)
 {
-	struct pollfd pf[2];
-	long long next = -1, deadline, left;
+	long long next = -1, left;
 	unsigned long gen = 0;
 	store_err e = STORE_EINVAL;
-	int rc;
 
 	if (j == NULL || max_ms < 1 || max_ms > JOBS_WAIT_MAX)
 		return STORE_EINVAL;
@@ -1143,33 +1287,29 @@ store_jobs_wait(store_jobs *j, long max_ms)
 			goto out;
 		j->sub_gen = gen;
 	}
+	j->sub_ok = false;
 	if (next == 0)
 		goto out;
 	left = next < 0 || next > max_ms ? max_ms : next;
-	deadline = mono_ms() + left;
-	for (;;) {
-		pf[0] = (struct pollfd){ j->sub->fd, POLLIN, 0 };
-		pf[1] = (struct pollfd){ j->pipe[0], POLLIN, 0 };
-		rc = poll(pf, 2, (int)left);
-		if (rc < 0 && errno == EINTR) {
-			if ((left = deadline - mono_ms()) <= 0)
-				break;
-			continue;
-		}
-		if (rc < 0) {
-			note(j, strerror(errno));
-			e = STORE_EIO;
-			break;
-		}
-		if (pf[1].revents != 0)
-			pipe_drain(j);
-		else if (pf[0].revents != 0 && sub_drain(j) != STORE_OK) {
-			sub_drop(j);
-			e = STORE_EUNAVAIL;
-		}
-		break;
-	}
+	e = sub_poll(j, left);
 out:
+	pthread_mutex_unlock(&j->wmu);
+	return e;
+}
+
+store_err
+store_jobs_sleep(store_jobs *j, long ms)
+{
+	store_err e = STORE_OK;
+
+	if (j == NULL || ms < 0 || ms > JOBS_WAIT_MAX)
+		return STORE_EINVAL;
+	pthread_mutex_lock(&j->wmu);
+	/* Without a subscription made before the last take, a wake could
+	 * have been missed: return, and the next take makes one. */
+	if (ms > 0 && j->sub_ok && j->sub != NULL)
+		e = sub_poll(j, ms);
+	j->sub_ok = false;
 	pthread_mutex_unlock(&j->wmu);
 	return e;
 }

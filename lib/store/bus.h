@@ -160,6 +160,44 @@ typedef struct store_bus_msg {
  * STORE_EINVAL (nothing sent) for a bad subject or event id. */
 store_err store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n);
 
+/* Asynchronous publishing in two steps, for a caller that keeps several
+ * batches in flight (expirerd): store_bus_publish_send hands a batch's
+ * messages to NATS and returns without waiting for JetStream's answers;
+ * store_bus_publish_wait, later and from any thread, waits for them. A
+ * publisher has its own JetStream context on the bus's connection and at
+ * most max_pending messages unanswered (send blocks, up to 5 s, while
+ * that many are). */
+#define STORE_BUS_PENDING_MAX 65536
+
+typedef struct store_bus_publisher store_bus_publisher;
+typedef struct store_bus_sent store_bus_sent;   /* a batch in flight */
+
+/* A publisher on bus (borrowed: it must outlive the publisher), with up
+ * to max_pending (1 to STORE_BUS_PENDING_MAX) messages in flight. Caller
+ * frees *out with store_bus_publisher_free, after waiting for every batch
+ * it sent. */
+store_err store_bus_publisher_new(store_bus *bus, size_t max_pending,
+                                  store_bus_publisher **out);
+void store_bus_publisher_free(store_bus_publisher *p);
+
+/* Sends n messages as store_bus_publish_batch does (event ids required,
+ * Store-Occurred-At now), without waiting for their acknowledgements.
+ * msgs stays the caller's and must stay valid until the wait: *out gets
+ * the batch in flight, which the caller passes to store_bus_publish_wait
+ * whatever this returns, whenever *out is not NULL (it is NULL after
+ * STORE_EINVAL, a bad subject or event id, and STORE_ENOMEM: nothing was
+ * sent). STORE_EUNAVAIL when some could not be sent (NATS down; those are
+ * not acked). */
+store_err store_bus_publish_send(store_bus_publisher *p, store_bus_msg *msgs, size_t n,
+                                 store_bus_sent **out);
+
+/* Waits for the answers to a batch sent by store_bus_publish_send (each
+ * message is acknowledged, refused, or timed out 5 s after its send), sets
+ * each msgs[i].acked, and frees sent. STORE_OK when all were
+ * acknowledged, else STORE_EUNAVAIL (publish the others again: same event
+ * ids, so a second publish is a duplicate JetStream drops). */
+store_err store_bus_publish_wait(store_bus_sent *sent);
+
 typedef struct store_event {
 	const char *subject;     /* "store.product.updated" */
 	const char *id;          /* Nats-Msg-Id */

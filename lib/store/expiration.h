@@ -3,13 +3,16 @@
  *
  * For each store.product.selected it schedules a delayed job in Redis
  * (store/jobs.h; id = selectionId, due at expiresAt), acking the event only
- * once Redis has it. Firing is a pipeline of three threads: the taker
- * sleeps exactly until the next job is due and takes every due job (up to
- * STORE_EXPIRATION_BATCH) under a lease in one script; the publisher
- * publishes a batch's store.expiration.complete asynchronously (while the
- * taker takes the next batch) and gives back the jobs whose event was not
- * acknowledged, due again after a delay that grows with their tries; the
- * deleter deletes the acknowledged jobs of each batch in one script.
+ * once Redis has it. Firing is a pipeline of two threads. The taker runs
+ * one script that takes every due job (up to STORE_EXPIRATION_BATCH) under
+ * a lease and answers how long until the next one is due, sends the
+ * batch's store.expiration.complete without waiting for JetStream's
+ * answers (up to STORE_EXPIRATION_PENDING in flight), and sleeps exactly
+ * that long (a newly earliest job wakes it). The deleter, on its own Redis
+ * connection, waits for the answers of the batches sent, gives back the
+ * jobs whose event was not acknowledged, due again after a delay that
+ * grows with their tries, and deletes the acknowledged ones, those of
+ * every batch it finds waiting in one script.
  *
  * Firing is at least once and harmless when more: a job is deleted only
  * after JetStream acknowledged its event, so a crash in between fires it
@@ -29,12 +32,14 @@
 #include "store/oid.h"
 
 #define STORE_EXPIRATION_BATCH   STORE_JOBS_TAKE_MAX  /* jobs per take */
+#define STORE_EXPIRATION_PENDING 8192   /* events sent, not yet acknowledged */
 #define STORE_EXPIRATION_SUBJECT "store.expiration.complete"
 
 typedef struct store_expiration store_expiration;
 
 /* A handle over jobs and bus (both borrowed: they must outlive it), taking
- * jobs under leases of lease_ms. Caller frees *out with
+ * jobs under leases of lease_ms; it opens a second Redis connection
+ * (store_jobs_dup) and a publisher on bus. Caller frees *out with
  * store_expiration_free. */
 store_err store_expiration_new(store_jobs *jobs, store_bus *bus, long lease_ms,
                                store_expiration **out);

@@ -38,7 +38,9 @@
  * due time or lease deadline and sleeps that long on its own clock (poll),
  * on a second connection subscribed to P:wake; a job scheduled by any
  * process that becomes the earliest wakes every waiter at once. There is
- * no polling interval.
+ * no polling interval. A firing loop saves that question:
+ * store_jobs_take_next answers it in the same script as the take, and
+ * store_jobs_sleep then sleeps that long (one round trip per batch).
  *
  * REDIS_URL is redis://[[user]:password@]host[:port][/db] (port 6379, db
  * 0) or unix:/path/to/socket. A lost connection (redis-server restarted)
@@ -89,6 +91,12 @@ typedef struct store_job {
 store_err store_jobs_open(const char *url, const char *prefix, store_jobs **out,
                           char *err, size_t errlen);
 
+/* A second handle on the same server, credentials and prefix as j, with
+ * its own connections (so a thread deleting jobs does not wait for one
+ * taking them). Redis being down is not an error. Caller frees *out with
+ * store_jobs_free. */
+store_err store_jobs_dup(store_jobs *j, store_jobs **out);
+
 /* Closes both connections and frees j. j may be NULL. No thread may be
  * using j any more. */
 void store_jobs_free(store_jobs *j);
@@ -133,6 +141,25 @@ void store_jobs_interrupt(store_jobs *j);
  * store_job_list_free(*out, *n). */
 store_err store_jobs_take(store_jobs *j, long long now_ms, long lease_ms, size_t max,
                           store_job **out, size_t *n);
+
+/* As store_jobs_take, and *next_ms gets the ms from now_ms (or the
+ * server's now) until the earliest due time or lease deadline left after
+ * the take, in the same script: 0 when one is due already (a full take
+ * leaves more), -1 when no job is left. It also makes sure, before the
+ * take, that this handle's wait connection is subscribed to P:wake, so
+ * that a store_jobs_sleep after it misses no job scheduled meanwhile;
+ * like store_jobs_wait, one thread at a time per handle. */
+store_err store_jobs_take_next(store_jobs *j, long long now_ms, long lease_ms,
+                               size_t max, store_job **out, size_t *n,
+                               long long *next_ms);
+
+/* Sleeps ms (0 to a day) after store_jobs_take_next, without asking Redis:
+ * returns STORE_OK when ms passed, when a job scheduled by anyone became
+ * the earliest since that take, or on store_jobs_interrupt; at once when
+ * the take could not subscribe (or there was no take since the last
+ * sleep or wait), so that the caller takes again. STORE_EUNAVAIL when the
+ * wait connection broke. */
+store_err store_jobs_sleep(store_jobs *j, long ms);
 
 /* Deletes job id (its effect happened). STORE_ENOTFOUND when there is no
  * such job (done already, by this or another taker). */

@@ -1,7 +1,8 @@
 /* fuzz_jobs - Redis job records (lib/jobs.c): the replies of the take and
  * list scripts (id, due, next, deadline, tries, payload sextets), read by
- * hiredis from the wire as the module reads them, turned into jobs; each
- * job's payload then read as expirerd reads it (a JSON object). Also the
+ * hiredis from the wire as the module reads them, turned into jobs (a
+ * take's reply ends with the ms until the next due time: every array is
+ * read both ways); each job's payload then parsed as JSON. Also the
  * REDIS_URL parser.
  *
  * Input: a first byte 'u' and a REDIS_URL; or else RESP bytes (what
@@ -68,8 +69,9 @@ fuzz_replies(const uint8_t *data, size_t size)
 {
 	redisReader *rd = redisReaderCreate();
 	void *reply = NULL;
+	const redisReply *r;
 	store_job *jobs;
-	size_t n;
+	size_t n, nel;
 
 	if (rd == NULL)
 		return;
@@ -80,7 +82,15 @@ fuzz_replies(const uint8_t *data, size_t size)
 	for (int k = 0; k < REPLIES_MAX; k++) {
 		if (redisReaderGetReply(rd, &reply) != REDIS_OK || reply == NULL)
 			break;
-		if (jobs_from_reply(reply, &jobs, &n) == STORE_OK) {
+		r = reply;
+		nel = r->type == REDIS_REPLY_ARRAY ? r->elements : 1;
+		if (nel > 0) {
+			if (jobs_from_reply(r, nel - 1, &jobs, &n) == STORE_OK)
+				store_job_list_free(jobs, n);
+			else if (jobs != NULL || n != 0)
+				abort();
+		}
+		if (jobs_from_reply(r, nel, &jobs, &n) == STORE_OK) {
 			for (size_t i = 0; i < n; i++) {
 				json_t *payload = json_loads(jobs[i].payload, 0, NULL);
 

@@ -697,6 +697,69 @@ out:
 	free(data);
 }
 
+/* store_bus_publish_send/wait: three batches in flight at once through a
+ * publisher allowing 100 unanswered (so sending waits for answers), each
+ * acknowledged and stored once; waited for in any order; the same ids
+ * again are duplicates; a bad message refuses the batch. */
+static void
+test_publish_async(void)
+{
+	enum { B = 3, N = 300 };
+	store_bus_msg *m = calloc(B * N, sizeof *m);
+	char (*ids)[32] = calloc(B * N, sizeof *ids), (*data)[48] = calloc(B * N, sizeof *data);
+	store_bus_publisher *p = NULL;
+	store_bus_sent *sent[B] = { NULL };
+	bool sends = true, waits = true;
+	int acked = 0;
+
+	if (m == NULL || ids == NULL || data == NULL ||
+	    store_bus_publisher_new(bus, 100, &p) != STORE_OK) {
+		EXPECT(0, "async: memory, publisher");
+		goto out;
+	}
+	{
+		store_bus_publisher *q = NULL;
+
+		EXPECT(store_bus_publisher_new(bus, 0, &q) == STORE_EINVAL && q == NULL &&
+		       store_bus_publisher_new(bus, STORE_BUS_PENDING_MAX + 1, &q) ==
+		       STORE_EINVAL, "async: max_pending 0 or too many refused");
+	}
+	for (int i = 0; i < B * N; i++) {
+		snprintf(ids[i], sizeof ids[i], "async-%d", i);
+		snprintf(data[i], sizeof data[i], "{\"n\":%d}", i);
+		m[i] = (store_bus_msg){ "store.item.async", data[i], strlen(data[i]), ids[i], 0 };
+	}
+	for (int b = 0; b < B; b++)
+		sends = sends && store_bus_publish_send(p, m + b * N, N, &sent[b]) == STORE_OK &&
+		        sent[b] != NULL;
+	EXPECT(sends, "async: %d batches of %d sent, 100 in flight at most", B, N);
+	for (int b = B - 1; b >= 0; b--)
+		waits = waits && store_bus_publish_wait(sent[b]) == STORE_OK;
+	for (int i = 0; i < B * N; i++)
+		acked += m[i].acked;
+	EXPECT(waits && acked == B * N && stream_count("store.item.async") == B * N,
+	      "async: waited for in any order, each acknowledged (%d) and stored once",
+	      acked);
+	acked = 0;
+	EXPECT(store_bus_publish_send(p, m, N, &sent[0]) == STORE_OK &&
+	       store_bus_publish_wait(sent[0]) == STORE_OK, "async: sent again");
+	for (int i = 0; i < N; i++)
+		acked += m[i].acked;
+	EXPECT(acked == N && stream_count("store.item.async") == B * N,
+	      "async: the same ids again are acked and dropped as duplicates");
+	m[3].subject = "not.store";
+	EXPECT(store_bus_publish_send(p, m, 5, &sent[0]) == STORE_EINVAL && sent[0] == NULL &&
+	       m[0].acked == 0, "async: a bad subject refuses the batch, nothing is sent");
+	m[3].subject = "store.item.async";
+	EXPECT(store_bus_publish_send(p, m, 0, &sent[0]) == STORE_OK &&
+	       store_bus_publish_wait(sent[0]) == STORE_OK, "async: an empty batch is ok");
+out:
+	store_bus_publisher_free(p);
+	free(m);
+	free(ids);
+	free(data);
+}
+
 static void
 test_listen_ack(void)
 {
@@ -1093,8 +1156,17 @@ test_nats_down(void)
 	{
 		store_bus_msg m = { "store.t.down", "{}", 2, "down-batch", 1 };
 
+		store_bus_publisher *p = NULL;
+		store_bus_sent *sent = NULL;
+
 		EXPECT(store_bus_publish_batch(bus, &m, 1) == STORE_EUNAVAIL && m.acked == 0,
 		      "down: a batch publish says unavailable, nothing acked");
+		m.acked = 1;
+		EXPECT(store_bus_publisher_new(bus, 10, &p) == STORE_OK &&
+		       store_bus_publish_send(p, &m, 1, &sent) == STORE_EUNAVAIL &&
+		       store_bus_publish_wait(sent) == STORE_EUNAVAIL && m.acked == 0,
+		       "down: an asynchronous send says unavailable, nothing acked");
+		store_bus_publisher_free(p);
 	}
 	sleep_ms(300);
 	EXPECT(unpublished() == N, "down: the events wait in the outbox");
@@ -1199,6 +1271,7 @@ main(void)
 	test_rollback();
 	test_duplicates();
 	test_batch();
+	test_publish_async();
 	test_listen_ack();
 	test_listen_later();
 	test_listen_malformed();

@@ -1,7 +1,8 @@
 /* test_jobs.c - delayed jobs against a real redis-server with AOF, started
  * here on a free port in a temporary folder (skipped, saying so, when
  * redis-server is not installed): due times, idempotent scheduling, atomic
- * takes, leases that lapse, exact waits woken by new jobs, a restarted
+ * takes, batch takes that say when the next job is due and the sleeps
+ * after them, leases that lapse, exact waits woken by new jobs, a restarted
  * server, a server that is down, and 1,000 jobs with two takers. */
 #include <errno.h>
 #include <fcntl.h>
@@ -447,6 +448,144 @@ out:
 	store_job_list_free(v, n);
 	free(ids);
 	store_jobs_free(j);
+}
+
+/* ---- take_next and sleep ------------------------------------------------ */
+
+static bool
+ids_are(const store_job *v, size_t n, const char *const *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (want[i] == NULL || strcmp(v[i].id, want[i]) != 0)
+			return false;
+	return want[n] == NULL;
+}
+
+static void
+test_take_next(void)
+{
+	store_jobs *j = open_jobs("t:next"), *other = open_jobs("t:next");
+	store_job *v = NULL;
+	size_t n = 0;
+	long long next = 99;
+	char id[16];
+	bool tries2 = true;
+
+	if (j == NULL || other == NULL)
+		goto out;
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "n%d", i);
+		store_jobs_schedule(j, id, 1000 + i * 10, "{}", NULL);
+	}
+	store_jobs_schedule(j, "later", 5000, "{}", NULL);
+	CHECK(store_jobs_take_next(j, 1045, 1000, 3, &v, &n, &next) == STORE_OK && n == 3 &&
+	      ids_are(v, n, (const char *[]){ "n0", "n1", "n2", NULL }) && next == 0,
+	      "take_next returns at most max (3 of 5 due), earliest first, and next 0: "
+	      "more are due (%lld)", next);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(j, 1045, 1000, 10, &v, &n, &next) == STORE_OK && n == 2 &&
+	      ids_are(v, n, (const char *[]){ "n3", "n4", NULL }) && next == 5,
+	      "then only the due ones (2 of the 7 waiting), next due in 5 ms (%lld)", next);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(other, 1045, 1000, 10, &v, &n, &next) == STORE_OK &&
+	      n == 0 && next == 5, "a leased job is not taken twice, by this handle or "
+	      "another (%zu taken, next %lld)", n, next);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(j, 1095, 1000, 100, &v, &n, &next) == STORE_OK && n == 5 &&
+	      v[0].lease_ms == 2095 && next == 950, "the 5 others at 1095; next is the "
+	      "first lease deadline, 2045, before the job due at 5000 (%lld)", next);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(other, 2044, 1000, 100, &v, &n, &next) == STORE_OK &&
+	      n == 0 && next == 1, "nothing is taken while the leases run (next %lld)", next);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(other, 2045, 1000, 100, &v, &n, &next) == STORE_OK &&
+	      n == 5, "an expired lease is retaken: the 5 leased at 1045 (%zu)", n);
+	for (size_t i = 0; i < n; i++)
+		tries2 = tries2 && v[i].tries == 2 && v[i].due_ms == 1000 + 10 * (long long)i;
+	CHECK(tries2 && next == 50, "on their second try with their due times; next is "
+	      "the other leases' deadline, 2095 (%lld)", next);
+	store_job_list_free(v, n);
+	v = NULL;
+	n = 0;
+	CHECK(store_jobs_take_next(j, 10000, 1000, 100, &v, &n, &next) == STORE_OK &&
+	      n == 11 && next == 1000, "all 11 at 10000 (%zu), next their lease (%lld)", n,
+	      next);
+	for (size_t i = 0; i < n; i++)
+		store_jobs_done(j, v[i].id);
+	store_job_list_free(v, n);
+	CHECK(store_jobs_take_next(j, 10000, 1000, 100, &v, &n, &next) == STORE_OK &&
+	      n == 0 && next == -1 && empty(j), "no job left: next -1");
+	CHECK(store_jobs_take_next(j, 10000, 0, 100, &v, &n, &next) == STORE_EINVAL &&
+	      store_jobs_take_next(j, 10000, 1000, STORE_JOBS_TAKE_MAX + 1, &v, &n,
+	                           &next) == STORE_EINVAL, "bad lease or max refused");
+out:
+	store_jobs_free(j);
+	store_jobs_free(other);
+}
+
+typedef struct later {
+	store_jobs *j;
+	long after_ms;
+	const char *id;
+} later;
+
+static void *
+later_main(void *arg)
+{
+	later *l = arg;
+
+	sleep_ms(l->after_ms);
+	store_jobs_schedule(l->j, l->id, wall_ms(), "{}", NULL);
+	return NULL;
+}
+
+static void
+test_sleep(void)
+{
+	store_jobs *j = open_jobs("t:sleep"), *other = open_jobs("t:sleep"), *dup = NULL;
+	store_job *v = NULL;
+	size_t n = 0;
+	long long next = 0, t0, took, want;
+	later l = { other, 150, "woken" };
+	pthread_t tid;
+
+	if (j == NULL || other == NULL)
+		goto out;
+	t0 = now_ms();
+	CHECK(store_jobs_sleep(j, 2000) == STORE_OK && now_ms() - t0 < 100,
+	      "sleep without a take_next before it returns at once");
+	store_jobs_schedule(j, "s", wall_ms() + 300, "{}", NULL);
+	CHECK(store_jobs_take_next(j, STORE_JOBS_NOW, 30000, 10, &v, &n, &next) == STORE_OK &&
+	      n == 0 && next > 200 && next <= 300, "not due yet, next in %lld ms", next);
+	t0 = now_ms();
+	want = next;
+	CHECK(store_jobs_sleep(j, (long)next) == STORE_OK, "sleep until it is due");
+	took = now_ms() - t0;
+	CHECK(store_jobs_take_next(j, STORE_JOBS_NOW, 30000, 10, &v, &n, &next) == STORE_OK &&
+	      n == 1 && took >= want - 5, "then it is due and taken (slept %lld of %lld ms)",
+	      took, want);
+	store_job_list_free(v, n);
+	store_jobs_done(j, "s");
+	CHECK(store_jobs_take_next(j, STORE_JOBS_NOW, 30000, 10, &v, &n, &next) == STORE_OK &&
+	      n == 0 && next == -1, "nothing left");
+	pthread_create(&tid, NULL, later_main, &l);
+	t0 = now_ms();
+	CHECK(store_jobs_sleep(j, 5000) == STORE_OK, "sleep 5 s");
+	took = now_ms() - t0;
+	pthread_join(tid, NULL);
+	CHECK(took >= 100 && took < 1500, "a job scheduled by another handle 150 ms "
+	      "after the take wakes the sleeper (%lld ms)", took);
+	CHECK(store_jobs_dup(j, &dup) == STORE_OK &&
+	      store_jobs_take_next(dup, STORE_JOBS_NOW, 30000, 10, &v, &n, &next) ==
+	      STORE_OK && n == 1 && strcmp(v[0].id, "woken") == 0,
+	      "a dup'd handle reaches the same jobs");
+	store_job_list_free(v, n);
+	store_jobs_done(dup, "woken");
+	CHECK(empty(j), "nothing left");
+out:
+	store_jobs_free(dup);
+	store_jobs_free(j);
+	store_jobs_free(other);
 }
 
 /* ---- two takers --------------------------------------------------------- */
@@ -958,6 +1097,8 @@ main(void)
 	test_due();
 	test_idempotent();
 	test_batch();
+	test_take_next();
+	test_sleep();
 	test_atomic();
 	test_lease();
 	test_list();
