@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "store/log.h"
+#include "store/metrics.h"
 
 #define LISTENERS_MAX     64
 #define FETCH_BATCH       128
@@ -354,6 +355,7 @@ handle(struct lthread *t, natsMsg *msg)
 		natsMsg_NakWithDelay(msg, nak_delay(t, delivered), NULL);
 		goto out;
 	}
+	store_metrics_dead_lettered(t->durable);
 	store_log(STORE_LOG_ERROR, req, id, "dead-lettered from '%s' to '%s%s': %s",
 	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(msg), why);
 	natsMsg_Ack(msg, NULL);

@@ -14,6 +14,7 @@
 
 #include "store/json.h"
 #include "store/log.h"
+#include "store/metrics.h"
 #include "store/time.h"
 
 #define WAIT_MAX_MS     300000    /* a safety net: waits end on time anyway */
@@ -216,6 +217,7 @@ fire_log(store_expiration *x, const store_job *v, size_t n, const firing *f,
 		if (late > x->late_max)
 			x->late_max = late;
 		x->fired++;
+		store_metrics_expired(late);
 		store_time_format(v[i].due_ms, true, due);
 		store_log(STORE_LOG_DEBUG, NULL, f[i].eid, "selection '%s' expired "
 		          "(due '%s', fired %lld ms after, try %ld)", v[i].id, due,
