@@ -157,7 +157,8 @@ family_new(store_metrics *m, const char *name, const char *help, store_metric_ty
 	for (; f->nlabels < nlabels; f->nlabels++)
 		if ((f->labels[f->nlabels] = strdup(labels[f->nlabels])) == NULL)
 			goto fail;
-	memcpy(f->bounds, buckets, nbuckets * sizeof *buckets);
+	if (nbuckets > 0)
+		memcpy(f->bounds, buckets, nbuckets * sizeof *buckets);
 	f->nbounds = nbuckets;
 	if (nlabels == 0 && series_get(f, NULL) == NULL)
 		goto fail;
@@ -341,18 +342,31 @@ store_metrics_collector_remove(store_metrics *m, int id)
 
 /* ---- rendering ---------------------------------------------------------- */
 
+/* A finite number in its shortest form that reads back the same. */
+static void
+format_number(char out[40], double v)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, 40, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
 /* A sample value as Prometheus reads it. */
 static void
 put_value(FILE *o, double v)
 {
-	if (isnan(v))
+	char buf[40];
+
+	if (isnan(v)) {
 		fputs("NaN", o);
-	else if (isinf(v))
+	} else if (isinf(v)) {
 		fputs(v > 0 ? "+Inf" : "-Inf", o);
-	else if (v == floor(v) && fabs(v) < 1e15)
-		fprintf(o, "%.0f", v);
-	else
-		fprintf(o, "%.17g", v);
+	} else {
+		format_number(buf, v);
+		fputs(buf, o);
+	}
 }
 
 /* Text with \ and newline escaped, and " too when quote (label values). */
@@ -393,7 +407,7 @@ static void
 put_family(FILE *o, const store_metric *f)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };
-	char le[64];
+	char le[40];
 
 	fprintf(o, "# HELP %s ", f->name);
 	put_escaped(o, f->help, 0);
@@ -411,7 +425,7 @@ put_family(FILE *o, const store_metric *f)
 		for (size_t b = 0; b <= f->nbounds; b++) {
 			cum += s->buckets[b];
 			if (b < f->nbounds)
-				snprintf(le, sizeof le, "%.17g", f->bounds[b]);
+				format_number(le, f->bounds[b]);
 			fprintf(o, "%s_bucket", f->name);
 			put_labels(o, f, s, b < f->nbounds ? le : "+Inf");
 			fprintf(o, " %llu\n", (unsigned long long)cum);
