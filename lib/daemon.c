@@ -91,8 +91,8 @@ store_daemon_run(const store_daemon *d)
 		goto out;
 	}
 	if (metrics_listen != NULL &&
-	    store_metrics_start(metrics_listen, STORE_METRICS_OUTBOX | STORE_METRICS_CONSUMERS,
-	                        r.db, r.bus, d->service, &metrics, msg, sizeof msg) != STORE_OK) {
+	    store_metrics_start(metrics_listen, STORE_METRICS_OUTBOX | STORE_METRICS_CONSUMERS |
+	                        STORE_METRICS_DEAD, r.db, r.bus, d->service, &metrics, msg, sizeof msg) != STORE_OK) {
 		store_error("cannot serve metrics: %s", msg);
 		status = 69;
 		goto out;

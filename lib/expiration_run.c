@@ -102,8 +102,8 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 		goto out;
 	}
 	if (metrics_listen != NULL &&
-	    store_metrics_start(metrics_listen, STORE_METRICS_CONSUMERS | STORE_METRICS_EXPIRER,
-	                        NULL, bus, "expiration", &metrics, msg, sizeof msg) != STORE_OK) {
+	    store_metrics_start(metrics_listen, STORE_METRICS_CONSUMERS | STORE_METRICS_DEAD |
+	                        STORE_METRICS_EXPIRER, NULL, bus, "expiration", &metrics, msg, sizeof msg) != STORE_OK) {
 		store_error("cannot serve metrics: %s", msg);
 		status = 69;
 		goto out;

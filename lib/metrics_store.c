@@ -160,10 +160,14 @@ make_families(store_metrics *m, unsigned what, store_metrics_run *r)
 		r->ack_pending = store_metric_family(m, "store_consumer_ack_pending",
 		                                     "Events delivered to the durable consumer and not yet acknowledged.",
 		                                     STORE_METRIC_GAUGE, durable_label, NULL, 0);
+		if (r->lag == NULL || r->ack_pending == NULL)
+			return STORE_ENOMEM;
+	}
+	if (what & STORE_METRICS_DEAD) {
 		a = store_metric_family(m, "store_dead_letters_total",
 		                        "Events this process moved to the dead letters, by durable consumer.",
 		                        STORE_METRIC_COUNTER, durable_label, NULL, 0);
-		if (r->lag == NULL || r->ack_pending == NULL || a == NULL)
+		if (a == NULL)
 			return STORE_ENOMEM;
 		atomic_store(&dead_total, a);
 	}

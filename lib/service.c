@@ -106,10 +106,11 @@ store_service_run(const store_service_def *def)
 		goto out;
 	}
 	started = 1;
-	/* The outbox backlog, served with the requests by store_http_serve. */
+	/* The outbox backlog and the lag of the service's durables (also while
+	 * its daemon is down), served with the requests by store_http_serve. */
 	if (cfg.metrics_listen != NULL && def->uses_bus &&
-	    store_metrics_start(NULL, STORE_METRICS_OUTBOX, app.db, NULL, NULL, &metrics, msg,
-	                        sizeof msg) != STORE_OK) {
+	    store_metrics_start(NULL, STORE_METRICS_OUTBOX | STORE_METRICS_CONSUMERS, app.db,
+	                        app.bus, def->name, &metrics, msg, sizeof msg) != STORE_OK) {
 		store_error("%s", msg);
 		status = 69;
 		goto out;

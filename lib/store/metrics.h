@@ -120,9 +120,9 @@ store_err store_metrics_config_load(const char **listen, char *msg, size_t msgle
 enum {
 	STORE_METRICS_HTTP      = 1 << 0, /* requests by route, method, status */
 	STORE_METRICS_OUTBOX    = 1 << 1, /* the outbox backlog (db) */
-	STORE_METRICS_CONSUMERS = 1 << 2, /* lag of the durables of service (bus),
-	                                   * dead letters */
-	STORE_METRICS_EXPIRER   = 1 << 3  /* expirer lateness, jobs fired */
+	STORE_METRICS_CONSUMERS = 1 << 2, /* lag of the durables of service (bus) */
+	STORE_METRICS_EXPIRER   = 1 << 3, /* expirer lateness, jobs fired */
+	STORE_METRICS_DEAD      = 1 << 4  /* dead letters made by this process */
 };
 
 typedef struct store_metrics_run store_metrics_run;
