@@ -413,6 +413,8 @@ handle(server *srv, FCGX_Request *rq)
 	idx = store_route_match(svc->routes, svc->nroutes, req.method, req.path,
 	                        parambuf, sizeof parambuf, req.params, &req.nparams,
 	                        &status, allow, sizeof allow);
+	if (idx >= 0)
+		route = svc->routes[idx].pattern;
 	e = read_body(rq, cfg->body_limit, &body, &req.body_len);
 	if (e == STORE_ETOOBIG) {
 		store_res_error(&res, 413, "Request body too large", NULL);
@@ -431,7 +433,6 @@ handle(server *srv, FCGX_Request *rq)
 		}
 		goto send;
 	}
-	route = svc->routes[idx].pattern;
 	if (!origin_ok(&req, cfg)) {
 		store_res_error(&res, 403, "Cross-site request refused", NULL);
 		goto send;
