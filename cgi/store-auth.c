@@ -37,6 +37,8 @@ static const char usage[] =
 	"                        (nats://127.0.0.1:4222); events wait in the outbox\n"
 	"  STORE_STREAM_MAX_AGE, STORE_STREAM_REPLICAS: see store(7)\n"
 	"  STORE_LOG_LEVEL       debug, info, warn or error (info)\n"
+	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
+	"                        (unset: off; docs/METRICS.md)\n"
 	"\n"
 	"Sign-out signs the user out everywhere: every session of the user is\n"
 	"refused from then on, here and (through store.user.signedout) by every\n"

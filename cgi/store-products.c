@@ -37,6 +37,8 @@ static const char usage[] =
 	"  STORE_THREADS, STORE_BODY_LIMIT (3788800), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
 	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL, STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS,\n"
 	"  STORE_MAX_DELIVER, STORE_NAK_DELAY_MS: see store(7)\n"
+	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
+	"                        (unset: off; docs/METRICS.md)\n"
 	"\n"
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 database unavailable, 78 configuration error.\n";

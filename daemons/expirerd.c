@@ -35,6 +35,8 @@ static const char usage[] =
 	"  STORE_MAX_DELIVER     deliveries before a dead letter (10)\n"
 	"  STORE_NAK_DELAY_MS    first redelivery delay (200)\n"
 	"  STORE_LOG_LEVEL       debug, info, warn or error (info)\n"
+	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
+	"                        (unset: off; docs/METRICS.md)\n"
 	"\n"
 	"Stops on SIGTERM or SIGINT after acking what it holds and firing the\n"
 	"jobs it has taken. Exit status: 0 stopped, 64 usage, 69 bus unavailable,\n"

@@ -22,6 +22,8 @@ static const char usage[] =
 	"  NATS_URL              NATS server with JetStream (nats://127.0.0.1:4222)\n"
 	"  STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS, STORE_MAX_DELIVER,\n"
 	"  STORE_NAK_DELAY_MS, STORE_LOG_LEVEL: see store(7)\n"
+	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
+	"                        (unset: off; docs/METRICS.md)\n"
 	"\n"
 	"Stops on SIGTERM or SIGINT after acking what it holds. Exit status: 0\n"
 	"stopped, 64 usage, 69 database or bus unavailable, 78 configuration error.\n";

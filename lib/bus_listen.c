@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "store/log.h"
+#include "store/metrics.h"
 
 #define LISTENERS_MAX     64
 #define FETCH_BATCH       256      /* messages per fetch, and per transaction */
@@ -415,6 +416,7 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 		natsMsg_NakWithDelay(m->msg, nak_delay(t, delivered), NULL);
 		return;
 	}
+	store_metrics_dead_lettered(t->durable);
 	store_log(STORE_LOG_ERROR, m->req, m->id, "dead-lettered from '%s' to '%s%s': %s",
 	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(m->msg), m->why);
 	natsMsg_Ack(m->msg, NULL);

@@ -7,6 +7,7 @@
 #include "store/config.h"
 #include "store/log.h"
 #include "store/process.h"
+#include "store/metrics.h"
 
 typedef struct run {
 	const store_daemon *d;
@@ -47,7 +48,8 @@ store_daemon_run(const store_daemon *d)
 {
 	store_listener ls[16];
 	store_bus_config bcfg;
-	const char *dburl = NULL, *level = NULL;
+	const char *dburl = NULL, *level = NULL, *metrics_listen = NULL;
+	store_metrics_run *metrics = NULL;
 	char msg[512] = "";
 	run r = { d, NULL, NULL };
 	struct sigaction sa;
@@ -61,7 +63,8 @@ store_daemon_run(const store_daemon *d)
 	store_process_init();
 	store_log_init(d->name, STORE_LOG_INFO);
 	if (store_config_load(settings, 2, msg, sizeof msg) != STORE_OK ||
-	    store_bus_config_load(&bcfg, d->service, msg, sizeof msg) != STORE_OK) {
+	    store_bus_config_load(&bcfg, d->service, msg, sizeof msg) != STORE_OK ||
+	    store_metrics_config_load(&metrics_listen, msg, sizeof msg) != STORE_OK) {
 		store_error("%s", msg);
 		return 78;
 	}
@@ -89,11 +92,19 @@ store_daemon_run(const store_daemon *d)
 		status = 69;
 		goto out;
 	}
+	if (metrics_listen != NULL &&
+	    store_metrics_start(metrics_listen, STORE_METRICS_OUTBOX | STORE_METRICS_CONSUMERS |
+	                        STORE_METRICS_DEAD, r.db, r.bus, d->service, &metrics, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot serve metrics: %s", msg);
+		status = 69;
+		goto out;
+	}
 	store_info("listening");
 	if (store_bus_listen(r.bus, ls, d->nlisteners, &r, &stopping) != STORE_OK)
 		status = 69;
 	store_info("stopped");
 out:
+	store_metrics_stop(metrics);
 	store_bus_free(r.bus);
 	store_db_free(r.db);
 	return status;

@@ -14,6 +14,7 @@
 
 #include "store/json.h"
 #include "store/log.h"
+#include "store/metrics.h"
 #include "store/time.h"
 
 #define WAIT_MAX_MS     300000    /* a safety net: waits end on time anyway */
@@ -237,6 +238,7 @@ fire_log(store_expiration *x, const batch *b)
 		if (late > x->late_max)
 			x->late_max = late;
 		x->fired++;
+		store_metrics_expired(late);
 		store_log(STORE_LOG_DEBUG, NULL, b->f[i].eid, "selection '%s' expired "
 		          "(due %lld, acknowledged %lld ms after, try %ld)", v[i].id,
 		          v[i].due_ms, late, v[i].tries);

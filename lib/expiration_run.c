@@ -11,6 +11,7 @@
 #include "store/config.h"
 #include "store/log.h"
 #include "store/process.h"
+#include "store/metrics.h"
 
 typedef struct firer {
 	store_expiration *x;
@@ -38,7 +39,8 @@ fire_main(void *arg)
 int
 store_expiration_run(const char *name, const store_listener *listeners, size_t n)
 {
-	const char *url = NULL, *prefix = NULL, *level = NULL;
+	const char *url = NULL, *prefix = NULL, *level = NULL, *metrics_listen = NULL;
+	store_metrics_run *metrics = NULL;
 	store_bus_config bcfg;
 	store_jobs *jobs = NULL;
 	store_bus *bus = NULL;
@@ -63,7 +65,8 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 	store_log_init(name, STORE_LOG_INFO);
 	if (store_config_load(settings, sizeof settings / sizeof *settings, msg,
 	                      sizeof msg) != STORE_OK ||
-	    store_bus_config_load(&bcfg, "expiration", msg, sizeof msg) != STORE_OK) {
+	    store_bus_config_load(&bcfg, "expiration", msg, sizeof msg) != STORE_OK ||
+	    store_metrics_config_load(&metrics_listen, msg, sizeof msg) != STORE_OK) {
 		store_error("%s", msg);
 		return 78;
 	}
@@ -100,6 +103,13 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 		status = 69;
 		goto out;
 	}
+	if (metrics_listen != NULL &&
+	    store_metrics_start(metrics_listen, STORE_METRICS_CONSUMERS | STORE_METRICS_DEAD |
+	                        STORE_METRICS_EXPIRER, NULL, bus, "expiration", &metrics, msg, sizeof msg) != STORE_OK) {
+		store_error("cannot serve metrics: %s", msg);
+		status = 69;
+		goto out;
+	}
 	if (pthread_create(&tid, NULL, fire_main, &f) != 0) {
 		store_error("cannot start the firing thread");
 		status = 69;
@@ -116,6 +126,7 @@ out:
 		pthread_join(tid, NULL);
 	}
 	store_info("stopped");
+	store_metrics_stop(metrics);
 	store_expiration_free(f.x);
 	store_bus_free(bus);
 	store_jobs_free(jobs);

@@ -24,6 +24,7 @@
 #include "store/config.h"
 #include "store/json.h"
 #include "store/log.h"
+#include "store/metrics.h"
 #include "http_impl.h"
 
 #define PATH_MAX_LEN 2048
@@ -78,6 +79,8 @@ store_http_config_load(store_http_config *cfg, long default_body_limit,
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, deflevel, 0, 0, &level, NULL },
 	};
 	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	if (e == STORE_OK)
+		e = store_metrics_config_load(&cfg->metrics_listen, msg, msglen);
 	if (e != STORE_OK)
 		return e;
 	if (strcmp(cfg->origin, "-") == 0) {
@@ -373,7 +376,7 @@ handle(server *srv, FCGX_Request *rq)
 	store_res res = { 0 };
 	store_user user;
 	char *body = NULL;
-	const char *path, *q;
+	const char *path, *q, *route = "unmatched";
 	struct timespec t0, t1;
 	int idx = -1, status;
 	store_err e;
@@ -402,6 +405,7 @@ handle(server *srv, FCGX_Request *rq)
 
 	if (strcmp(req.method, "GET") == 0 &&
 	    (strcmp(req.path, "/healthz") == 0 || strcmp(req.path, "/readyz") == 0)) {
+		route = req.path;
 		answer_health(&req, &res, svc, req.path[1] == 'r');
 		goto send;
 	}
@@ -409,6 +413,8 @@ handle(server *srv, FCGX_Request *rq)
 	idx = store_route_match(svc->routes, svc->nroutes, req.method, req.path,
 	                        parambuf, sizeof parambuf, req.params, &req.nparams,
 	                        &status, allow, sizeof allow);
+	if (idx >= 0)
+		route = svc->routes[idx].pattern;
 	e = read_body(rq, cfg->body_limit, &body, &req.body_len);
 	if (e == STORE_ETOOBIG) {
 		store_res_error(&res, 413, "Request body too large", NULL);
@@ -461,6 +467,9 @@ send:
 	          "%s %s %d %.1fms", req.method, req.path, res.status,
 	          (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	          (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	store_metrics_http_request(route, req.method, res.status,
+	                           (double)(t1.tv_sec - t0.tv_sec) +
+	                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	json_decref(req.input);
 	free(body);
 	res_free(&res);
@@ -660,6 +669,7 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
                  char *err, size_t errlen)
 {
 	server srv = { .svc = svc, .cfg = cfg, .fd = -1, .epfd = -1, .wake = -1 };
+	store_metrics_run *metrics = NULL;
 	pthread_t threads[THREADS_MAX];
 	long started = 0;
 	sigset_t sigs, old;
@@ -683,6 +693,10 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	if ((e = open_events(&srv, err, errlen)) != STORE_OK)
 		goto out;
+	if (cfg->metrics_listen != NULL &&
+	    (e = store_metrics_start(cfg->metrics_listen, STORE_METRICS_HTTP, NULL, NULL, NULL,
+	                             &metrics, err, errlen)) != STORE_OK)
+		goto out;
 	for (; started < cfg->threads; started++)
 		if (pthread_create(&threads[started], NULL, worker, &srv) != 0)
 			break;
@@ -703,6 +717,7 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 out:
 	for (long i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	store_metrics_stop(metrics);
 	while (srv.conns != NULL)
 		conn_drop(&srv, srv.conns);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

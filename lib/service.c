@@ -6,6 +6,7 @@
 
 #include "store/log.h"
 #include "store/process.h"
+#include "store/metrics.h"
 #include "store/session_gen.h"
 
 static store_err
@@ -67,6 +68,7 @@ store_service_run(const store_service_def *def)
 	const char *dburl = NULL;
 	char msg[512] = "";
 	store_app app = { 0 };
+	store_metrics_run *metrics = NULL;
 	int status = 0, started = 0;
 	store_err e;
 	const store_setting db_setting[] = {
@@ -106,11 +108,21 @@ store_service_run(const store_service_def *def)
 		goto out;
 	}
 	started = 1;
+	/* The outbox backlog and the lag of the service's durables (also while
+	 * its daemon is down), served with the requests by store_http_serve. */
+	if (cfg.metrics_listen != NULL && def->uses_bus &&
+	    store_metrics_start(NULL, STORE_METRICS_OUTBOX | STORE_METRICS_CONSUMERS, app.db,
+	                        app.bus, def->name, &metrics, msg, sizeof msg) != STORE_OK) {
+		store_error("%s", msg);
+		status = 69;
+		goto out;
+	}
 	if (store_http_serve(&svc, &cfg, msg, sizeof msg) != STORE_OK) {
 		store_error("%s", msg);
 		status = 69;
 	}
 out:
+	store_metrics_stop(metrics);
 	if (started && def->stop != NULL)
 		def->stop(&app);
 	store_bus_free(app.bus);

@@ -31,6 +31,8 @@ static const char usage[] =
 	"  STORE_API_CONNECT_TIMEOUT_MS  connecting to the front server (3000)\n"
 	"  STORE_THREADS, STORE_BODY_LIMIT (3145728), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
 	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL: see store(7)\n"
+	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
+	"                        (unset: off; docs/METRICS.md)\n"
 	"\n"
 	"Stops cleanly on SIGTERM or SIGINT. Exit status: 0 stopped, 64 usage,\n"
 	"69 cannot listen, 78 configuration error.\n";

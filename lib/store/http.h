@@ -93,7 +93,8 @@ typedef struct store_service {
  *                        X-Forwarded-Proto/-Host when a proxy sends them)
  *   STORE_COOKIE_SECURE  add Secure to the session cookie     (false)
  *   STORE_SESSION_SECONDS lifetime of a session token          (86400)
- *   STORE_LOG_LEVEL      debug, info, warn or error           (info) */
+ *   STORE_LOG_LEVEL      debug, info, warn or error           (info)
+ *   STORE_METRICS_LISTEN host:port serving GET /metrics      (unset: off) */
 typedef struct store_http_config {
 	const char *listen;
 	const char *jwt_key;
@@ -103,6 +104,7 @@ typedef struct store_http_config {
 	long cookie_secure;
 	long session_seconds;
 	long log_level;
+	const char *metrics_listen; /* NULL: no metrics listener */
 } store_http_config;
 
 /* Loads the settings above; default_body_limit is the service's. On a

@@ -317,7 +317,22 @@ function policy(items) {
         const w = `${where} container ${c.name}`;
         const live = (c.livenessProbe?.exec?.command ?? []).join(" ");
         if (live !== `store-probe process ${(c.args ?? [])[0]}`) report.error(w, `livenessProbe is not "store-probe process ${(c.args ?? [])[0]}"`);
-        if (c.ports?.length) report.error(w, "a daemon has ports");
+        if ((c.ports ?? []).some((p) => p.name !== "metrics")) report.error(w, "a daemon has a port other than metrics");
+      }
+    }
+    // The programs and daemons are scraped (docs/METRICS.md): annotations
+    // naming the container port "metrics", where STORE_METRICS_LISTEN listens.
+    if (comp === "fastcgi" || comp === "daemon") {
+      const ann = doc.spec?.template?.metadata?.annotations ?? {};
+      const cfg = find("ConfigMap", "store-env")?.data ?? {};
+      for (const c of spec.containers ?? []) {
+        const w = `${where} container ${c.name}`;
+        const port = (c.ports ?? []).find((p) => p.name === "metrics")?.containerPort;
+        const listen = (c.env ?? []).find((e) => e.name === "STORE_METRICS_LISTEN")?.value ??
+          ((c.envFrom ?? []).some((ef) => ef.configMapRef?.name === "store-env") ? cfg.STORE_METRICS_LISTEN : undefined);
+        if (ann["prometheus.io/scrape"] !== "true" || ann["prometheus.io/path"] !== "/metrics" ||
+            ann["prometheus.io/port"] !== String(port)) report.error(w, `pod annotations prometheus.io/scrape "true", path "/metrics" and port of container port "metrics" (${port}) missing or wrong`);
+        if (!/^0\.0\.0\.0:\d+$/.test(listen ?? "") || Number(listen.split(":")[1]) !== port) report.error(w, `STORE_METRICS_LISTEN "${listen}" does not listen on all addresses at the metrics port ${port}`);
       }
     }
     // STORE_DB of a mongodb:// URL names a replica set of this rendering.

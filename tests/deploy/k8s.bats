@@ -228,6 +228,14 @@ broken_overlay() {
 	broken_overlay base/expirerd.yaml 's/\["store-probe", "process", "expirerd"\]/["store-probe", "process", "cartd"]/' overlays/dev 'store-probe process expirerd'
 }
 
+@test "k8s: broken metrics fail: scrape annotations, the metrics port, STORE_METRICS_LISTEN" {
+	broken_overlay base/cart.yaml '/prometheus.io\/scrape/d' overlays/prod 'prometheus.io/scrape'
+	broken_overlay base/cartd.yaml 's/prometheus.io\/port: "9464"/prometheus.io\/port: "9000"/' overlays/prod 'prometheus.io/scrape'
+	broken_overlay base/expirerd.yaml 's/containerPort: 9464/containerPort: 9465/' overlays/dev 'metrics port'
+	broken_overlay base/config.yaml 's/STORE_METRICS_LISTEN: "0.0.0.0:9464"/STORE_METRICS_LISTEN: "127.0.0.1:9464"/' overlays/prod 'STORE_METRICS_LISTEN'
+	broken_overlay base/productsd.yaml 's/- name: metrics/- name: http/' overlays/prod 'a port other than metrics'
+}
+
 @test "k8s: broken references fail: Service ports, Ingress backends, selectors, Secrets, ConfigMaps" {
 	broken_overlay base/cart.yaml 's/targetPort: fastcgi/targetPort: fcgi/' overlays/prod 'no selected container has port fcgi'
 	broken_overlay base/ingress.yaml 's/name: payments$/name: payment/' overlays/prod 'no Service payment'
