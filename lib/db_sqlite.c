@@ -305,8 +305,16 @@ sq_where(struct sb *b, const json_t *filter, struct sq_where *w)
 		}
 		switch (json_typeof(v)) {
 		case JSON_STRING:
-			sb_add(b, "json_extract(doc,'$.%s') = ? AND "
-			       "json_type(doc,'$.%s') = 'text'", key, key);
+			/* json_extract gives text for a string, and for an
+			 * object or array their JSON text ('{...', '[...'):
+			 * only a value that could be such a text needs the
+			 * type checked, which parses the document per row. */
+			if (json_string_value(v)[0] == '{' ||
+			    json_string_value(v)[0] == '[')
+				sb_add(b, "json_extract(doc,'$.%s') = ? AND "
+				       "json_type(doc,'$.%s') = 'text'", key, key);
+			else
+				sb_add(b, "json_extract(doc,'$.%s') = ?", key);
 			w->vals[w->n++] = v;
 			break;
 		case JSON_INTEGER:
@@ -474,28 +482,23 @@ out:
 	return e;
 }
 
+/* Prepares and binds the SELECT of a find (columns id, version, doc) on
+ * k; give *st back with sq_done. */
 static store_err
-sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
-        const store_find_opts *opts, json_t **out)
+sq_find_stmt(store_db *db, struct sq_conn *k, const struct db_coll *c,
+             const json_t *filter, const store_find_opts *opts,
+             sqlite3_stmt **st)
 {
 	const char *dir = opts->desc ? "DESC" : "ASC";
-	struct sb *b = NULL;
 	struct sq_where w;
-	sqlite3_stmt *st = NULL;
-	struct sq_conn *k;
-	json_t *all = NULL, *doc;
+	struct sb *b;
 	store_err e;
 	int rc;
 
-	e = sq_conn(db, &k);
-	if (e != STORE_OK)
-		goto out;
+	*st = NULL;
 	b = calloc(1, sizeof *b);
-	all = json_array();
-	if (b == NULL || all == NULL) {
-		e = STORE_ENOMEM;
-		goto out;
-	}
+	if (b == NULL)
+		return STORE_ENOMEM;
 	sb_add(b, "SELECT id, version, doc FROM \"%s\"", c->name);
 	sq_where(b, filter, &w);
 	if (opts->sort == NULL || strcmp(opts->sort, "id") == 0)
@@ -510,21 +513,46 @@ sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
 		e = db_fail(db, STORE_EINTERNAL, "query on '%s' too long", c->name);
 		goto out;
 	}
-	e = sq_prepare(db, k, b->s, c->name, &st);
+	e = sq_prepare(db, k, b->s, c->name, st);
 	if (e != STORE_OK)
 		goto out;
-	rc = sq_bind_where(st, &w);
+	rc = sq_bind_where(*st, &w);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, w.n + 1, opts->limit == 0 ||
+		rc = sqlite3_bind_int64(*st, w.n + 1, opts->limit == 0 ||
 		                        opts->limit > INT64_MAX ? -1 :
 		                        (sqlite3_int64)opts->limit);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, w.n + 2, opts->skip > INT64_MAX ?
+		rc = sqlite3_bind_int64(*st, w.n + 2, opts->skip > INT64_MAX ?
 		                        INT64_MAX : (sqlite3_int64)opts->skip);
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW)
-			break;
+	if (rc != SQLITE_OK)
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	free(b);
+	return e;
+}
+
+static store_err
+sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
+        const store_find_opts *opts, json_t **out)
+{
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	json_t *all = NULL, *doc;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	all = json_array();
+	if (all == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	e = sq_find_stmt(db, k, c, filter, opts, &st);
+	if (e != STORE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		e = sq_row(db, c->name, st, &doc);
 		if (e != STORE_OK)
 			goto out;
@@ -542,7 +570,43 @@ sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
 out:
 	sq_done(st);
 	json_decref(all);
-	free(b);
+	return e;
+}
+
+/* As sq_find, each row's stored text as it is. */
+static store_err
+sq_find_text(store_db *db, const struct db_coll *c, const json_t *filter,
+             const store_find_opts *opts, store_db_texts *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e == STORE_OK)
+		e = sq_find_stmt(db, k, c, filter, opts, &st);
+	if (e != STORE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 2);
+
+		if (id == NULL || text == NULL) {
+			e = db_fail(db, STORE_EIO, "stored document of '%s' is null",
+			            c->name);
+			goto out;
+		}
+		e = db_texts_add(db, out, id, (size_t)sqlite3_column_bytes(st, 0),
+		                 sqlite3_column_int64(st, 1), text,
+		                 (size_t)sqlite3_column_bytes(st, 2));
+		if (e != STORE_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
 	return e;
 }
 
@@ -1096,6 +1160,7 @@ const struct db_ops db_sqlite_ops = {
 	.insert = sq_insert,
 	.get = sq_get,
 	.find = sq_find,
+	.find_text = sq_find_text,
 	.count = sq_count,
 	.search = sq_search,
 	.update = sq_update,
