@@ -2,8 +2,15 @@
  * collection (id, version, doc without id and version), unique and plain
  * expression indexes on json_extract(doc, '$.field'). Each thread has its
  * own connection with a small cache of prepared statements. WAL, a busy
- * timeout and BEGIN IMMEDIATE let several processes share the file. */
+ * timeout and BEGIN IMMEDIATE let several processes share the file.
+ * Within one process, writers take turns on a mutex (a transaction from
+ * BEGIN to COMMIT or ROLLBACK, a write outside one for its statement):
+ * SQLite's busy handler would have them sleep and poll for the file's
+ * write lock instead. Between processes the busy timeout still bounds the
+ * wait. */
 #include "db_impl.h"
+
+#include <pthread.h>
 
 #include <limits.h>
 #include <stdarg.h>
@@ -21,6 +28,7 @@
 
 struct sq_db {
 	char *path;
+	pthread_mutex_t writer;    /* held by the process's one writer */
 };
 
 struct sq_stmt {
@@ -30,6 +38,7 @@ struct sq_stmt {
 
 struct sq_conn {
 	sqlite3 *h;
+	bool writing;              /* holds the writer mutex */
 	struct sq_stmt cache[SQ_CACHE];
 	unsigned next;             /* the cache slot to reuse when full */
 };
@@ -191,6 +200,48 @@ sq_conn(store_db *db, struct sq_conn **out)
 	}
 	*out = t->conn;
 	return STORE_OK;
+}
+
+/* Takes the writer mutex, unless k holds it already (inside a
+ * transaction); *took says whether it did. Waits at most the busy timeout,
+ * as SQLite would for the file's lock: then STORE_EUNAVAIL, transient. */
+static store_err
+sq_write_begin(store_db *db, struct sq_conn *k, bool *took)
+{
+	struct sq_db *s = db->impl;
+	struct timespec until;
+	int rc;
+
+	*took = false;
+	if (k->writing)
+		return STORE_OK;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SQ_BUSY_MS / 1000;
+	until.tv_nsec += (SQ_BUSY_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	rc = pthread_mutex_timedlock(&s->writer, &until);
+	if (rc != 0) {
+		db_mark_transient(db);
+		return db_fail(db, STORE_EUNAVAIL, "sqlite database '%s' is busy: "
+		               "no turn to write within %d ms", s->path, SQ_BUSY_MS);
+	}
+	k->writing = true;
+	*took = true;
+	return STORE_OK;
+}
+
+static void
+sq_write_end(store_db *db, struct sq_conn *k, bool took)
+{
+	struct sq_db *s = db->impl;
+
+	if (!took || !k->writing)
+		return;
+	k->writing = false;
+	pthread_mutex_unlock(&s->writer);
 }
 
 /* A prepared statement for sql from k's cache (prepared and cached on a
@@ -418,7 +469,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 	const char *id = json_string_value(json_object_get(doc, "id"));
 	char sql[256], *text = NULL;
 	sqlite3_stmt *st = NULL;
-	struct sq_conn *k;
+	struct sq_conn *k = NULL;
+	bool took = false;
 	store_err e;
 	size_t len = 0;
 	int rc;
@@ -432,6 +484,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 	         "VALUES (?, 0, ?)", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -447,6 +501,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	free(text);
 	return e;
 }
@@ -789,7 +845,7 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	char sql[256], *text = NULL;
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false;
+	bool unchanged = false, took = false;
 	store_err e;
 	size_t len = 0;
 	int rc;
@@ -803,6 +859,8 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	         "doc = ? WHERE id = ? AND version = ?", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text64(st, 1, text, len, SQLITE_STATIC, SQLITE_UTF8);
 	if (rc == SQLITE_OK)
@@ -821,6 +879,8 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);   /* before another prepare may evict st */
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	free(text);
 	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
 }
@@ -832,7 +892,7 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	char sql[256];
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false;
+	bool unchanged = false, took = false;
 	store_err e;
 	int rc;
 
@@ -843,6 +903,8 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	         "version = ?", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -857,6 +919,8 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);   /* before another prepare may evict st */
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
 }
 
@@ -893,16 +957,23 @@ sq_exec(store_db *db, struct sq_conn *k, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(db, k->h, rc, what);
 }
 
+/* The writer mutex is held from BEGIN to the end of COMMIT or ROLLBACK. */
 static store_err
 sq_begin(store_db *db, struct db_thread *t)
 {
 	struct sq_conn *k;
 	store_err e = sq_conn(db, &k);
+	bool took = false;
 
 	(void)t;
+	if (e == STORE_OK)
+		e = sq_write_begin(db, k, &took);
 	if (e != STORE_OK)
 		return e;
-	return sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	e = sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	if (e != STORE_OK)
+		sq_write_end(db, k, took);
+	return e;
 }
 
 static void
@@ -910,9 +981,11 @@ sq_rollback(store_db *db, struct db_thread *t)
 {
 	struct sq_conn *k = t->conn;
 
-	if (k != NULL && !sqlite3_get_autocommit(k->h))
+	if (k == NULL)
+		return;
+	if (!sqlite3_get_autocommit(k->h))
 		sqlite3_exec(k->h, "ROLLBACK", NULL, NULL, NULL);
-	(void)db;
+	sq_write_end(db, k, true);
 }
 
 static store_err
@@ -926,6 +999,8 @@ sq_commit(store_db *db, struct db_thread *t)
 	e = sq_exec(db, k, "COMMIT", "commit");
 	if (e != STORE_OK)
 		sq_rollback(db, t);
+	else
+		sq_write_end(db, k, true);
 	return e;
 }
 
@@ -1114,6 +1189,7 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return STORE_ENOMEM;
+	pthread_mutex_init(&s->writer, NULL);
 	db->impl = s;
 	s->path = strdup(path);
 	if (s->path == NULL)
@@ -1146,6 +1222,7 @@ sq_close(store_db *db)
 
 	if (s == NULL)
 		return;
+	pthread_mutex_destroy(&s->writer);
 	free(s->path);
 	free(s);
 	db->impl = NULL;
