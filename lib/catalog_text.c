@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,8 @@
 #define CATEGORY_SEEN 64            /* categories remembered for one list */
 
 /* ---- the answer's buffer -------------------------------------------------- */
+
+#define PUT_LIT(b, lit) catalog_buf_add((b), (lit), sizeof (lit) - 1)
 
 void
 catalog_buf_add(struct catalog_buf *b, const char *s, size_t n)
@@ -61,25 +62,6 @@ void
 catalog_buf_str(struct catalog_buf *b, const char *s)
 {
 	catalog_buf_add(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void
-buf_fmt(struct catalog_buf *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp) {
-		if (b->err == STORE_OK)
-			b->err = STORE_EINTERNAL;
-		return;
-	}
-	catalog_buf_add(b, tmp, (size_t)n);
 }
 
 void
@@ -323,8 +305,8 @@ scan_container(struct scan *s, int depth, const char *const *keys,
 		if (!scan_value(s, depth + 1))
 			return false;
 		for (size_t i = 0; vals != NULL && i < nkeys; i++)
-			if (strlen(keys[i]) == keylen &&
-			    memcmp(keys[i], key, keylen) == 0) {
+			if (keys[i][0] == key[0] && strncmp(keys[i], key, keylen) == 0 &&
+			    keys[i][keylen] == '\0') {
 				vals[i].s = val;
 				vals[i].n = (size_t)(s->p - val);
 			}
@@ -395,7 +377,7 @@ put_string(struct catalog_buf *b, struct catalog_span v)
 	if (span_string(v))
 		catalog_buf_add(b, v.s, v.n);
 	else
-		catalog_buf_str(b, "null");
+		PUT_LIT(b, "null");
 }
 
 /* store_json_int's value of a member: an integer, else def. */
@@ -448,14 +430,44 @@ put_real(struct catalog_buf *b, double v)
 	catalog_buf_add(b, tmp, len);
 }
 
-/* store_json_money(cents), written. */
+/* An integer as jansson writes it ("%lld"). */
+static void
+put_int(struct catalog_buf *b, long long v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*--p = '-';
+	catalog_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* store_json_money(cents), written. Below 10^15 cents, a value has at
+ * most 15 significant digits, so "%.15g" of cents / 100.0 is the exact
+ * decimal, trailing zero dropped: written directly. */
 static void
 put_money(struct catalog_buf *b, long long cents)
 {
-	if (cents % 100 == 0)
-		buf_fmt(b, "%lld", cents / 100);
-	else
+	char frac[4] = ".00";
+	long long c = cents < 0 ? -cents : cents;
+
+	if (cents % 100 == 0) {
+		put_int(b, cents / 100);
+		return;
+	}
+	if (cents <= -1000000000000000LL || cents >= 1000000000000000LL) {
 		put_real(b, (double)cents / 100.0);
+		return;
+	}
+	if (cents < 0)
+		catalog_buf_add(b, "-", 1);
+	put_int(b, c / 100);
+	frac[1] = (char)('0' + c % 100 / 10);
+	frac[2] = (char)('0' + c % 10);
+	catalog_buf_add(b, frac, frac[2] == '0' ? 2 : 3);
 }
 
 /* ---- the parse/encode path ------------------------------------------------- */
@@ -512,21 +524,23 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 	json_t *doc;
 	store_err e;
 
-	catalog_buf_str(b, "[");
+	PUT_LIT(b, "[");
 	for (size_t i = 0; i < docs->n && b->err == STORE_OK; i++) {
 		const store_db_text *d = &docs->docs[i];
 
 		if (i > 0)
-			catalog_buf_str(b, ",");
+			PUT_LIT(b, ",");
 		if (store_oid_valid(d->id) &&
 		    catalog_members(d->body, d->len, category_keys, C_N, v)) {
-			buf_fmt(b, "{\"id\":\"%s\",\"name\":", d->id);
+			PUT_LIT(b, "{\"id\":\"");
+			catalog_buf_add(b, d->id, STORE_OID_LEN);
+			PUT_LIT(b, "\",\"name\":");
 			put_string(b, v[C_NAME]);
-			catalog_buf_str(b, ",\"description\":");
+			PUT_LIT(b, ",\"description\":");
 			put_string(b, v[C_DESCRIPTION]);
-			catalog_buf_str(b, ",\"userId\":");
+			PUT_LIT(b, ",\"userId\":");
 			put_string(b, v[C_USER]);
-			catalog_buf_str(b, "}");
+			PUT_LIT(b, "}");
 			continue;
 		}
 		if ((e = parse_doc(d, &doc)) != STORE_OK)
@@ -534,7 +548,7 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 		put_json(b, catalog_category_view(doc));
 		json_decref(doc);
 	}
-	catalog_buf_str(b, "]");
+	PUT_LIT(b, "]");
 	return b->err;
 }
 
@@ -662,26 +676,33 @@ product_text(struct categories *cs, const store_db_text *d, struct catalog_buf *
 	span_id(v[P_CATEGORY], cid);
 	if ((e = category_of(cs, cid[0] != '\0' ? cid : NULL, &cat)) != STORE_OK)
 		return e;
-	buf_fmt(b, "{\"id\":\"%s\",\"name\":", d->id);
+	PUT_LIT(b, "{\"id\":\"");
+	catalog_buf_add(b, d->id, STORE_OID_LEN);
+	PUT_LIT(b, "\",\"name\":");
 	put_string(b, v[P_NAME]);
-	catalog_buf_str(b, ",\"description\":");
+	PUT_LIT(b, ",\"description\":");
 	put_string(b, v[P_DESCRIPTION]);
-	catalog_buf_str(b, ",\"price\":");
+	PUT_LIT(b, ",\"price\":");
 	put_money(b, span_int(v[P_PRICE], 0));
-	catalog_buf_str(b, ",\"picture\":");
+	PUT_LIT(b, ",\"picture\":");
 	put_string(b, v[P_PICTURE]);
-	catalog_buf_str(b, ",\"userId\":");
+	PUT_LIT(b, ",\"userId\":");
 	put_string(b, v[P_USER]);
-	buf_fmt(b, ",\"views\":%lld,\"count\":%lld,\"version\":%lld,\"category\":",
-	        span_int(v[P_VIEWS], 0), span_int(v[P_COUNT], 0), d->version);
+	PUT_LIT(b, ",\"views\":");
+	put_int(b, span_int(v[P_VIEWS], 0));
+	PUT_LIT(b, ",\"count\":");
+	put_int(b, span_int(v[P_COUNT], 0));
+	PUT_LIT(b, ",\"version\":");
+	put_int(b, d->version);
+	PUT_LIT(b, ",\"category\":");
 	if (cat->doc != NULL) {
 		catalog_buf_str(b, cat->text);
 	} else {
-		catalog_buf_str(b, "{\"id\":");
+		PUT_LIT(b, "{\"id\":");
 		put_string(b, v[P_CATEGORY]);
-		catalog_buf_str(b, "}");
+		PUT_LIT(b, "}");
 	}
-	catalog_buf_str(b, "}");
+	PUT_LIT(b, "}");
 	return b->err;
 }
 
@@ -703,13 +724,13 @@ catalog_products_text(store_db *db, const store_db_texts *docs,
 		if (cs.every.text == NULL)
 			e = STORE_ENOMEM;
 	}
-	catalog_buf_str(b, "[");
+	PUT_LIT(b, "[");
 	for (size_t i = 0; e == STORE_OK && i < docs->n; i++) {
 		if (i > 0)
-			catalog_buf_str(b, ",");
+			PUT_LIT(b, ",");
 		e = product_text(&cs, &docs->docs[i], b);
 	}
-	catalog_buf_str(b, "]");
+	PUT_LIT(b, "]");
 	categories_free(&cs);
 	return e != STORE_OK ? e : b->err;
 }
