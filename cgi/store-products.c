@@ -3,6 +3,7 @@
  * FastCGI program behind the front server at /api/categories and
  * /api/products. Owns the catalog database; announces its changes through
  * the outbox (lib/bus), which productsd and this program both relay. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,19 +169,61 @@ answer_page(store_req *req, store_res *res, store_err e, const char *key,
 	       NULL, 0);
 }
 
+/* Answers JSON text (a listing's, from the catalog) with 200, or the
+ * error. text is freed. */
+static void
+answer_text(store_req *req, store_res *res, store_err e, char *text, size_t len)
+{
+	if (e == STORE_OK)
+		store_res_body(res, 200, "application/json; charset=utf-8", text, len);
+	else
+		store_res_from_err(res, req, e);
+	free(text);
+}
+
+/* answer_page's answer from the items' JSON text: the same bytes. items
+ * is freed. */
+static void
+answer_page_text(store_req *req, store_res *res, store_err e, const char *key,
+                 char *items, size_t len, size_t total, const store_listing *l)
+{
+	char head[32], tail[96], *page = NULL;
+	int hn, tn;
+
+	if (e != STORE_OK || l->limit == 0) {
+		answer_text(req, res, e, items, len);
+		return;
+	}
+	hn = snprintf(head, sizeof head, "{\"%s\":", key);
+	tn = snprintf(tail, sizeof tail, ",\"total\":%zu,\"page\":%zu,\"limit\":%zu}",
+	              total, l->page, l->limit);
+	if (hn > 0 && (size_t)hn < sizeof head && tn > 0 && (size_t)tn < sizeof tail)
+		page = malloc((size_t)hn + len + (size_t)tn + 1);
+	if (page == NULL) {
+		answer_text(req, res, STORE_ENOMEM, items, len);
+		return;
+	}
+	memcpy(page, head, (size_t)hn);
+	memcpy(page + hn, items, len);
+	memcpy(page + hn + len, tail, (size_t)tn + 1);
+	answer_text(req, res, STORE_OK, page, (size_t)hn + len + (size_t)tn);
+	free(items);
+}
+
 static void
 categories_page(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
 	store_listing l;
-	json_t *in = NULL, *out = NULL;
-	size_t total = 0;
+	json_t *in = NULL;
+	char *out = NULL;
+	size_t len = 0, total = 0;
 	store_err e;
 
 	/* page and limit; categories come by name, so no sort */
 	if (listing_of(req, res, list_params, 2, 0, &l, &in)) {
-		e = store_categories_page(a->db, &l, &out, &total);
-		answer_page(req, res, e, "categories", out, total, &l);
+		e = store_categories_page_text(a->db, &l, &out, &len, &total);
+		answer_page_text(req, res, e, "categories", out, len, total, &l);
 	}
 	json_decref(in);
 }
@@ -189,16 +232,16 @@ static void
 categories_list(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
-	json_t *out = NULL;
+	char *out = NULL;
+	size_t len = 0;
 	store_err e;
 
 	if (req->query[0] != '\0') {
 		categories_page(req, res);
 		return;
 	}
-	e = store_categories_list(a->db, &out);
-
-	answer(req, res, e, 200, out, NULL, 0);
+	e = store_categories_list_text(a->db, &out, &len);
+	answer_text(req, res, e, out, len);
 }
 
 static void
@@ -243,14 +286,15 @@ products_page(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
 	store_listing l;
-	json_t *in = NULL, *out = NULL;
-	size_t total = 0;
+	json_t *in = NULL;
+	char *out = NULL;
+	size_t len = 0, total = 0;
 	store_err e;
 
 	if (listing_of(req, res, list_params, sizeof list_params / sizeof *list_params,
 	               0, &l, &in)) {
-		e = store_products_page(a->db, req->params[0], &l, &out, &total);
-		answer_page(req, res, e, "products", out, total, &l);
+		e = store_products_page_text(a->db, req->params[0], &l, &out, &len, &total);
+		answer_page_text(req, res, e, "products", out, len, total, &l);
 	}
 	json_decref(in);
 }
@@ -286,26 +330,28 @@ static void
 products_of_category(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
-	json_t *out = NULL;
+	char *out = NULL;
+	size_t len = 0;
 	store_err e;
 
 	if (req->query[0] != '\0') {
 		products_page(req, res);
 		return;
 	}
-	e = store_products_list(a->db, req->params[0], NULL, &out);
-
-	answer(req, res, e, 200, out, NULL, 0);
+	e = store_products_list_text(a->db, req->params[0], NULL, &out, &len);
+	answer_text(req, res, e, out, len);
 }
 
 static void
 products_of_user(store_req *req, store_res *res)
 {
 	store_app *a = req->app;
-	json_t *out = NULL;
-	store_err e = store_products_list(a->db, req->params[0], req->user->id, &out);
+	char *out = NULL;
+	size_t len = 0;
+	store_err e = store_products_list_text(a->db, req->params[0], req->user->id,
+	                                       &out, &len);
 
-	answer(req, res, e, 200, out, NULL, 0);
+	answer_text(req, res, e, out, len);
 }
 
 static void
@@ -401,6 +447,11 @@ main(int argc, char **argv)
 		settings, sizeof settings / sizeof *settings, NULL, NULL,
 	};
 
+	/* A listing's answer and the documents it is written from are tens
+	 * of kB, freed after each request: keep up to 1 MiB free at the top of
+	 * a thread's heap rather than hand it back to the kernel and fault it
+	 * in again on the next request (glibc trims past 128 kB). */
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 	if (argc > 1) {
 		int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
 		fputs(usage, help ? stdout : stderr);

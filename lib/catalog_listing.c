@@ -2,6 +2,7 @@
  * product: the shop's read paths. */
 #include "catalog_impl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/json.h"
@@ -165,4 +166,131 @@ store_categories_page(store_db *db, const store_listing *l, json_t **out,
 out:
 	json_decref(docs);
 	return e;
+}
+
+/* ---- the same answers as text --------------------------------------------- */
+
+/* Hands b's text to the caller, or frees it on failure. */
+static store_err
+text_out(struct catalog_buf *b, store_err e, char **out, size_t *len)
+{
+	if (e == STORE_OK && b->s == NULL)
+		e = STORE_ENOMEM;
+	if (e != STORE_OK) {
+		catalog_buf_free(b);
+		return e;
+	}
+	*out = b->s;
+	*len = b->n;
+	return STORE_OK;
+}
+
+store_err
+store_products_list_text(store_db *db, const char *category_id,
+                         const char *user_id, char **out, size_t *len)
+{
+	store_find_opts opts = { NULL, 0, 0, 0 };
+	struct catalog_buf b = { 0 };
+	store_db_texts *docs = NULL;
+	json_t *category = NULL, *filter = NULL;
+	store_err e;
+
+	*out = NULL;
+	*len = 0;
+	/* as store_products_list: a malformed path id is a 404 (API.md), a
+	 * well-formed unknown one an empty category */
+	if (!store_oid_valid(category_id))
+		return STORE_ENOTFOUND;
+	e = store_db_get(db, "categories", category_id, &category);
+	if (e == STORE_ENOTFOUND) {
+		catalog_buf_str(&b, "[]");
+		return text_out(&b, b.err, out, len);
+	}
+	if (e != STORE_OK)
+		goto out;
+	filter = user_id != NULL
+	         ? json_pack("{s:s,s:s}", "categoryId", category_id, "userId", user_id)
+	         : json_pack("{s:s}", "categoryId", category_id);
+	e = filter == NULL ? STORE_ENOMEM :
+	    store_db_find_text(db, "products", filter, &opts, &docs);
+	if (e == STORE_OK)
+		e = catalog_products_text(db, docs, category, &b);
+out:
+	store_db_texts_free(docs);
+	json_decref(filter);
+	json_decref(category);
+	return text_out(&b, e, out, len);
+}
+
+store_err
+store_products_page_text(store_db *db, const char *category_id,
+                         const store_listing *l, char **out, size_t *len,
+                         size_t *total)
+{
+	struct catalog_buf b = { 0 };
+	store_db_texts *docs = NULL;
+	store_find_opts o;
+	json_t *filter = NULL;
+	store_err e;
+
+	*out = NULL;
+	*len = 0;
+	*total = 0;
+	if (!store_oid_valid(category_id))
+		return STORE_ENOTFOUND;
+	listing_opts(l, &o);
+	filter = json_pack("{s:s}", "categoryId", category_id);
+	if (filter == NULL)
+		return STORE_ENOMEM;
+	if ((e = store_db_find_text(db, "products", filter, &o, &docs)) == STORE_OK &&
+	    (e = store_db_count(db, "products", filter, total)) == STORE_OK)
+		e = catalog_products_text(db, docs, NULL, &b);
+	if (e != STORE_OK)
+		*total = 0;
+	store_db_texts_free(docs);
+	json_decref(filter);
+	return text_out(&b, e, out, len);
+}
+
+/* The categories by name, a page of them when l is not NULL. */
+static store_err
+categories_text(store_db *db, const store_listing *l, char **out, size_t *len,
+                size_t *total)
+{
+	store_listing by_name = { 0, 0, NULL };
+	struct catalog_buf b = { 0 };
+	store_db_texts *docs = NULL;
+	store_find_opts o;
+	store_err e;
+
+	*out = NULL;
+	*len = 0;
+	if (l != NULL) {
+		by_name.page = l->page;
+		by_name.limit = l->limit;
+	}
+	listing_opts(&by_name, &o);
+	o.sort = "nameKey";
+	if ((e = store_db_find_text(db, "categories", NULL, &o, &docs)) == STORE_OK &&
+	    (total == NULL ||
+	     (e = store_db_count(db, "categories", NULL, total)) == STORE_OK))
+		e = catalog_categories_text(docs, &b);
+	if (e != STORE_OK && total != NULL)
+		*total = 0;
+	store_db_texts_free(docs);
+	return text_out(&b, e, out, len);
+}
+
+store_err
+store_categories_list_text(store_db *db, char **out, size_t *len)
+{
+	return categories_text(db, NULL, out, len, NULL);
+}
+
+store_err
+store_categories_page_text(store_db *db, const store_listing *l, char **out,
+                           size_t *len, size_t *total)
+{
+	*total = 0;
+	return categories_text(db, l, out, len, total);
 }

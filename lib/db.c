@@ -509,6 +509,24 @@ store_db_get(store_db *db, const char *coll, const char *id, json_t **out)
 }
 
 store_err
+db_find_check(store_db *db, const char *coll, const json_t *filter,
+              const store_find_opts *opts, const struct db_coll **c)
+{
+	store_err e;
+
+	*c = coll_find(db, coll);
+	if (*c == NULL)
+		return STORE_EINVAL;
+	e = filter_check(db, filter);
+	if (e != STORE_OK)
+		return e;
+	if (opts != NULL && opts->sort != NULL && !field_ok(opts->sort))
+		return db_fail(db, STORE_EINVAL, "bad sort field '%.*s'",
+		               DB_FIELD_MAX, opts->sort);
+	return STORE_OK;
+}
+
+store_err
 store_db_find(store_db *db, const char *coll, const json_t *filter,
               const store_find_opts *opts, json_t **out)
 {
@@ -520,18 +538,10 @@ store_db_find(store_db *db, const char *coll, const json_t *filter,
 		*out = NULL;
 	if (db == NULL || out == NULL)
 		return STORE_EINVAL;
-	c = coll_find(db, coll);
-	if (c == NULL)
-		return STORE_EINVAL;
-	e = filter_check(db, filter);
+	e = db_find_check(db, coll, filter, opts, &c);
 	if (e != STORE_OK)
 		return e;
-	if (opts == NULL)
-		opts = &none;
-	if (opts->sort != NULL && !field_ok(opts->sort))
-		return db_fail(db, STORE_EINVAL, "bad sort field '%.*s'",
-		               DB_FIELD_MAX, opts->sort);
-	return db->ops->find(db, c, filter, opts, out);
+	return db->ops->find(db, c, filter, opts != NULL ? opts : &none, out);
 }
 
 store_err

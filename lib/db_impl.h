@@ -67,6 +67,11 @@ struct db_ops {
 	store_err (*find)(store_db *db, const struct db_coll *c,
 	                  const json_t *filter, const store_find_opts *opts,
 	                  json_t **out);
+	/* As find, appending each document to out (db_texts_add); NULL:
+	 * db.c runs find and encodes each document. */
+	store_err (*find_text)(store_db *db, const struct db_coll *c,
+	                       const json_t *filter, const store_find_opts *opts,
+	                       store_db_texts *out);
 	store_err (*count)(store_db *db, const struct db_coll *c,
 	                   const json_t *filter, size_t *out);
 	/* c has text fields; words (1 to STORE_DB_SEARCH_WORDS) hold only
@@ -115,6 +120,19 @@ void db_mark_transient(store_db *db);
 /* The document without its "id" and "version" members (a shallow copy);
  * NULL when out of memory. Caller frees with json_decref. */
 json_t *db_doc_body(const json_t *doc);
+
+/* The checks of store_db_find: coll declared (*c), filter fields and
+ * values, the sort field (opts may be NULL). */
+store_err db_find_check(store_db *db, const char *coll, const json_t *filter,
+                        const store_find_opts *opts, const struct db_coll **c);
+
+/* Appends one document to t: its id (idlen bytes), version and body text
+ * (len bytes); all are copied. STORE_ENOMEM, or STORE_ETOOBIG past
+ * DB_TEXTS_MAX bytes in all. */
+#define DB_TEXTS_MAX (512u << 20)
+store_err db_texts_add(store_db *db, store_db_texts *t, const char *id,
+                       size_t idlen, long long version, const char *body,
+                       size_t len);
 
 /* The first of c's unique fields equal to name (the pointer db owns), or
  * NULL. */

@@ -2,8 +2,15 @@
  * collection (id, version, doc without id and version), unique and plain
  * expression indexes on json_extract(doc, '$.field'). Each thread has its
  * own connection with a small cache of prepared statements. WAL, a busy
- * timeout and BEGIN IMMEDIATE let several processes share the file. */
+ * timeout and BEGIN IMMEDIATE let several processes share the file.
+ * Within one process, writers take turns on a mutex (a transaction from
+ * BEGIN to COMMIT or ROLLBACK, a write outside one for its statement):
+ * SQLite's busy handler would have them sleep and poll for the file's
+ * write lock instead. Between processes the busy timeout still bounds the
+ * wait. */
 #include "db_impl.h"
+
+#include <pthread.h>
 
 #include <limits.h>
 #include <stdarg.h>
@@ -21,6 +28,7 @@
 
 struct sq_db {
 	char *path;
+	pthread_mutex_t writer;    /* held by the process's one writer */
 };
 
 struct sq_stmt {
@@ -30,6 +38,7 @@ struct sq_stmt {
 
 struct sq_conn {
 	sqlite3 *h;
+	bool writing;              /* holds the writer mutex */
 	struct sq_stmt cache[SQ_CACHE];
 	unsigned next;             /* the cache slot to reuse when full */
 };
@@ -193,6 +202,48 @@ sq_conn(store_db *db, struct sq_conn **out)
 	return STORE_OK;
 }
 
+/* Takes the writer mutex, unless k holds it already (inside a
+ * transaction); *took says whether it did. Waits at most the busy timeout,
+ * as SQLite would for the file's lock: then STORE_EUNAVAIL, transient. */
+static store_err
+sq_write_begin(store_db *db, struct sq_conn *k, bool *took)
+{
+	struct sq_db *s = db->impl;
+	struct timespec until;
+	int rc;
+
+	*took = false;
+	if (k->writing)
+		return STORE_OK;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SQ_BUSY_MS / 1000;
+	until.tv_nsec += (SQ_BUSY_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	rc = pthread_mutex_timedlock(&s->writer, &until);
+	if (rc != 0) {
+		db_mark_transient(db);
+		return db_fail(db, STORE_EUNAVAIL, "sqlite database '%s' is busy: "
+		               "no turn to write within %d ms", s->path, SQ_BUSY_MS);
+	}
+	k->writing = true;
+	*took = true;
+	return STORE_OK;
+}
+
+static void
+sq_write_end(store_db *db, struct sq_conn *k, bool took)
+{
+	struct sq_db *s = db->impl;
+
+	if (!took || !k->writing)
+		return;
+	k->writing = false;
+	pthread_mutex_unlock(&s->writer);
+}
+
 /* A prepared statement for sql from k's cache (prepared and cached on a
  * miss). The statement stays k's; give it back with sq_done. */
 static store_err
@@ -305,8 +356,16 @@ sq_where(struct sb *b, const json_t *filter, struct sq_where *w)
 		}
 		switch (json_typeof(v)) {
 		case JSON_STRING:
-			sb_add(b, "json_extract(doc,'$.%s') = ? AND "
-			       "json_type(doc,'$.%s') = 'text'", key, key);
+			/* json_extract gives text for a string, and for an
+			 * object or array their JSON text ('{...', '[...'):
+			 * only a value that could be such a text needs the
+			 * type checked, which parses the document per row. */
+			if (json_string_value(v)[0] == '{' ||
+			    json_string_value(v)[0] == '[')
+				sb_add(b, "json_extract(doc,'$.%s') = ? AND "
+				       "json_type(doc,'$.%s') = 'text'", key, key);
+			else
+				sb_add(b, "json_extract(doc,'$.%s') = ?", key);
 			w->vals[w->n++] = v;
 			break;
 		case JSON_INTEGER:
@@ -410,7 +469,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 	const char *id = json_string_value(json_object_get(doc, "id"));
 	char sql[256], *text = NULL;
 	sqlite3_stmt *st = NULL;
-	struct sq_conn *k;
+	struct sq_conn *k = NULL;
+	bool took = false;
 	store_err e;
 	size_t len = 0;
 	int rc;
@@ -424,6 +484,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 	         "VALUES (?, 0, ?)", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -439,6 +501,8 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	free(text);
 	return e;
 }
@@ -474,28 +538,23 @@ out:
 	return e;
 }
 
+/* Prepares and binds the SELECT of a find (columns id, version, doc) on
+ * k; give *st back with sq_done. */
 static store_err
-sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
-        const store_find_opts *opts, json_t **out)
+sq_find_stmt(store_db *db, struct sq_conn *k, const struct db_coll *c,
+             const json_t *filter, const store_find_opts *opts,
+             sqlite3_stmt **st)
 {
 	const char *dir = opts->desc ? "DESC" : "ASC";
-	struct sb *b = NULL;
 	struct sq_where w;
-	sqlite3_stmt *st = NULL;
-	struct sq_conn *k;
-	json_t *all = NULL, *doc;
+	struct sb *b;
 	store_err e;
 	int rc;
 
-	e = sq_conn(db, &k);
-	if (e != STORE_OK)
-		goto out;
+	*st = NULL;
 	b = calloc(1, sizeof *b);
-	all = json_array();
-	if (b == NULL || all == NULL) {
-		e = STORE_ENOMEM;
-		goto out;
-	}
+	if (b == NULL)
+		return STORE_ENOMEM;
 	sb_add(b, "SELECT id, version, doc FROM \"%s\"", c->name);
 	sq_where(b, filter, &w);
 	if (opts->sort == NULL || strcmp(opts->sort, "id") == 0)
@@ -510,21 +569,46 @@ sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
 		e = db_fail(db, STORE_EINTERNAL, "query on '%s' too long", c->name);
 		goto out;
 	}
-	e = sq_prepare(db, k, b->s, c->name, &st);
+	e = sq_prepare(db, k, b->s, c->name, st);
 	if (e != STORE_OK)
 		goto out;
-	rc = sq_bind_where(st, &w);
+	rc = sq_bind_where(*st, &w);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, w.n + 1, opts->limit == 0 ||
+		rc = sqlite3_bind_int64(*st, w.n + 1, opts->limit == 0 ||
 		                        opts->limit > INT64_MAX ? -1 :
 		                        (sqlite3_int64)opts->limit);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, w.n + 2, opts->skip > INT64_MAX ?
+		rc = sqlite3_bind_int64(*st, w.n + 2, opts->skip > INT64_MAX ?
 		                        INT64_MAX : (sqlite3_int64)opts->skip);
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW)
-			break;
+	if (rc != SQLITE_OK)
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	free(b);
+	return e;
+}
+
+static store_err
+sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
+        const store_find_opts *opts, json_t **out)
+{
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	json_t *all = NULL, *doc;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	all = json_array();
+	if (all == NULL) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	e = sq_find_stmt(db, k, c, filter, opts, &st);
+	if (e != STORE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		e = sq_row(db, c->name, st, &doc);
 		if (e != STORE_OK)
 			goto out;
@@ -542,7 +626,43 @@ sq_find(store_db *db, const struct db_coll *c, const json_t *filter,
 out:
 	sq_done(st);
 	json_decref(all);
-	free(b);
+	return e;
+}
+
+/* As sq_find, each row's stored text as it is. */
+static store_err
+sq_find_text(store_db *db, const struct db_coll *c, const json_t *filter,
+             const store_find_opts *opts, store_db_texts *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e == STORE_OK)
+		e = sq_find_stmt(db, k, c, filter, opts, &st);
+	if (e != STORE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 2);
+
+		if (id == NULL || text == NULL) {
+			e = db_fail(db, STORE_EIO, "stored document of '%s' is null",
+			            c->name);
+			goto out;
+		}
+		e = db_texts_add(db, out, id, (size_t)sqlite3_column_bytes(st, 0),
+		                 sqlite3_column_int64(st, 1), text,
+		                 (size_t)sqlite3_column_bytes(st, 2));
+		if (e != STORE_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);
 	return e;
 }
 
@@ -725,7 +845,7 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	char sql[256], *text = NULL;
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false;
+	bool unchanged = false, took = false;
 	store_err e;
 	size_t len = 0;
 	int rc;
@@ -739,6 +859,8 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	         "doc = ? WHERE id = ? AND version = ?", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text64(st, 1, text, len, SQLITE_STATIC, SQLITE_UTF8);
 	if (rc == SQLITE_OK)
@@ -757,6 +879,8 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);   /* before another prepare may evict st */
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	free(text);
 	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
 }
@@ -768,7 +892,7 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	char sql[256];
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false;
+	bool unchanged = false, took = false;
 	store_err e;
 	int rc;
 
@@ -779,6 +903,8 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	         "version = ?", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -793,6 +919,8 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);   /* before another prepare may evict st */
+	if (k != NULL)
+		sq_write_end(db, k, took);
 	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
 }
 
@@ -829,16 +957,23 @@ sq_exec(store_db *db, struct sq_conn *k, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(db, k->h, rc, what);
 }
 
+/* The writer mutex is held from BEGIN to the end of COMMIT or ROLLBACK. */
 static store_err
 sq_begin(store_db *db, struct db_thread *t)
 {
 	struct sq_conn *k;
 	store_err e = sq_conn(db, &k);
+	bool took = false;
 
 	(void)t;
+	if (e == STORE_OK)
+		e = sq_write_begin(db, k, &took);
 	if (e != STORE_OK)
 		return e;
-	return sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	e = sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	if (e != STORE_OK)
+		sq_write_end(db, k, took);
+	return e;
 }
 
 static void
@@ -846,9 +981,11 @@ sq_rollback(store_db *db, struct db_thread *t)
 {
 	struct sq_conn *k = t->conn;
 
-	if (k != NULL && !sqlite3_get_autocommit(k->h))
+	if (k == NULL)
+		return;
+	if (!sqlite3_get_autocommit(k->h))
 		sqlite3_exec(k->h, "ROLLBACK", NULL, NULL, NULL);
-	(void)db;
+	sq_write_end(db, k, true);
 }
 
 static store_err
@@ -862,6 +999,8 @@ sq_commit(store_db *db, struct db_thread *t)
 	e = sq_exec(db, k, "COMMIT", "commit");
 	if (e != STORE_OK)
 		sq_rollback(db, t);
+	else
+		sq_write_end(db, k, true);
 	return e;
 }
 
@@ -1050,6 +1189,7 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return STORE_ENOMEM;
+	pthread_mutex_init(&s->writer, NULL);
 	db->impl = s;
 	s->path = strdup(path);
 	if (s->path == NULL)
@@ -1082,6 +1222,7 @@ sq_close(store_db *db)
 
 	if (s == NULL)
 		return;
+	pthread_mutex_destroy(&s->writer);
 	free(s->path);
 	free(s);
 	db->impl = NULL;
@@ -1096,6 +1237,7 @@ const struct db_ops db_sqlite_ops = {
 	.insert = sq_insert,
 	.get = sq_get,
 	.find = sq_find,
+	.find_text = sq_find_text,
 	.count = sq_count,
 	.search = sq_search,
 	.update = sq_update,

@@ -76,6 +76,20 @@ store_err store_product_get(store_db *db, const char *id, json_t **out);
 store_err store_categories_page(store_db *db, const store_listing *l,
                                 json_t **out, size_t *total);
 
+/* The same answers as JSON text, for a response body: the bytes
+ * store_json_dump gives for the value the function above answers, copied
+ * from the stored documents' text (store_db_find_text) instead of decoded
+ * and encoded again. Caller frees *out with free(); *len is its length
+ * (NUL-terminated too). */
+store_err store_categories_list_text(store_db *db, char **out, size_t *len);
+store_err store_categories_page_text(store_db *db, const store_listing *l,
+                                     char **out, size_t *len, size_t *total);
+store_err store_products_list_text(store_db *db, const char *category_id,
+                                   const char *user_id, char **out, size_t *len);
+store_err store_products_page_text(store_db *db, const char *category_id,
+                                   const store_listing *l, char **out,
+                                   size_t *len, size_t *total);
+
 /* in: {name, description, price (cents), count, picture, categoryId}. */
 store_err store_product_create(store_db *db, const store_actor *who,
                                const json_t *in, json_t **out, store_refusal *why);

@@ -90,6 +90,35 @@ typedef struct store_find_opts {
 store_err store_db_find(store_db *db, const char *coll, const json_t *filter,
                         const store_find_opts *opts, json_t **out);
 
+/* Stored documents as JSON text, for answers that copy stored values
+ * without decoding them (store_db_find_text). Each document: its "id", its
+ * "version" and body, the text of one JSON object holding its other
+ * members (compact, NUL-terminated, len bytes without the NUL; strings
+ * escaped as jansson writes them with JSON_COMPACT: '"', '\\' and control
+ * characters only, UTF-8 kept). The list owns every string. */
+typedef struct store_db_text {
+	const char *id;
+	long long version;
+	const char *body;
+	size_t len;
+} store_db_text;
+
+typedef struct store_db_texts {
+	store_db_text *docs;   /* n documents, in the find's order */
+	size_t n;
+	/* the db port's: where the strings are, while it builds the list */
+	char *buf;
+	size_t used, cap, ncap;
+} store_db_texts;
+
+/* As store_db_find, but the documents come as stored text (SQLite: the
+ * stored column itself, no JSON decoded or encoded; MongoDB: each document
+ * encoded). Caller frees *out with store_db_texts_free. */
+store_err store_db_find_text(store_db *db, const char *coll,
+                             const json_t *filter, const store_find_opts *opts,
+                             store_db_texts **out);
+void store_db_texts_free(store_db_texts *t);
+
 /* Finds the first match or STORE_ENOTFOUND. Caller frees *out. */
 store_err store_db_find_one(store_db *db, const char *coll,
                             const json_t *filter, json_t **out);

@@ -786,6 +786,93 @@ test_search(store_db *db, const char *url)
 	wipe(db, "t_late");
 }
 
+/* store_db_find_text: the documents of store_db_find, each as the compact
+ * JSON text of its members but id and version, as jansson writes it. */
+static void
+test_find_text(store_db *db)
+{
+	store_find_opts desc = { .sort = "rank", .desc = 1 }, page = { .limit = 2, .skip = 1 };
+	store_db_texts *t = NULL;
+	json_t *all = NULL, *f, *d;
+	size_t i;
+	int same = 1;
+
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:i, s:s, s:I, s:f, s:{s:[i,s]}}",
+	                   "kind", "t", "rank", 1, "name", "quote \" slash \\ tab \t nl \n "
+	                   "bell \x07 del \x7f caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 /",
+	                   "big", (json_int_t)9007199254740993LL, "real", 0.1,
+	                   "nested", "a", 1, "b")));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:i, s:I}", "kind", "t", "rank",
+	                   3, "big", (json_int_t)-9223372036854775807LL - 1)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:i}", "kind", "t", "rank", 2)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:i}", "kind", "u", "rank", 4)));
+
+	f = json_pack("{s:s}", "kind", "t");
+	CHECK(store_db_find(db, "t_items", f, &desc, &all) == STORE_OK &&
+	      store_db_find_text(db, "t_items", f, &desc, &t) == STORE_OK &&
+	      t->n == 3 && json_array_size(all) == 3,
+	      "%s: find_text finds what find finds", be);
+	for (i = 0; t != NULL && i < t->n && i < json_array_size(all); i++) {
+		json_t *body;
+		char *want;
+
+		d = json_array_get(all, i);
+		body = json_deep_copy(d);
+		json_object_del(body, "id");
+		json_object_del(body, "version");
+		want = json_dumps(body, JSON_COMPACT);
+		if (strcmp(t->docs[i].id, json_string_value(json_object_get(d, "id"))) != 0 ||
+		    t->docs[i].version != json_integer_value(json_object_get(d, "version")) ||
+		    want == NULL || strlen(want) != t->docs[i].len ||
+		    strcmp(want, t->docs[i].body) != 0) {
+			same = 0;
+			printf("# %s: text %s, want %s\n", be, t->docs[i].body,
+			       want != NULL ? want : "(null)");
+		}
+		free(want);
+		json_decref(body);
+	}
+	CHECK(t != NULL && same, "%s: find_text gives each id, version and the rest as "
+	      "jansson's compact text, in the find's order (escapes, UTF-8, big "
+	      "integers, nested values)", be);
+	store_db_texts_free(t);
+	t = NULL;
+	CHECK(store_db_find_text(db, "t_items", f, &page, &t) == STORE_OK && t->n == 2 &&
+	      strstr(t->docs[0].body, "\"rank\":3") && strstr(t->docs[1].body, "\"rank\":2"),
+	      "%s: find_text with limit and skip (id order)", be);
+	store_db_texts_free(t);
+	t = NULL;
+	json_decref(f);
+	json_decref(all);
+
+	f = json_pack("{s:s}", "kind", "none");
+	CHECK(store_db_find_text(db, "t_items", f, NULL, &t) == STORE_OK && t->n == 0,
+	      "%s: find_text of nothing is an empty list", be);
+	store_db_texts_free(t);
+	t = NULL;
+	json_decref(f);
+	f = json_pack("{s:{s:i}}", "kind", "$gt", 1);
+	CHECK(store_db_find_text(db, "t_items", f, NULL, &t) == STORE_EINVAL && t == NULL,
+	      "%s: find_text refuses an object as a filter value", be);
+	json_decref(f);
+	CHECK(store_db_find_text(db, "t_nope", NULL, NULL, &t) == STORE_EINVAL && t == NULL,
+	      "%s: find_text in an undeclared collection is EINVAL", be);
+	CHECK(store_db_find_text(db, "t_items", NULL, NULL, NULL) == STORE_EINVAL,
+	      "%s: find_text without out is EINVAL", be);
+
+	/* a string equal to an object's or array's JSON text is not that value */
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:{s:i}}", "kind", "o",
+	                   "code", "a", 1)));
+	json_decref(insert(db, "t_items", json_pack("{s:s, s:[i]}", "kind", "o",
+	                   "code", 1)));
+	CHECK(count(db, "t_items", json_pack("{s:s}", "code", "{\"a\":1}")) == 0 &&
+	      count(db, "t_items", json_pack("{s:s}", "code", "[1]")) == 0 &&
+	      strcmp(find_col(db, "t_items", json_pack("{s:s}", "kind", "o"), NULL,
+	             "kind"), "o,o") == 0,
+	      "%s: a string filter does not match an object or array field", be);
+	wipe(db, "t_items");
+}
+
 static void
 suite(const char *url, const char *name)
 {
@@ -802,6 +889,7 @@ suite(const char *url, const char *name)
 		wipe(db, schema[i].name);
 	test_insert_get(db);
 	test_find(db);
+	test_find_text(db);
 	test_unique(db);
 	test_versions(db);
 	test_invalid(db);

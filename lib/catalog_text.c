@@ -1,0 +1,736 @@
+/* catalog_text.c - API.md's products and categories written as text
+ * straight from the stored documents' JSON (store_db_find_text), byte for
+ * byte what encoding catalog_product_view / catalog_category_view gives:
+ * stored strings are copied as they are (jansson wrote them, and writes
+ * them again the same way), numbers rewritten as jansson writes them.
+ *
+ * A stored document is first checked whole, as json_loadb would (one
+ * object, valid UTF-8, numbers in range, nothing after it). One that
+ * fails, or holds a string jansson would write differently (an escape it
+ * never writes, \u0000, which the views cut short), takes the parse/encode
+ * path instead, so the answer is the same either way. */
+#include "catalog_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/json.h"
+#include "store/oid.h"
+
+#define TEXT_MAX      (512u << 20)  /* an answer's size */
+#define SCAN_DEPTH    64            /* nesting checked in a stored document */
+#define NUMBER_MAX    64            /* length of a number we convert */
+#define CATEGORY_SEEN 64            /* categories remembered for one list */
+
+/* ---- the answer's buffer -------------------------------------------------- */
+
+#define PUT_LIT(b, lit) catalog_buf_add((b), (lit), sizeof (lit) - 1)
+
+void
+catalog_buf_add(struct catalog_buf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err != STORE_OK)
+		return;
+	if (n > TEXT_MAX || b->n > TEXT_MAX - n) {
+		b->err = STORE_ETOOBIG;
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		cap = b->cap > 0 ? b->cap : 1024;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->err = STORE_ENOMEM;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+}
+
+void
+catalog_buf_str(struct catalog_buf *b, const char *s)
+{
+	catalog_buf_add(b, s, strlen(s));
+}
+
+void
+catalog_buf_free(struct catalog_buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->n = b->cap = 0;
+}
+
+/* ---- checking a stored document ------------------------------------------- */
+
+struct scan {
+	const char *p, *end;
+	bool canon;     /* every string is as jansson writes it */
+};
+
+static void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	                         *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int
+hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One UTF-8 character of at least two bytes at s->p, as jansson accepts
+ * them: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool
+scan_utf8(struct scan *s)
+{
+	const unsigned char *u = (const unsigned char *)s->p;
+	size_t n, avail = (size_t)(s->end - s->p);
+	unsigned v;
+
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		n = 2;
+		v = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		v = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		v = u[0] & 0x07;
+	} else {
+		return false;
+	}
+	if (avail < n)
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return false;
+		v = (v << 6) | (u[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* A string at s->p ('"'). Clears s->canon at an escape jansson would not
+ * write (it writes \" \\ \b \f \n \r \t and \u00XX, upper case, for the
+ * other control characters) and at \u0000. */
+static bool
+scan_string(struct scan *s)
+{
+	s->p++;
+	while (s->p < s->end) {
+		unsigned char ch = (unsigned char)*s->p;
+
+		if (ch == '"') {
+			s->p++;
+			return true;
+		}
+		if (ch < 0x20)
+			return false;
+		if (ch >= 0x80) {
+			if (!scan_utf8(s))
+				return false;
+			continue;
+		}
+		if (ch != '\\') {
+			s->p++;
+			continue;
+		}
+		if (s->end - s->p < 2)
+			return false;
+		ch = (unsigned char)s->p[1];
+		if (strchr("\"\\bfnrt", ch) != NULL && ch != '\0') {
+			s->p += 2;
+			continue;
+		}
+		if (ch == '/') {
+			s->canon = false;
+			s->p += 2;
+			continue;
+		}
+		if (ch != 'u' || s->end - s->p < 6)
+			return false;
+		{
+			int d[4];
+			unsigned v = 0;
+
+			for (int i = 0; i < 4; i++) {
+				d[i] = hex(s->p[2 + i]);
+				if (d[i] < 0)
+					return false;
+				v = v * 16 + (unsigned)d[i];
+			}
+			/* Anything jansson would not write back the same way
+			 * (surrogates included) is left to it, to accept or not. */
+			if (v == 0 || v >= 0x20 || v == '\b' || v == '\f' ||
+			    v == '\n' || v == '\r' || v == '\t' ||
+			    (s->p[4] >= 'a' && s->p[4] <= 'f') ||
+			    (s->p[5] >= 'a' && s->p[5] <= 'f'))
+				s->canon = false;
+		}
+		s->p += 6;
+	}
+	return false;
+}
+
+/* A number at s->p in JSON's grammar that jansson loads: an integer in
+ * long long's range, a real that does not overflow. */
+static bool
+scan_number(struct scan *s)
+{
+	const char *start = s->p;
+	char tmp[NUMBER_MAX + 1], *end;
+	bool integer = true;
+	size_t n;
+
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p >= s->end)
+		return false;
+	if (*s->p == '0') {
+		s->p++;
+	} else if (*s->p >= '1' && *s->p <= '9') {
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	} else {
+		return false;
+	}
+	if (s->p < s->end && *s->p == '.') {
+		integer = false;
+		s->p++;
+		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+			return false;
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		integer = false;
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+			return false;
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	}
+	n = (size_t)(s->p - start);
+	if (n > NUMBER_MAX)
+		return false;   /* left to jansson */
+	memcpy(tmp, start, n);
+	tmp[n] = '\0';
+	errno = 0;
+	if (integer) {
+		(void)strtoll(tmp, &end, 10);
+		return errno != ERANGE;
+	}
+	{
+		double v = strtod(tmp, &end);
+
+		return !(isinf(v) && errno == ERANGE);
+	}
+}
+
+static bool
+scan_literal(struct scan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_value(struct scan *s, int depth);
+
+/* An object or array at s->p; for the top object (vals not NULL), the
+ * values of keys[] are noted in vals[] (the last of a repeated key wins,
+ * as in jansson). */
+static bool
+scan_container(struct scan *s, int depth, const char *const *keys,
+               size_t nkeys, struct catalog_span *vals)
+{
+	char close = *s->p == '{' ? '}' : ']';
+	bool object = close == '}';
+
+	if (depth > SCAN_DEPTH)
+		return false;
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		const char *key = NULL, *val;
+		size_t keylen = 0;
+
+		if (object) {
+			if (s->p >= s->end || *s->p != '"')
+				return false;
+			key = s->p + 1;
+			if (!scan_string(s))
+				return false;
+			keylen = (size_t)(s->p - 1 - key);
+			skip_ws(s);
+			if (s->p >= s->end || *s->p != ':')
+				return false;
+			s->p++;
+			skip_ws(s);
+		}
+		val = s->p;
+		if (!scan_value(s, depth + 1))
+			return false;
+		for (size_t i = 0; vals != NULL && i < nkeys; i++)
+			if (keys[i][0] == key[0] && strncmp(keys[i], key, keylen) == 0 &&
+			    keys[i][keylen] == '\0') {
+				vals[i].s = val;
+				vals[i].n = (size_t)(s->p - val);
+			}
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == close) {
+			s->p++;
+			return true;
+		}
+		if (*s->p != ',')
+			return false;
+		s->p++;
+		skip_ws(s);
+	}
+}
+
+static bool
+scan_value(struct scan *s, int depth)
+{
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '"':
+		return scan_string(s);
+	case '{':
+	case '[':
+		return scan_container(s, depth, NULL, 0, NULL);
+	case 't':
+		return scan_literal(s, "true");
+	case 'f':
+		return scan_literal(s, "false");
+	case 'n':
+		return scan_literal(s, "null");
+	default:
+		return scan_number(s);
+	}
+}
+
+bool
+catalog_members(const char *text, size_t len, const char *const *keys,
+                size_t nkeys, struct catalog_span *vals)
+{
+	struct scan s = { text, text + len, true };
+
+	for (size_t i = 0; i < nkeys; i++)
+		vals[i].s = NULL, vals[i].n = 0;
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{' ||
+	    !scan_container(&s, 1, keys, nkeys, vals))
+		return false;
+	skip_ws(&s);
+	return s.p == s.end && s.canon;
+}
+
+/* ---- writing values -------------------------------------------------------- */
+
+static bool
+span_string(struct catalog_span v)
+{
+	return v.s != NULL && v.s[0] == '"';
+}
+
+/* A string member as json_pack's "s?" writes store_json_str's value. */
+static void
+put_string(struct catalog_buf *b, struct catalog_span v)
+{
+	if (span_string(v))
+		catalog_buf_add(b, v.s, v.n);
+	else
+		PUT_LIT(b, "null");
+}
+
+/* store_json_int's value of a member: an integer, else def. */
+static long long
+span_int(struct catalog_span v, long long def)
+{
+	char tmp[NUMBER_MAX + 1];
+
+	if (v.s == NULL || v.n > NUMBER_MAX || (v.s[0] != '-' &&
+	    (v.s[0] < '0' || v.s[0] > '9')) || memchr(v.s, '.', v.n) != NULL ||
+	    memchr(v.s, 'e', v.n) != NULL || memchr(v.s, 'E', v.n) != NULL)
+		return def;
+	memcpy(tmp, v.s, v.n);
+	tmp[v.n] = '\0';
+	return strtoll(tmp, NULL, 10);
+}
+
+/* A real as jansson writes it with JSON_REAL_PRECISION(15). */
+static void
+put_real(struct catalog_buf *b, double v)
+{
+	char tmp[64], *e, *from;
+	int n = snprintf(tmp, sizeof tmp, "%.15g", v);
+	size_t len;
+
+	if (n < 0 || (size_t)n + 3 >= sizeof tmp) {
+		if (b->err == STORE_OK)
+			b->err = STORE_EINTERNAL;
+		return;
+	}
+	len = (size_t)n;
+	if (strchr(tmp, '.') == NULL && strchr(tmp, 'e') == NULL) {
+		memcpy(tmp + len, ".0", 3);
+		len += 2;
+	}
+	/* no '+' and no leading zeros in the exponent */
+	e = strchr(tmp, 'e');
+	if (e != NULL) {
+		e++;
+		from = e + 1;
+		if (*e == '-')
+			e++;
+		while (*from == '0')
+			from++;
+		if (from != e) {
+			memmove(e, from, len - (size_t)(from - tmp) + 1);
+			len -= (size_t)(from - e);
+		}
+	}
+	catalog_buf_add(b, tmp, len);
+}
+
+/* An integer as jansson writes it ("%lld"). */
+static void
+put_int(struct catalog_buf *b, long long v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*--p = '-';
+	catalog_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* store_json_money(cents), written. Below 10^15 cents, a value has at
+ * most 15 significant digits, so "%.15g" of cents / 100.0 is the exact
+ * decimal, trailing zero dropped: written directly. */
+static void
+put_money(struct catalog_buf *b, long long cents)
+{
+	char frac[4] = ".00";
+	long long c = cents < 0 ? -cents : cents;
+
+	if (cents % 100 == 0) {
+		put_int(b, cents / 100);
+		return;
+	}
+	if (cents <= -1000000000000000LL || cents >= 1000000000000000LL) {
+		put_real(b, (double)cents / 100.0);
+		return;
+	}
+	if (cents < 0)
+		catalog_buf_add(b, "-", 1);
+	put_int(b, c / 100);
+	frac[1] = (char)('0' + c % 100 / 10);
+	frac[2] = (char)('0' + c % 10);
+	catalog_buf_add(b, frac, frac[2] == '0' ? 2 : 3);
+}
+
+/* ---- the parse/encode path ------------------------------------------------- */
+
+/* The stored document d as store_db_get gives it; STORE_EIO as the backend
+ * answers for a stored text that is not a JSON object. */
+static store_err
+parse_doc(const store_db_text *d, json_t **out)
+{
+	json_t *body = json_loadb(d->body, d->len, JSON_ALLOW_NUL, NULL), *doc;
+	store_err e = STORE_ENOMEM;
+
+	*out = NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return STORE_EIO;
+	}
+	doc = json_pack("{s:s,s:I}", "id", d->id, "version", (json_int_t)d->version);
+	if (doc != NULL && json_object_update_missing(doc, body) == 0) {
+		*out = doc;
+		doc = NULL;
+		e = STORE_OK;
+	}
+	json_decref(doc);
+	json_decref(body);
+	return e;
+}
+
+/* Appends v encoded as the answer encodes it; v is stolen. */
+static void
+put_json(struct catalog_buf *b, json_t *v)
+{
+	char *text = v != NULL ? store_json_dump(v) : NULL;
+
+	json_decref(v);
+	if (text == NULL) {
+		if (b->err == STORE_OK)
+			b->err = STORE_ENOMEM;
+		return;
+	}
+	catalog_buf_str(b, text);
+	free(text);
+}
+
+/* ---- categories ------------------------------------------------------------ */
+
+static const char *const category_keys[] = { "name", "description", "userId" };
+enum { C_NAME, C_DESCRIPTION, C_USER, C_N };
+
+store_err
+catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
+{
+	struct catalog_span v[C_N];
+	json_t *doc;
+	store_err e;
+
+	PUT_LIT(b, "[");
+	for (size_t i = 0; i < docs->n && b->err == STORE_OK; i++) {
+		const store_db_text *d = &docs->docs[i];
+
+		if (i > 0)
+			PUT_LIT(b, ",");
+		if (store_oid_valid(d->id) &&
+		    catalog_members(d->body, d->len, category_keys, C_N, v)) {
+			PUT_LIT(b, "{\"id\":\"");
+			catalog_buf_add(b, d->id, STORE_OID_LEN);
+			PUT_LIT(b, "\",\"name\":");
+			put_string(b, v[C_NAME]);
+			PUT_LIT(b, ",\"description\":");
+			put_string(b, v[C_DESCRIPTION]);
+			PUT_LIT(b, ",\"userId\":");
+			put_string(b, v[C_USER]);
+			PUT_LIT(b, "}");
+			continue;
+		}
+		if ((e = parse_doc(d, &doc)) != STORE_OK)
+			return e;
+		put_json(b, catalog_category_view(doc));
+		json_decref(doc);
+	}
+	PUT_LIT(b, "]");
+	return b->err;
+}
+
+/* ---- products -------------------------------------------------------------- */
+
+static const char *const product_keys[] = {
+	"name", "description", "price", "picture", "userId", "views", "count",
+	"categoryId",
+};
+enum { P_NAME, P_DESCRIPTION, P_PRICE, P_PICTURE, P_USER, P_VIEWS, P_COUNT,
+       P_CATEGORY, P_N };
+
+/* A category read for a list, and its view as text. */
+struct seen {
+	char id[STORE_OID_LEN + 1];
+	json_t *doc;     /* NULL: there is no such category */
+	char *text;      /* catalog_category_view(doc), encoded */
+};
+
+struct categories {
+	store_db *db;
+	struct seen every;     /* every product's, when .doc is not NULL */
+	struct seen seen[CATEGORY_SEEN];
+	size_t nseen;
+	struct seen spare;     /* the last one read past CATEGORY_SEEN */
+};
+
+static void
+seen_clear(struct seen *s)
+{
+	json_decref(s->doc);
+	free(s->text);
+	memset(s, 0, sizeof *s);
+}
+
+/* Reads category cid into s (s->doc NULL when there is none). */
+static store_err
+seen_read(store_db *db, const char *cid, struct seen *s)
+{
+	json_t *view;
+	store_err e;
+
+	seen_clear(s);
+	memcpy(s->id, cid, sizeof s->id);
+	e = store_db_get(db, "categories", cid, &s->doc);
+	if (e == STORE_ENOTFOUND)
+		return STORE_OK;
+	if (e != STORE_OK)
+		return e;
+	view = catalog_category_view(s->doc);
+	s->text = view != NULL ? store_json_dump(view) : NULL;
+	json_decref(view);
+	return s->text != NULL ? STORE_OK : STORE_ENOMEM;
+}
+
+/* The category of a product whose "categoryId" is cid (may be NULL), as
+ * product_views finds it: one read per distinct id. *out's doc is NULL
+ * when there is none; it stays cs's. */
+static store_err
+category_of(struct categories *cs, const char *cid, const struct seen **out)
+{
+	static const struct seen none;
+	struct seen *s;
+	store_err e;
+
+	*out = &none;
+	if (cs->every.doc != NULL) {
+		*out = &cs->every;
+		return STORE_OK;
+	}
+	if (cid == NULL || !store_oid_valid(cid))
+		return STORE_OK;
+	for (size_t i = 0; i < cs->nseen; i++)
+		if (strcmp(cs->seen[i].id, cid) == 0) {
+			*out = &cs->seen[i];
+			return STORE_OK;
+		}
+	s = cs->nseen < CATEGORY_SEEN ? &cs->seen[cs->nseen++] : &cs->spare;
+	e = seen_read(cs->db, cid, s);
+	if (e == STORE_OK)
+		*out = s;
+	return e;
+}
+
+static void
+categories_free(struct categories *cs)
+{
+	seen_clear(&cs->every);
+	for (size_t i = 0; i < cs->nseen; i++)
+		seen_clear(&cs->seen[i]);
+	seen_clear(&cs->spare);
+}
+
+/* The categoryId of a product as store_json_str gives it, when it can be
+ * an id (no escapes, so the stored text is the string): in id, else "". */
+static void
+span_id(struct catalog_span v, char id[STORE_OID_LEN + 1])
+{
+	id[0] = '\0';
+	if (span_string(v) && v.n == STORE_OID_LEN + 2) {
+		memcpy(id, v.s + 1, STORE_OID_LEN);
+		id[STORE_OID_LEN] = '\0';
+	}
+}
+
+/* Appends one product: spliced from v when scanned, else parsed and
+ * encoded. */
+static store_err
+product_text(struct categories *cs, const store_db_text *d, struct catalog_buf *b)
+{
+	struct catalog_span v[P_N];
+	const struct seen *cat;
+	char cid[STORE_OID_LEN + 1];
+	json_t *doc = NULL;
+	store_err e;
+
+	if (!store_oid_valid(d->id) ||
+	    !catalog_members(d->body, d->len, product_keys, P_N, v)) {
+		if ((e = parse_doc(d, &doc)) == STORE_OK &&
+		    (e = category_of(cs, store_json_str(doc, "categoryId"), &cat)) == STORE_OK)
+			put_json(b, catalog_product_view(doc, cat->doc));
+		json_decref(doc);
+		return e != STORE_OK ? e : b->err;
+	}
+	span_id(v[P_CATEGORY], cid);
+	if ((e = category_of(cs, cid[0] != '\0' ? cid : NULL, &cat)) != STORE_OK)
+		return e;
+	PUT_LIT(b, "{\"id\":\"");
+	catalog_buf_add(b, d->id, STORE_OID_LEN);
+	PUT_LIT(b, "\",\"name\":");
+	put_string(b, v[P_NAME]);
+	PUT_LIT(b, ",\"description\":");
+	put_string(b, v[P_DESCRIPTION]);
+	PUT_LIT(b, ",\"price\":");
+	put_money(b, span_int(v[P_PRICE], 0));
+	PUT_LIT(b, ",\"picture\":");
+	put_string(b, v[P_PICTURE]);
+	PUT_LIT(b, ",\"userId\":");
+	put_string(b, v[P_USER]);
+	PUT_LIT(b, ",\"views\":");
+	put_int(b, span_int(v[P_VIEWS], 0));
+	PUT_LIT(b, ",\"count\":");
+	put_int(b, span_int(v[P_COUNT], 0));
+	PUT_LIT(b, ",\"version\":");
+	put_int(b, d->version);
+	PUT_LIT(b, ",\"category\":");
+	if (cat->doc != NULL) {
+		catalog_buf_str(b, cat->text);
+	} else {
+		PUT_LIT(b, "{\"id\":");
+		put_string(b, v[P_CATEGORY]);
+		PUT_LIT(b, "}");
+	}
+	PUT_LIT(b, "}");
+	return b->err;
+}
+
+store_err
+catalog_products_text(store_db *db, const store_db_texts *docs,
+                      const json_t *category, struct catalog_buf *b)
+{
+	struct categories cs;
+	store_err e = STORE_OK;
+
+	memset(&cs, 0, sizeof cs);
+	cs.db = db;
+	if (category != NULL) {
+		json_t *view = catalog_category_view(category);
+
+		cs.every.doc = json_incref((json_t *)category);
+		cs.every.text = view != NULL ? store_json_dump(view) : NULL;
+		json_decref(view);
+		if (cs.every.text == NULL)
+			e = STORE_ENOMEM;
+	}
+	PUT_LIT(b, "[");
+	for (size_t i = 0; e == STORE_OK && i < docs->n; i++) {
+		if (i > 0)
+			PUT_LIT(b, ",");
+		e = product_text(&cs, &docs->docs[i], b);
+	}
+	PUT_LIT(b, "]");
+	categories_free(&cs);
+	return e != STORE_OK ? e : b->err;
+}
