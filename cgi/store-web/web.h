@@ -14,7 +14,11 @@
  *     /signin?next=PATH;
  *   - answers a form post with a redirect on success (post/redirect/get), or
  *     renders the form again with the values and the API's messages next to
- *     the fields.
+ *     the fields: a form handler is a web_form_def (its fields, the save
+ *     call, where a success goes, how the form is shown again) run by
+ *     web_form_run (web_impl.h);
+ *   - gives what it allocates to its request (web_own), which frees it all
+ *     once at the end of the request.
  * Form routes are STORE_ROUTE_RAW: the bodies are
  * application/x-www-form-urlencoded or multipart/form-data, which the
  * handlers parse against their declared fields. */
