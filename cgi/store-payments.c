@@ -96,7 +96,7 @@ pay(store_req *req, store_res *res)
 		                NULL);
 		return;
 	}
-	e = store_payment_create(a->db, a->ctx, &preq, &out, &why);
+	e = store_payments_create(a->db, a->ctx, &preq, &out, &why);
 	switch (e) {
 	case STORE_OK:
 		store_app_changed(a);
@@ -143,14 +143,14 @@ static const store_route routes[] = {
 
 /* Opens the card provider; the sandbox records in this service's database. */
 static store_err
-start(store_app *app, char *msg, size_t msglen)
+start(store_app *app, char *err, size_t errlen)
 {
 	store_pay_config cfg;
 	store_pay *pay = NULL;
 	store_err e;
 
-	if ((e = store_pay_config_load(&cfg, msg, msglen)) != STORE_OK ||
-	    (e = store_pay_open(&cfg, app->db, &pay, msg, msglen)) != STORE_OK)
+	if ((e = store_pay_config_load(&cfg, err, errlen)) != STORE_OK ||
+	    (e = store_pay_open(&cfg, app->db, &pay, err, errlen)) != STORE_OK)
 		return e;
 	store_info("card provider: %s", store_pay_name(pay));
 	app->ctx = pay;

@@ -324,7 +324,7 @@ done_run(store_expiration *x, batch *b)
 		store_warn("cannot delete %zu fired jobs: %s; they will fire again when "
 		           "their leases lapse and be dropped as duplicates", b->nids,
 		           store_strerror(d));
-	store_job_list_free(b->v, b->n);
+	store_jobs_list_free(b->v, b->n);
 	free(b->ids);
 	free(b);
 }
@@ -346,7 +346,7 @@ fire_run(store_expiration *x, batch *b)
 	b->nids = 0;
 	if (f == NULL || msgs == NULL || b->ids == NULL) {
 		store_error("out of memory firing %zu jobs; their leases will lapse", n);
-		store_job_list_free(b->v, b->n);
+		store_jobs_list_free(b->v, b->n);
 		free(b->ids);
 		free(b);
 		b = NULL;
@@ -436,7 +436,7 @@ store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop)
 		more = n == STORE_EXPIRATION_BATCH;
 		if (n > 0 && (b = calloc(1, sizeof *b)) == NULL) {
 			store_error("out of memory taking %zu jobs; their leases will lapse", n);
-			store_job_list_free(v, n);
+			store_jobs_list_free(v, n);
 		} else if (n > 0) {
 			/* In hand: fired even when stopping. */
 			b->v = v;

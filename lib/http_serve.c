@@ -56,7 +56,7 @@ typedef struct req_priv {
 
 store_err
 store_http_config_load(store_http_config *cfg, long default_body_limit,
-                       char *msg, size_t msglen)
+                       char *err, size_t errlen)
 {
 	char deflimit[32], deflevel[8] = "info";
 	const char *level = NULL;
@@ -77,19 +77,19 @@ store_http_config_load(store_http_config *cfg, long default_body_limit,
 		  &cfg->session_seconds },
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, deflevel, 0, 0, &level, NULL },
 	};
-	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	e = store_config_load(table, sizeof table / sizeof *table, err, errlen);
 	if (e != STORE_OK)
 		return e;
 	if (strcmp(cfg->origin, "-") == 0) {
 		cfg->origin = NULL;
 	} else if (strncmp(cfg->origin, "http://", 7) != 0 &&
 	           strncmp(cfg->origin, "https://", 8) != 0) {
-		snprintf(msg, msglen, "setting 'STORE_ORIGIN' must start with http:// or https://");
+		snprintf(err, errlen, "setting 'STORE_ORIGIN' must start with http:// or https://");
 		return STORE_ECONFIG;
 	}
 	cfg->log_level = store_log_level_parse(level);
 	if (cfg->log_level < 0) {
-		snprintf(msg, msglen, "setting 'STORE_LOG_LEVEL' must be debug, info, warn or error");
+		snprintf(err, errlen, "setting 'STORE_LOG_LEVEL' must be debug, info, warn or error");
 		return STORE_ECONFIG;
 	}
 	return STORE_OK;

@@ -791,7 +791,7 @@ out:
 }
 
 void
-store_job_list_free(store_job *v, size_t n)
+store_jobs_list_free(store_job *v, size_t n)
 {
 	if (v == NULL)
 		return;
@@ -803,7 +803,7 @@ store_job_list_free(store_job *v, size_t n)
 }
 
 /* Turns a reply of id, due, next, deadline, tries, payload sextets into
- * jobs. Caller frees *out with store_job_list_free(*out, *n). */
+ * jobs. Caller frees *out with store_jobs_list_free(*out, *n). */
 static store_err
 jobs_from_reply(const redisReply *r, store_job **out, size_t *n)
 {
@@ -848,7 +848,7 @@ jobs_from_reply(const redisReply *r, store_job **out, size_t *n)
 	v = NULL;
 	e = STORE_OK;
 out:
-	store_job_list_free(v, count);
+	store_jobs_list_free(v, count);
 	return e;
 }
 

@@ -595,7 +595,7 @@ charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
 }
 
 store_err
-store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
+store_payments_create(store_db *db, store_pay *pay, const store_payment_req *req,
                      json_t **out, store_refusal *why)
 {
 	json_t *cart = NULL;

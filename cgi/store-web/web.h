@@ -50,18 +50,18 @@ typedef struct store_web_config {
 
 /* Loads the settings above. On a missing or malformed one returns
  * STORE_ECONFIG with a message naming it. */
-store_err store_web_config_load(store_web_config *cfg, char *msg, size_t msglen);
+store_err store_web_config_load(store_web_config *cfg, char *err, size_t errlen);
 
 /* Makes the web front's state (copies what it keeps of cfg and http; the
  * JWT key signs the CSRF tokens). Initialises libcurl: call before any
  * thread starts. Caller frees with store_web_free. */
 store_err store_web_new(const store_web_config *cfg, const store_http_config *http,
-                        store_web **out, char *msg, size_t msglen);
+                        store_web **out, char *err, size_t errlen);
 void store_web_free(store_web *web);
 
 /* Readiness for store_service.ready: the API answers through the front
  * server. app is the store_web. */
-store_err store_web_ready(void *app, char *why, size_t whylen);
+store_err store_web_ready(void *app, char *err, size_t errlen);
 
 /* Pages. Each is a store_handler for a route whose app is a store_web. */
 void store_web_home(store_req *req, store_res *res);            /* GET / */

@@ -89,7 +89,7 @@ fuzz_replies(const uint8_t *data, size_t size)
 				(void)json_is_object(payload);
 				json_decref(payload);
 			}
-			store_job_list_free(jobs, n);
+			store_jobs_list_free(jobs, n);
 		} else if (jobs != NULL || n != 0) {
 			abort();
 		}

@@ -298,19 +298,19 @@ test_due(void)
 	      "a later job is scheduled");
 	CHECK(store_jobs_take(j, 99999, 1000, 10, &v, &n) == STORE_OK && n == 0 && v == NULL,
 	      "nothing is taken 1 ms before the first due time");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(j, 100000, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "a") == 0 && v[0].due_ms == 100000 && v[0].next_ms == 0 &&
 	      v[0].lease_ms == 101000 && v[0].tries == 1 &&
 	      strcmp(v[0].payload, "{\"n\":1}") == 0,
 	      "at its due time exactly that job is taken, with its payload and lease");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(j, 100499, 1000, 10, &v, &n) == STORE_OK && n == 0,
 	      "the later one is not taken before its time");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(j, 100500, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "b") == 0, "and is taken at its time");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_done(j, "a") == STORE_OK && store_jobs_done(j, "b") == STORE_OK &&
 	      empty(j), "done deletes them");
 
@@ -323,7 +323,7 @@ test_due(void)
 	store_jobs_schedule(j, "c", at + 300, "{}", NULL);
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 0,
 	      "a job due in 300 ms is not taken now");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	t0 = now_ms();
 	CHECK(store_jobs_wait(j, 5000) == STORE_OK, "wait");
 	waited = now_ms() - t0;
@@ -331,7 +331,7 @@ test_due(void)
 	      "the wait ended at the due time (%lld ms for a job due in 300 ms)", waited);
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "c") == 0, "then the job is taken");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_done(j, "c");
 	t0 = now_ms();
 	CHECK(store_jobs_wait(j, 200) == STORE_OK && now_ms() - t0 >= 190,
@@ -359,11 +359,11 @@ test_idempotent(void)
 	      "one job, not two (%zu waiting, %zu leased)", w, l);
 	CHECK(store_jobs_take(j, 4999, 1000, 10, &v, &n) == STORE_OK && n == 0,
 	      "the second schedule did not move the job earlier");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(j, 5000, 60000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      v[0].due_ms == 5000 && strcmp(v[0].payload, "{\"first\":true}") == 0,
 	      "the job keeps its first due time and payload");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_schedule(j, "x", 1000, "{}", &created) == STORE_OK && !created &&
 	      store_jobs_count(j, &w, &l) == STORE_OK && w == 0 && l == 1,
 	      "scheduling a leased id creates nothing either");
@@ -428,13 +428,13 @@ test_batch(void)
 	      deleted == n - 2, "a second done_many counts only those left (%zu)", deleted);
 	CHECK(store_jobs_count(j, &w, &l) == STORE_OK && w == 5 && l == 0,
 	      "no lease is left, the 5 others still wait");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	v = NULL;
 	n = 0;
 	/* A taken job whose lease lapsed comes back with its due time. */
 	CHECK(store_jobs_take(j, 1000 + BATCH_JOBS, 10, 2, &v, &n) == STORE_OK && n == 2,
 	      "two taken with a 10 ms lease");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(j, 1000 + BATCH_JOBS + 11, 60000, 10, &v, &n) == STORE_OK &&
 	      n == 5 && v[0].due_ms == 1000 + STORE_JOBS_TAKE_MAX && v[0].tries == 2 &&
 	      v[2].tries == 1, "after the lease lapsed all 5 are taken again, the "
@@ -444,7 +444,7 @@ test_batch(void)
 	CHECK(n > 0 && store_jobs_done_many(j, ids, n, &deleted) == STORE_OK &&
 	      deleted == n && empty(j), "and done: nothing left");
 out:
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	free(ids);
 	store_jobs_free(j);
 }
@@ -482,7 +482,7 @@ taker_main(void *arg)
 				atomic_fetch_add(&t->got[k], 1);
 			t->mine++;
 		}
-		store_job_list_free(v, n);
+		store_jobs_list_free(v, n);
 	}
 	return NULL;
 }
@@ -540,21 +540,21 @@ test_lease(void)
 	store_jobs_schedule(j, "l", 1000, "{}", NULL);
 	CHECK(store_jobs_take(j, 1000, 500, 10, &v, &n) == STORE_OK && n == 1 &&
 	      v[0].tries == 1, "taken with a 500 ms lease");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(other, 1499, 500, 10, &v, &n) == STORE_OK && n == 0,
 	      "nobody gets it while the lease runs");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_take(other, 1500, 500, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "l") == 0 && v[0].tries == 2 && v[0].due_ms == 1000,
 	      "a lapsed lease returns the job: another taker gets it (try 2)");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_done(other, "l");
 
 	/* On the real clock: a waiter wakes when a lease lapses. */
 	store_jobs_schedule(j, "m", 0, "{}", NULL);
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 300, 10, &v, &n) == STORE_OK && n == 1,
 	      "taken with a 300 ms lease, then the taker 'dies'");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	t0 = now_ms();
 	CHECK(store_jobs_wait(other, 5000) == STORE_OK, "wait");
 	waited = now_ms() - t0;
@@ -563,7 +563,7 @@ test_lease(void)
 	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK &&
 	      n == 1 && strcmp(v[0].id, "m") == 0 && v[0].tries == 2,
 	      "and it takes the job again");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 
 	/* Retry: a leased job goes back, due later. */
 	CHECK(store_jobs_retry(other, "m", 200) == STORE_OK, "retry in 200 ms");
@@ -571,7 +571,7 @@ test_lease(void)
 	      "a job that is not leased cannot be retried");
 	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK && n == 0,
 	      "it is not due at once");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	t0 = now_ms();
 	store_jobs_wait(other, 5000);
 	waited = now_ms() - t0;
@@ -579,7 +579,7 @@ test_lease(void)
 	      n == 1 && v[0].tries == 3 && v[0].due_ms == 0 && waited >= 150 &&
 	      waited < 200 + 250, "it is taken after the delay, keeping its due time "
 	      "(%lld ms, try %ld)", waited, n == 1 ? v[0].tries : 0);
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_done(other, "m");
 	CHECK(empty(j), "nothing left");
 out:
@@ -601,9 +601,9 @@ test_list(void)
 	store_jobs_schedule(j, "c", 3000, "{\"c\":3}", NULL);
 	store_jobs_schedule(j, "a", 1000, "{\"a\":1}", NULL);
 	store_jobs_schedule(j, "b", 2000, "{\"b\":2}", NULL);
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_take(j, 1000, 60000, 1, &v, &n);
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_list(j, 10, &v, &n) == STORE_OK && n == 3 &&
 	      strcmp(v[0].id, "b") == 0 && v[0].due_ms == 2000 && v[0].next_ms == 2000 &&
 	      v[0].lease_ms == 0 && v[0].tries == 0 &&
@@ -612,10 +612,10 @@ test_list(void)
 	      strcmp(v[2].id, "a") == 0 && v[2].due_ms == 1000 && v[2].next_ms == 0 &&
 	      v[2].lease_ms == 61000 && v[2].tries == 1,
 	      "list: waiting jobs by due time, then leased ones with their deadline");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_list(j, 1, &v, &n) == STORE_OK && n == 1 && strcmp(v[0].id, "b") == 0,
 	      "list honours its limit");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_done(j, "a");
 	store_jobs_done(j, "b");
 	store_jobs_done(j, "c");
@@ -675,7 +675,7 @@ test_wake(void)
 	      w.waited[1]);
 	CHECK(store_jobs_take(a, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "near") == 0, "and takes it");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	store_jobs_done(a, "near");
 
 	w.rounds = 1;
@@ -769,7 +769,7 @@ test_restart(void)
 	}
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 400, 1, &v, &n) == STORE_OK && n == 1,
 	      "one job is leased when the server stops");
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	CHECK(store_jobs_wait(w, 10) == STORE_OK, "a waiter is connected");
 
 	server_stop();
@@ -808,7 +808,7 @@ test_restart(void)
 				distinct++;
 			store_jobs_done(w, v[i].id);
 		}
-		store_job_list_free(v, n);
+		store_jobs_list_free(v, n);
 	}
 	CHECK(distinct == 5 && fired[0] + fired[1] + fired[2] + fired[3] + fired[4] == 5 &&
 	      fired[5] == 0, "all five fired once after the restart (the leased one when "
@@ -866,7 +866,7 @@ firer_main(void *arg)
 			if (store_jobs_done(f->j, v[i].id) == STORE_OK)
 				atomic_fetch_add(f->total, 1);
 		}
-		store_job_list_free(v, n);
+		store_jobs_list_free(v, n);
 	}
 	return NULL;
 }
