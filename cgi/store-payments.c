@@ -5,6 +5,7 @@
  * idempotency attempts, the sandbox's charges). The total is computed from
  * the replica, never taken from the client. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,19 +64,19 @@ static const store_field pay_fields[] = {
 };
 
 /* The Idempotency-Key header: absent, or 1-255 printable ASCII characters. */
-static int
+static bool
 key_ok(const char *key)
 {
 	size_t n = key != NULL ? strlen(key) : 0;
 
 	if (key == NULL)
-		return 1;
+		return true;
 	if (n == 0 || n > KEY_MAX)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isgraph((unsigned char)key[i]))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 static void

@@ -3,8 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -143,13 +143,13 @@ res_free(store_res *res)
 	}
 }
 
-static int
+static bool
 has_header(const store_res *res, const char *name)
 {
 	for (size_t i = 0; i < res->nheaders; i++)
 		if (res->headers[i].name != NULL && strcasecmp(res->headers[i].name, name) == 0)
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
 static void
@@ -221,7 +221,7 @@ first_entry(const char *v, char *buf, size_t size)
  * where host is X-Forwarded-Host or Host and scheme X-Forwarded-Proto or
  * https when the front server says HTTPS, as a proxy in front sends them (a
  * browser cannot add those headers to a cross-site request). */
-static int
+static bool
 origin_ok(const store_req *req, const store_http_config *cfg)
 {
 	const char *origin = store_req_param(req, "HTTP_ORIGIN");
@@ -230,7 +230,7 @@ origin_ok(const store_req *req, const store_http_config *cfg)
 
 	if (origin == NULL || strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0 || strcmp(req->method, "OPTIONS") == 0)
-		return 1;
+		return true;
 	if (cfg->origin != NULL)
 		return strcasecmp(origin, cfg->origin) == 0;
 	host = first_entry(store_req_param(req, "HTTP_X_FORWARDED_HOST"), hbuf, sizeof hbuf);
@@ -241,9 +241,9 @@ origin_ok(const store_req *req, const store_http_config *cfg)
 	if (proto == NULL || (strcasecmp(proto, "http") != 0 && strcasecmp(proto, "https") != 0))
 		proto = https != NULL && strcasecmp(https, "on") == 0 ? "https" : "http";
 	if (host == NULL || *host == '\0')
-		return 0;
+		return false;
 	if (snprintf(self, sizeof self, "%s://%s", proto, host) >= (int)sizeof self)
-		return 0;
+		return false;
 	return strcasecmp(origin, self) == 0;
 }
 

@@ -168,7 +168,7 @@ store_web_not_found(store_req *req, store_res *res)
 	web_end(&c);
 }
 
-int
+bool
 web_get_categories(web_ctx *c, json_t **out)
 {
 	web_api_res r;
@@ -178,11 +178,11 @@ web_get_categories(web_ctx *c, json_t **out)
 	if (e != STORE_OK || r.status != 200 || !json_is_array(r.json)) {
 		web_api_failed(c, e, &r);
 		web_api_res_free(&r);
-		return 0;
+		return false;
 	}
 	*out = json_incref(r.json);
 	web_api_res_free(&r);
-	return 1;
+	return true;
 }
 
 json_t *

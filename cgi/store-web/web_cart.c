@@ -249,8 +249,8 @@ render_cart(web_ctx *c, const json_t *cart, const char *added, long long want, i
 }
 
 /* GET /api/cart into *cart (a new reference; an object with "info", empty
- * for a user without a cart). 1, or 0 after answering. */
-static int
+ * for a user without a cart). true, or false after answering. */
+static bool
 get_cart(web_ctx *c, json_t **cart)
 {
 	web_api_res r;
@@ -260,15 +260,15 @@ get_cart(web_ctx *c, json_t **cart)
 	if (e != STORE_OK || r.status != 200 || (!json_is_object(r.json) && !json_is_null(r.json))) {
 		web_api_failed(c, e, &r);
 		web_api_res_free(&r);
-		return 0;
+		return false;
 	}
 	*cart = json_is_object(r.json) ? json_incref(r.json) : json_pack("{s:[]}", "info");
 	web_api_res_free(&r);
 	if (*cart == NULL) {
 		web_error_page(c, 500, "Something went wrong", "Please try again.");
-		return 0;
+		return false;
 	}
-	return 1;
+	return true;
 }
 
 /* The cart page again, with errors and status. */
@@ -364,8 +364,8 @@ store_web_cart_add(store_req *req, store_res *res)
 /* "+" on a line: a unit the user holds already (after "-") comes back with
  * itemAddRemove; at the units held, a new one is held with addToCart, as
  * the product's own button does. *e and *r get the API's answer, *path
- * where to go next. 1, or 0 after answering. */
-static int
+ * where to go next. true, or false after answering. */
+static bool
 cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
           size_t pathlen)
 {
@@ -375,7 +375,7 @@ cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
 	*e = STORE_OK;
 	snprintf(path, pathlen, "/cart");
 	if (!get_cart(c, &cart))
-		return 0;
+		return false;
 	if ((line = cart_line_of(cart, pid)) == NULL) {
 		r->status = 404;          /* gone meanwhile: the cart says how it is */
 		goto out;
@@ -394,7 +394,7 @@ cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
 out:
 	json_decref(body);
 	json_decref(cart);
-	return 1;
+	return true;
 }
 
 /* POST /cart/:id/inc|dec|remove. */

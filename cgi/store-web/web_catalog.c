@@ -34,7 +34,7 @@ static const web_field delete_fields[] = {
 	{ "categoryId", 64, 0 },
 };
 
-static int
+static bool
 is_owner(const web_ctx *c, const json_t *doc)
 {
 	const char *owner = store_json_str(doc, "userId");

@@ -17,18 +17,18 @@
 #include "store/json.h"
 #include "store/log.h"
 
-static int
+static bool
 is_hex(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
+			return false;
 	return i == n;
 }
 
-int
+bool
 web_cookie_get(const char *header, const char *name, char *out, size_t outlen)
 {
 	size_t nlen = strlen(name);
@@ -47,14 +47,14 @@ web_cookie_get(const char *header, const char *name, char *out, size_t outlen)
 			while (vlen > 0 && (p[nlen + 1 + vlen - 1] == ' ' || p[nlen + 1 + vlen - 1] == '\t'))
 				vlen--;
 			if (vlen + 1 > outlen)
-				return 0;
+				return false;
 			memcpy(out, p + nlen + 1, vlen);
 			out[vlen] = '\0';
-			return 1;
+			return true;
 		}
 		p = end != NULL ? end + 1 : NULL;
 	}
-	return 0;
+	return false;
 }
 
 void

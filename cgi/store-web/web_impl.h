@@ -62,14 +62,14 @@ void web_money(web_buf *b, long long cents);
 /* The string at key of o, or "" (never NULL). Borrowed. */
 const char *web_val(const json_t *o, const char *key);
 /* s is 24 lowercase hex characters (an id safe in a URL). */
-int web_id_ok(const char *s);
+bool web_id_ok(const char *s);
 /* Money as the API writes it (a JSON number) in cents; -1 when not money. */
 long long web_cents(const json_t *v);
 /* A picture URL safe for <img src>: http(s)://... or a same-origin /api/... */
-int web_picture_ok(const char *url);
+bool web_picture_ok(const char *url);
 /* The first value of name in a query or urlencoded string, decoded, into
- * out; 0 when absent, malformed or longer than outlen - 1. */
-int web_query_get(const char *query, const char *name, char *out, size_t outlen);
+ * out; false when absent, malformed or longer than outlen - 1. */
+bool web_query_get(const char *query, const char *name, char *out, size_t outlen);
 
 /* --- one request -------------------------------------------------------------- */
 
@@ -115,8 +115,8 @@ void web_page_finish(web_ctx *c, int status);
 void web_redirect(web_ctx *c, const char *location);
 /* A whole page saying message (escaped), with a way back. */
 void web_error_page(web_ctx *c, int status, const char *title, const char *message);
-/* Signed in: 1. Else redirects to /signin?next=PATH and answers 0. */
-int web_signed_in(web_ctx *c);
+/* Signed in: true. Else redirects to /signin?next=PATH and answers false. */
+bool web_signed_in(web_ctx *c);
 /* The notice of a "?done=" code after a redirect (known codes only). */
 void web_notice(web_ctx *c);
 
@@ -126,9 +126,9 @@ void web_notice(web_ctx *c);
  * hex(HMAC-SHA256(key, "store-web csrf v1\n" cookie "\n" user)). */
 void web_csrf_token(const char *key, const char *cookie, const char *user_id,
                     char out[WEB_TOKEN_HEX + 1]);
-/* The value of cookie name in a Cookie header into out; 0 when absent or
- * longer than outlen - 1. */
-int web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
+/* The value of cookie name in a Cookie header into out; false when absent
+ * or longer than outlen - 1. */
+bool web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
 /* The hidden input carrying the token. */
 void web_csrf_input(web_ctx *c);
 
@@ -242,9 +242,9 @@ void web_form_answer(web_ctx *c, const web_form_def *def, web_post *p, const jso
 
 /* --- shared by the pages ---------------------------------------------------------- */
 
-/* The categories list (GET /api/categories); 1, or 0 after answering. *out
- * is new; caller frees with json_decref. */
-int web_get_categories(web_ctx *c, json_t **out);
+/* The categories list (GET /api/categories); true, or false after
+ * answering. *out is new; caller frees with json_decref. */
+bool web_get_categories(web_ctx *c, json_t **out);
 /* The page of category id (its products) with an error message (copied
  * into the page; NULL: none), answered with status. */
 void web_category_page(web_ctx *c, const char *id, const char *error, int status);
