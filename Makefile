@@ -102,7 +102,8 @@ $(WEB_TESTS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o): CFLAGS += -Icgi/store-web
 $(WEB_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(WEB_APP:%.c=$(BUILD)/%.o) $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBSTORE)
+# tests/unit/servers.c: the real servers the unit tests start (servers.h).
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/servers.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBSTORE)

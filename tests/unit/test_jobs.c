@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,9 +20,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <hiredis/hiredis.h>
 
 #include "check.h"
+#include "servers.h"
 #include "store/jobs.h"
 
 #define NS_MS 1000000LL
@@ -35,15 +36,6 @@ static char url[64];
 
 /* ---- helpers: time, server ---------------------------------------------- */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
-}
-
 /* Wall clock: the same host's Redis TIME. */
 static long long
 wall_ms(void)
@@ -52,47 +44,6 @@ wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * NS_MS };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static bool
-find_server(void)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s:/usr/sbin:/usr/local/sbin:/sbin",
-	         path != NULL ? path : "/usr/bin:/bin");
-	for (char *dir = strtok(buf, ":"); dir != NULL; dir = strtok(NULL, ":")) {
-		snprintf(server_bin, sizeof server_bin, "%s/redis-server", dir);
-		if (access(server_bin, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		p = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return p;
 }
 
 /* A fresh connection of the test's own (the password when one is set).
@@ -129,70 +80,22 @@ server_answers(void)
 static void
 server_stop(void)
 {
-	if (server_pid <= 0)
-		return;
-	kill(server_pid, SIGTERM);          /* redis writes the AOF and exits */
-	waitpid(server_pid, NULL, 0);
-	server_pid = -1;
+	servers_stop(&server_pid);          /* redis writes the AOF and exits */
 }
 
 static bool
 server_start(void)
 {
 	char portstr[16], logpath[600];
-	long long until;
-	pid_t pid;
-	int fd;
+	char *argv[] = { server_bin, "--port", portstr, "--bind", "127.0.0.1", "--dir", tmpdir,
+	                 "--appendonly", "yes", "--save", "", "--unixsocket", sock,
+	                 "--unixsocketperm", "700", "--daemonize", "no", NULL };
 
 	snprintf(logpath, sizeof logpath, "%s/redis.log", tmpdir);
 	snprintf(portstr, sizeof portstr, "%d", port);
-	pid = fork();
-	if (pid < 0)
+	if ((server_pid = servers_spawn(server_bin, argv, logpath)) < 0)
 		return false;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(server_bin, server_bin, "--port", portstr, "--bind", "127.0.0.1",
-		      "--dir", tmpdir, "--appendonly", "yes", "--save", "",
-		      "--unixsocket", sock, "--unixsocketperm", "700",
-		      "--daemonize", "no", (char *)NULL);
-		_exit(127);
-	}
-	server_pid = pid;
-	until = now_ms() + 10000;
-	while (!server_answers() && now_ms() < until)
-		sleep_ms(20);
-	return server_answers();
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-cleanup(void)
-{
-	server_stop();
-	if (tmpdir[sizeof tmpdir - 7] != 'X')
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-on_signal(int sig)
-{
-	if (server_pid > 0)
-		kill(server_pid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	return servers_wait(server_answers, 10000);
 }
 
 static store_jobs *
@@ -324,17 +227,17 @@ test_due(void)
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 0,
 	      "a job due in 300 ms is not taken now");
 	store_jobs_list_free(v, n);
-	t0 = now_ms();
+	t0 = servers_now_ms();
 	CHECK(store_jobs_wait(j, 5000) == STORE_OK, "wait");
-	waited = now_ms() - t0;
+	waited = servers_now_ms() - t0;
 	CHECK(waited >= 280 && waited < 300 + 250,
 	      "the wait ended at the due time (%lld ms for a job due in 300 ms)", waited);
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 1000, 10, &v, &n) == STORE_OK && n == 1 &&
 	      strcmp(v[0].id, "c") == 0, "then the job is taken");
 	store_jobs_list_free(v, n);
 	store_jobs_done(j, "c");
-	t0 = now_ms();
-	CHECK(store_jobs_wait(j, 200) == STORE_OK && now_ms() - t0 >= 190,
+	t0 = servers_now_ms();
+	CHECK(store_jobs_wait(j, 200) == STORE_OK && servers_now_ms() - t0 >= 190,
 	      "with no job the wait lasts max_ms");
 out:
 	store_jobs_free(j);
@@ -555,9 +458,9 @@ test_lease(void)
 	CHECK(store_jobs_take(j, STORE_JOBS_NOW, 300, 10, &v, &n) == STORE_OK && n == 1,
 	      "taken with a 300 ms lease, then the taker 'dies'");
 	store_jobs_list_free(v, n);
-	t0 = now_ms();
+	t0 = servers_now_ms();
 	CHECK(store_jobs_wait(other, 5000) == STORE_OK, "wait");
-	waited = now_ms() - t0;
+	waited = servers_now_ms() - t0;
 	CHECK(waited >= 250 && waited < 300 + 250,
 	      "another process's wait ends when the lease lapses (%lld ms)", waited);
 	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK &&
@@ -572,9 +475,9 @@ test_lease(void)
 	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK && n == 0,
 	      "it is not due at once");
 	store_jobs_list_free(v, n);
-	t0 = now_ms();
+	t0 = servers_now_ms();
 	store_jobs_wait(other, 5000);
-	waited = now_ms() - t0;
+	waited = servers_now_ms() - t0;
 	CHECK(store_jobs_take(other, STORE_JOBS_NOW, 30000, 10, &v, &n) == STORE_OK &&
 	      n == 1 && v[0].tries == 3 && v[0].due_ms == 0 && waited >= 150 &&
 	      waited < 200 + 250, "it is taken after the delay, keeping its due time "
@@ -641,9 +544,9 @@ waiter_main(void *arg)
 	long long t0;
 
 	for (int i = 0; i < w->rounds; i++) {
-		t0 = now_ms();
+		t0 = servers_now_ms();
 		w->rc[i] = store_jobs_wait(w->j, w->max);
-		w->waited[i] = now_ms() - t0;
+		w->waited[i] = servers_now_ms() - t0;
 	}
 	return NULL;
 }
@@ -663,7 +566,7 @@ test_wake(void)
 	store_jobs_time(b, &at);
 	store_jobs_schedule(b, "far", at + 10000, "{}", NULL);
 	pthread_create(&tid, NULL, waiter_main, &w);
-	sleep_ms(300);
+	servers_sleep_ms(300);
 	store_jobs_time(b, &at);
 	store_jobs_schedule(b, "near", at + 400, "{}", NULL);
 	pthread_join(tid, NULL);
@@ -680,7 +583,7 @@ test_wake(void)
 
 	w.rounds = 1;
 	pthread_create(&tid, NULL, waiter_main, &w);
-	sleep_ms(200);
+	servers_sleep_ms(200);
 	store_jobs_interrupt(a);
 	pthread_join(tid, NULL);
 	CHECK(w.rc[0] == STORE_OK && w.waited[0] < 2000,
@@ -793,10 +696,10 @@ test_restart(void)
 	CHECK(store_jobs_count(j, &waiting, &leased) == STORE_OK && waiting == 4 && leased == 1,
 	      "the jobs survived the restart, lease included (AOF): %zu waiting, %zu leased",
 	      waiting, leased);
-	until = now_ms() + 5000;
-	while (distinct < 5 && now_ms() < until) {
+	until = servers_now_ms() + 5000;
+	while (distinct < 5 && servers_now_ms() < until) {
 		if (store_jobs_wait(w, 1000) != STORE_OK) {
-			sleep_ms(50);
+			servers_sleep_ms(50);
 			continue;
 		}
 		if (store_jobs_take(w, STORE_JOBS_NOW, 30000, 10, &v, &n) != STORE_OK)
@@ -845,7 +748,7 @@ firer_main(void *arg)
 		if (store_jobs_wait(f->j, 5000) != STORE_OK ||
 		    store_jobs_take(f->j, STORE_JOBS_NOW, 30000, 50, &v, &n) != STORE_OK) {
 			f->errors++;
-			sleep_ms(10);
+			servers_sleep_ms(10);
 			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -895,17 +798,17 @@ test_many(void)
 		pthread_create(&tid[i], NULL, firer_main, &f[i]);
 	store_jobs_time(s, &at);
 	at += 400;                          /* after scheduling is over */
-	t0 = now_ms();
+	t0 = servers_now_ms();
 	for (int i = MANY - 1; i >= 0; i--) {   /* each new one is the earliest */
 		snprintf(id, sizeof id, "m%d", i);
 		atomic_store(&sched[i], wall_ms());
 		store_jobs_schedule(s, id, at + i, "{}", NULL);
 	}
-	printf("# scheduled %d jobs in %lld ms\n", MANY, now_ms() - t0);
-	until = now_ms() + 10000;
-	while (atomic_load(&total) < MANY && now_ms() < until)
-		sleep_ms(20);
-	sleep_ms(100);                      /* would anything fire twice? */
+	printf("# scheduled %d jobs in %lld ms\n", MANY, servers_now_ms() - t0);
+	until = servers_now_ms() + 10000;
+	while (atomic_load(&total) < MANY && servers_now_ms() < until)
+		servers_sleep_ms(20);
+	servers_sleep_ms(100);                      /* would anything fire twice? */
 	stop = 1;
 	store_jobs_interrupt(f[0].j);
 	store_jobs_interrupt(f[1].j);
@@ -930,24 +833,22 @@ out:
 int
 main(void)
 {
-	long long t0 = now_ms();
+	long long t0 = servers_now_ms();
 
 	signal(SIGPIPE, SIG_IGN);
-	if (!find_server()) {
+	if (!servers_find("redis-server", server_bin, sizeof server_bin)) {
 		SKIP("redis-server is not installed: the jobs tests against a real "
 		     "server did not run");
 		return CHECK_DONE();
 	}
-	if (mkdtemp(tmpdir) == NULL || (port = free_port()) <= 0) {
+	servers_watch(&server_pid, tmpdir);
+	signal(SIGABRT, servers_on_signal);
+	signal(SIGSEGV, servers_on_signal);
+	if (mkdtemp(tmpdir) == NULL || (port = servers_free_port()) <= 0) {
 		CHECK(0, "temporary folder and free port");
 		return CHECK_DONE();
 	}
 	snprintf(sock, sizeof sock, "%s/redis.sock", tmpdir);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGABRT, on_signal);
-	signal(SIGSEGV, on_signal);
 	if (!server_start()) {
 		CHECK(0, "redis-server starts on port %d", port);
 		return CHECK_DONE();
@@ -965,6 +866,6 @@ main(void)
 	test_connections();
 	test_restart();
 	test_many();
-	printf("# %lld ms\n", now_ms() - t0);
+	printf("# %lld ms\n", servers_now_ms() - t0);
 	return CHECK_DONE();
 }
