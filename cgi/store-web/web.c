@@ -180,8 +180,12 @@ web_get_categories(web_ctx *c, json_t **out)
 		web_api_res_free(&r);
 		return false;
 	}
-	*out = json_incref(r.json);
+	*out = web_own_json(c, json_incref(r.json));
 	web_api_res_free(&r);
+	if (*out == NULL) {
+		web_error_page(c, 500, "Something went wrong", "Please try again in a moment.");
+		return false;
+	}
 	return true;
 }
 

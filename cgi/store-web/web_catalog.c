@@ -99,7 +99,6 @@ store_web_home(store_req *req, store_res *res)
 	web_raw(&c.html, "</ul>\n");
 	web_page_finish(&c, 200);
 out:
-	json_decref(cats);
 	web_end(&c);
 }
 
@@ -177,7 +176,6 @@ web_category_page(web_ctx *c, const char *id, const char *error, int status)
 out:
 	web_buf_free(&path);
 	web_api_res_free(&r);
-	json_decref(cats);
 }
 
 void
@@ -251,7 +249,6 @@ store_web_category_edit(store_req *req, store_res *res)
 	else
 		render_category_form(&c, id, cat, NULL, 200);
 out:
-	json_decref(cats);
 	web_end(&c);
 }
 
@@ -480,13 +477,11 @@ store_web_product_new(store_req *req, store_res *res)
 		               "Create a category first: every product belongs to one.");
 		goto out;
 	}
-	values = json_object();
+	values = web_own_json(&c, json_object());
 	if (values != NULL && web_query_get(req->query, "category", cid, sizeof cid) && web_id_ok(cid))
 		json_object_set_new(values, "categoryId", json_string(cid));
 	render_product_form(&c, NULL, cats, values, NULL, NULL, 200);
 out:
-	json_decref(values);
-	json_decref(cats);
 	web_end(&c);
 }
 
@@ -527,15 +522,13 @@ store_web_product_edit(store_req *req, store_res *res)
 	snprintf(price, sizeof price, "%lld.%02lld", cents / 100, cents % 100);
 	/* As the form posts them: text. */
 	snprintf(count, sizeof count, "%lld", store_json_int(p, "count", 0));
-	values = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", web_val(p, "name"),
-	                   "description", web_val(p, "description"), "price", price,
-	                   "count", count, "categoryId", cid);
+	values = web_own_json(&c, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", web_val(p, "name"),
+	                                    "description", web_val(p, "description"),
+	                                    "price", price, "count", count, "categoryId", cid));
 	if (values != NULL && strncmp(web_val(p, "picture"), "http", 4) == 0)
 		json_object_set_new(values, "pictureUrl", json_string(web_val(p, "picture")));
 	render_product_form(&c, id, cats, values, NULL, store_json_str(p, "picture"), 200);
 out:
-	json_decref(values);
-	json_decref(cats);
 	web_api_res_free(&r);
 	web_end(&c);
 }
@@ -584,10 +577,8 @@ product_again(web_ctx *c, web_post *p, const json_t *errors, int status)
 	json_t *cats;
 
 	json_object_del(p->values, "picture");
-	if (web_get_categories(c, &cats)) {
+	if (web_get_categories(c, &cats))
 		render_product_form(c, p->id, cats, p->values, errors, NULL, status);
-		json_decref(cats);
-	}
 }
 
 static const web_form_def product_form = {

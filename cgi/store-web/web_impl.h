@@ -243,7 +243,7 @@ void web_form_answer(web_ctx *c, const web_form_def *def, web_post *p, const jso
 /* --- shared by the pages ---------------------------------------------------------- */
 
 /* The categories list (GET /api/categories); true, or false after
- * answering. *out is new; caller frees with json_decref. */
+ * answering. The request owns *out (web_own). */
 bool web_get_categories(web_ctx *c, json_t **out);
 /* The page of category id (its products) with an error message (copied
  * into the page; NULL: none), answered with status. */
