@@ -97,11 +97,13 @@ $(BUILD)/bin/storectl: $(CTL_SRC:bin/storectl/%.c=$(BUILD)/storectl/%.o) $(LIBST
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The web front's unit tests reach into its files.
-$(BUILD)/tests/unit/test_web.o: CFLAGS += -Icgi/store-web
-$(BUILD)/tests/test_web: $(BUILD)/tests/unit/test_web.o $(WEB_APP:%.c=$(BUILD)/%.o) $(LIBSTORE)
+WEB_TESTS := $(BUILD)/tests/test_web $(BUILD)/tests/test_web_form
+$(WEB_TESTS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o): CFLAGS += -Icgi/store-web
+$(WEB_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(WEB_APP:%.c=$(BUILD)/%.o) $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBSTORE)
+# tests/unit/servers.c: the real servers the unit tests start (servers.h).
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/servers.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBSTORE)

@@ -172,11 +172,11 @@ static const store_route routes[] = {
 
 /* Prepares libsodium's Argon2id before the first request. */
 static store_err
-start(store_app *app, char *msg, size_t msglen)
+start(store_app *app, char *err, size_t errlen)
 {
 	(void)app;
 	if (store_password_init() != STORE_OK) {
-		snprintf(msg, msglen, "cannot initialise libsodium");
+		snprintf(err, errlen, "cannot initialise libsodium");
 		return STORE_EINTERNAL;
 	}
 	return STORE_OK;

@@ -5,6 +5,7 @@
  * idempotency attempts, the sandbox's charges). The total is computed from
  * the replica, never taken from the client. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,19 +66,19 @@ static const store_field pay_fields[] = {
 };
 
 /* The Idempotency-Key header: absent, or 1-255 printable ASCII characters. */
-static int
+static bool
 key_ok(const char *key)
 {
 	size_t n = key != NULL ? strlen(key) : 0;
 
 	if (key == NULL)
-		return 1;
+		return true;
 	if (n == 0 || n > KEY_MAX)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isgraph((unsigned char)key[i]))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 static void
@@ -98,7 +99,7 @@ pay(store_req *req, store_res *res)
 		                NULL);
 		return;
 	}
-	e = store_payment_create(a->db, a->ctx, &preq, &out, &why);
+	e = store_payments_create(a->db, a->ctx, &preq, &out, &why);
 	switch (e) {
 	case STORE_OK:
 		store_app_changed(a);
@@ -145,14 +146,14 @@ static const store_route routes[] = {
 
 /* Opens the card provider; the sandbox records in this service's database. */
 static store_err
-start(store_app *app, char *msg, size_t msglen)
+start(store_app *app, char *err, size_t errlen)
 {
 	store_pay_config cfg;
 	store_pay *pay = NULL;
 	store_err e;
 
-	if ((e = store_pay_config_load(&cfg, msg, msglen)) != STORE_OK ||
-	    (e = store_pay_open(&cfg, app->db, &pay, msg, msglen)) != STORE_OK)
+	if ((e = store_pay_config_load(&cfg, err, errlen)) != STORE_OK ||
+	    (e = store_pay_open(&cfg, app->db, &pay, err, errlen)) != STORE_OK)
 		return e;
 	store_info("card provider: %s", store_pay_name(pay));
 	app->ctx = pay;

@@ -84,14 +84,14 @@ service_ok(const char *s)
 /* ---- settings ----------------------------------------------------------- */
 
 store_err
-store_bus_config_load(store_bus_config *cfg, const char *service, char *msg,
-                      size_t msglen)
+store_bus_config_load(store_bus_config *cfg, const char *service, char *err,
+                      size_t errlen)
 {
 	store_err e;
 
 	memset(cfg, 0, sizeof *cfg);
 	if (!service_ok(service)) {
-		snprintf(msg, msglen, "bus service name '%.64s' is not [a-z0-9_-]",
+		snprintf(err, errlen, "bus service name '%.64s' is not [a-z0-9_-]",
 		         service != NULL ? service : "");
 		return STORE_EINVAL;
 	}
@@ -110,7 +110,7 @@ store_bus_config_load(store_bus_config *cfg, const char *service, char *msg,
 		{ "STORE_NAK_DELAY_MS", STORE_SETTING_INT, "200", 1, 600000, NULL,
 		  &cfg->nak_delay_ms },
 	};
-	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	e = store_config_load(table, sizeof table / sizeof *table, err, errlen);
 	return e;
 }
 

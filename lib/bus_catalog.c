@@ -165,13 +165,13 @@ value_ok(ftype t, const json_t *v)
 }
 
 store_err
-store_event_check(const char *subject, const json_t *payload, char *why, size_t whylen)
+store_event_check(const char *subject, const json_t *payload, char *err, size_t errlen)
 {
 	const store_event_kind *kind = NULL;
 	const field *fs = NULL;
 
-	if (why != NULL && whylen > 0)
-		why[0] = '\0';
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	for (size_t i = 0; subject != NULL && i < store_nevent_kinds; i++) {
 		if (strcmp(store_event_kinds[i].subject, subject) == 0) {
 			kind = &store_event_kinds[i];
@@ -181,19 +181,19 @@ store_event_check(const char *subject, const json_t *payload, char *why, size_t 
 	if (kind == NULL)
 		return STORE_ENOTFOUND;
 	if (!json_is_object(payload)) {
-		snprintf(why, whylen, "the payload must be a json object");
+		snprintf(err, errlen, "the payload must be a json object");
 		return STORE_EINVAL;
 	}
 	for (size_t k = 0; k < FIELDS_MAX && fs[k].name != NULL; k++) {
 		const json_t *v = json_object_get(payload, fs[k].name);
 
 		if (v == NULL) {
-			snprintf(why, whylen, "field '%s' is missing ('%s' needs %s)",
+			snprintf(err, errlen, "field '%s' is missing ('%s' needs %s)",
 			         fs[k].name, subject, kind->fields);
 			return STORE_EINVAL;
 		}
 		if (!value_ok(fs[k].type, v)) {
-			snprintf(why, whylen, "field '%s' must be %s", fs[k].name,
+			snprintf(err, errlen, "field '%s' must be %s", fs[k].name,
 			         type_text(fs[k].type));
 			return STORE_EINVAL;
 		}

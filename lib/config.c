@@ -27,7 +27,7 @@ parse_bool(const char *s, long *out)
 }
 
 static store_err
-load_one(const store_setting *s, char *msg, size_t msglen)
+load_one(const store_setting *s, char *err, size_t errlen)
 {
 	const char *v = getenv(s->name);
 	char *end = NULL;
@@ -36,20 +36,20 @@ load_one(const store_setting *s, char *msg, size_t msglen)
 	if (v == NULL || *v == '\0')
 		v = s->def;
 	if (v == NULL) {
-		snprintf(msg, msglen, "setting '%s' is required", s->name);
+		snprintf(err, errlen, "setting '%s' is required", s->name);
 		return STORE_ECONFIG;
 	}
 	switch (s->kind) {
 	case STORE_SETTING_STR:
 		if (*v == '\0') {
-			snprintf(msg, msglen, "setting '%s' must not be empty", s->name);
+			snprintf(err, errlen, "setting '%s' must not be empty", s->name);
 			return STORE_ECONFIG;
 		}
 		*s->str = v;
 		return STORE_OK;
 	case STORE_SETTING_SECRET:
 		if ((long)strlen(v) < s->min) {
-			snprintf(msg, msglen, "setting '%s' must be at least %ld characters",
+			snprintf(err, errlen, "setting '%s' must be at least %ld characters",
 			         s->name, s->min);
 			return STORE_ECONFIG;
 		}
@@ -59,7 +59,7 @@ load_one(const store_setting *s, char *msg, size_t msglen)
 		errno = 0;
 		n = strtol(v, &end, 10);
 		if (errno != 0 || end == v || *end != '\0' || n < s->min || n > s->max) {
-			snprintf(msg, msglen, "setting '%s' must be an integer from %ld to %ld, not '%.64s'",
+			snprintf(err, errlen, "setting '%s' must be an integer from %ld to %ld, not '%.64s'",
 			         s->name, s->min, s->max, v);
 			return STORE_ECONFIG;
 		}
@@ -67,22 +67,22 @@ load_one(const store_setting *s, char *msg, size_t msglen)
 		return STORE_OK;
 	case STORE_SETTING_BOOL:
 		if (parse_bool(v, s->num) != 0) {
-			snprintf(msg, msglen, "setting '%s' must be true or false, not '%.64s'",
+			snprintf(err, errlen, "setting '%s' must be true or false, not '%.64s'",
 			         s->name, v);
 			return STORE_ECONFIG;
 		}
 		return STORE_OK;
 	}
-	snprintf(msg, msglen, "setting '%s' has an unknown kind", s->name);
+	snprintf(err, errlen, "setting '%s' has an unknown kind", s->name);
 	return STORE_EINTERNAL;
 }
 
 store_err
-store_config_load(const store_setting *table, size_t n, char *msg, size_t msglen)
+store_config_load(const store_setting *table, size_t n, char *err, size_t errlen)
 {
 	store_err e = STORE_OK;
 
 	for (size_t i = 0; i < n && e == STORE_OK; i++)
-		e = load_one(&table[i], msg, msglen);
+		e = load_one(&table[i], err, errlen);
 	return e;
 }

@@ -272,7 +272,7 @@ batch_free(batch *b)
 {
 	if (b == NULL)
 		return;
-	store_job_list_free(b->v, b->n);
+	store_jobs_list_free(b->v, b->n);
 	free(b->f);
 	free(b->msgs);
 	free(b);
@@ -437,7 +437,7 @@ batch_new(store_job *v, size_t n)
 	if (b == NULL || b->f == NULL || b->msgs == NULL) {
 		store_error("out of memory taking %zu jobs; their leases will lapse", n);
 		if (b == NULL)
-			store_job_list_free(v, n);
+			store_jobs_list_free(v, n);
 		batch_free(b);
 		b = NULL;
 	}

@@ -3,8 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -57,7 +57,7 @@ typedef struct req_priv {
 
 store_err
 store_http_config_load(store_http_config *cfg, long default_body_limit,
-                       char *msg, size_t msglen)
+                       char *err, size_t errlen)
 {
 	char deflimit[32], deflevel[8] = "info";
 	const char *level = NULL;
@@ -78,21 +78,21 @@ store_http_config_load(store_http_config *cfg, long default_body_limit,
 		  &cfg->session_seconds },
 		{ "STORE_LOG_LEVEL", STORE_SETTING_STR, deflevel, 0, 0, &level, NULL },
 	};
-	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	e = store_config_load(table, sizeof table / sizeof *table, err, errlen);
 	if (e == STORE_OK)
-		e = store_metrics_config_load(&cfg->metrics_listen, msg, msglen);
+		e = store_metrics_config_load(&cfg->metrics_listen, err, errlen);
 	if (e != STORE_OK)
 		return e;
 	if (strcmp(cfg->origin, "-") == 0) {
 		cfg->origin = NULL;
 	} else if (strncmp(cfg->origin, "http://", 7) != 0 &&
 	           strncmp(cfg->origin, "https://", 8) != 0) {
-		snprintf(msg, msglen, "setting 'STORE_ORIGIN' must start with http:// or https://");
+		snprintf(err, errlen, "setting 'STORE_ORIGIN' must start with http:// or https://");
 		return STORE_ECONFIG;
 	}
 	cfg->log_level = store_log_level_parse(level);
 	if (cfg->log_level < 0) {
-		snprintf(msg, msglen, "setting 'STORE_LOG_LEVEL' must be debug, info, warn or error");
+		snprintf(err, errlen, "setting 'STORE_LOG_LEVEL' must be debug, info, warn or error");
 		return STORE_ECONFIG;
 	}
 	return STORE_OK;
@@ -146,13 +146,13 @@ res_free(store_res *res)
 	}
 }
 
-static int
+static bool
 has_header(const store_res *res, const char *name)
 {
 	for (size_t i = 0; i < res->nheaders; i++)
 		if (res->headers[i].name != NULL && strcasecmp(res->headers[i].name, name) == 0)
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
 static void
@@ -224,7 +224,7 @@ first_entry(const char *v, char *buf, size_t size)
  * where host is X-Forwarded-Host or Host and scheme X-Forwarded-Proto or
  * https when the front server says HTTPS, as a proxy in front sends them (a
  * browser cannot add those headers to a cross-site request). */
-static int
+static bool
 origin_ok(const store_req *req, const store_http_config *cfg)
 {
 	const char *origin = store_req_param(req, "HTTP_ORIGIN");
@@ -233,7 +233,7 @@ origin_ok(const store_req *req, const store_http_config *cfg)
 
 	if (origin == NULL || strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0 || strcmp(req->method, "OPTIONS") == 0)
-		return 1;
+		return true;
 	if (cfg->origin != NULL)
 		return strcasecmp(origin, cfg->origin) == 0;
 	host = first_entry(store_req_param(req, "HTTP_X_FORWARDED_HOST"), hbuf, sizeof hbuf);
@@ -244,9 +244,9 @@ origin_ok(const store_req *req, const store_http_config *cfg)
 	if (proto == NULL || (strcasecmp(proto, "http") != 0 && strcasecmp(proto, "https") != 0))
 		proto = https != NULL && strcasecmp(https, "on") == 0 ? "https" : "http";
 	if (host == NULL || *host == '\0')
-		return 0;
+		return false;
 	if (snprintf(self, sizeof self, "%s://%s", proto, host) >= (int)sizeof self)
-		return 0;
+		return false;
 	return strcasecmp(origin, self) == 0;
 }
 

@@ -839,7 +839,7 @@ out:
 }
 
 void
-store_job_list_free(store_job *v, size_t n)
+store_jobs_list_free(store_job *v, size_t n)
 {
 	if (v == NULL)
 		return;
@@ -852,7 +852,7 @@ store_job_list_free(store_job *v, size_t n)
 
 /* Turns the first nel elements of a reply, id, due, next, deadline,
  * tries, payload sextets, into jobs. Caller frees *out with
- * store_job_list_free(*out, *n). */
+ * store_jobs_list_free(*out, *n). */
 static store_err
 jobs_from_reply(const redisReply *r, size_t nel, store_job **out, size_t *n)
 {
@@ -897,7 +897,7 @@ jobs_from_reply(const redisReply *r, size_t nel, store_job **out, size_t *n)
 	v = NULL;
 	e = STORE_OK;
 out:
-	store_job_list_free(v, count);
+	store_jobs_list_free(v, count);
 	return e;
 }
 

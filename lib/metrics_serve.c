@@ -65,12 +65,12 @@ split(const char *listen, char host[HOST_MAX], char port[8])
 }
 
 store_err
-store_metrics_listen_check(const char *listen, char *msg, size_t msglen)
+store_metrics_listen_check(const char *listen, char *err, size_t errlen)
 {
 	char host[HOST_MAX], port[8];
 
 	if (!split(listen, host, port)) {
-		snprintf(msg, msglen, "'%.64s' is not host:port (port 0 to 65535)",
+		snprintf(err, errlen, "'%.64s' is not host:port (port 0 to 65535)",
 		         listen != NULL ? listen : "");
 		return STORE_ECONFIG;
 	}
@@ -236,7 +236,7 @@ serve_main(void *arg)
 
 store_err
 store_metrics_serve(store_metrics *m, const char *listen, store_metrics_server **out,
-                    char *msg, size_t msglen)
+                    char *err, size_t errlen)
 {
 	store_metrics_server *s;
 	store_err e;
@@ -248,11 +248,11 @@ store_metrics_serve(store_metrics *m, const char *listen, store_metrics_server *
 		return STORE_ENOMEM;
 	s->m = m;
 	s->wake = -1;
-	if ((e = open_listener(listen, &s->fd, &s->port, msg, msglen)) != STORE_OK)
+	if ((e = open_listener(listen, &s->fd, &s->port, err, errlen)) != STORE_OK)
 		goto fail;
 	if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 	    pthread_create(&s->thread, NULL, serve_main, s) != 0) {
-		snprintf(msg, msglen, "cannot start the metrics listener");
+		snprintf(err, errlen, "cannot start the metrics listener");
 		e = STORE_ENOMEM;
 		goto fail;
 	}

@@ -51,7 +51,7 @@ store_metrics_process(void)
 }
 
 store_err
-store_metrics_config_load(const char **listen, char *msg, size_t msglen)
+store_metrics_config_load(const char **listen, char *err, size_t errlen)
 {
 	const store_setting s[] = {
 		{ "STORE_METRICS_LISTEN", STORE_SETTING_STR, "-", 0, 0, listen, NULL },
@@ -60,14 +60,14 @@ store_metrics_config_load(const char **listen, char *msg, size_t msglen)
 	store_err e;
 
 	*listen = NULL;
-	if ((e = store_config_load(s, 1, msg, msglen)) != STORE_OK)
+	if ((e = store_config_load(s, 1, err, errlen)) != STORE_OK)
 		return e;
 	if (strcmp(*listen, "-") == 0) {
 		*listen = NULL;
 		return STORE_OK;
 	}
 	if (store_metrics_listen_check(*listen, why, sizeof why) != STORE_OK) {
-		snprintf(msg, msglen, "setting 'STORE_METRICS_LISTEN': %s", why);
+		snprintf(err, errlen, "setting 'STORE_METRICS_LISTEN': %s", why);
 		*listen = NULL;
 		return STORE_ECONFIG;
 	}
@@ -189,7 +189,7 @@ make_families(store_metrics *m, unsigned what, store_metrics_run *r)
 
 store_err
 store_metrics_start(const char *listen, unsigned what, store_db *db, store_bus *bus,
-                    const char *service, store_metrics_run **out, char *msg, size_t msglen)
+                    const char *service, store_metrics_run **out, char *err, size_t errlen)
 {
 	store_metrics *m = store_metrics_process();
 	store_metrics_run *r = NULL;
@@ -199,29 +199,29 @@ store_metrics_start(const char *listen, unsigned what, store_db *db, store_bus *
 	if (listen == NULL && what == 0)
 		return STORE_OK;
 	if (m == NULL || (r = calloc(1, sizeof *r)) == NULL) {
-		snprintf(msg, msglen, "out of memory starting the metrics");
+		snprintf(err, errlen, "out of memory starting the metrics");
 		return STORE_ENOMEM;
 	}
 	r->db = db;
 	r->bus = bus;
 	snprintf(r->service, sizeof r->service, "%s", service != NULL ? service : "");
 	if ((e = make_families(m, what, r)) != STORE_OK) {
-		snprintf(msg, msglen, "cannot make the metric families");
+		snprintf(err, errlen, "cannot make the metric families");
 		goto fail;
 	}
 	if ((what & STORE_METRICS_OUTBOX) && db != NULL &&
 	    (e = store_metrics_collector_add(m, collect_outbox, r, &r->outbox_id)) != STORE_OK) {
-		snprintf(msg, msglen, "too many metric collectors");
+		snprintf(err, errlen, "too many metric collectors");
 		goto fail;
 	}
 	if ((what & STORE_METRICS_CONSUMERS) && bus != NULL && service != NULL &&
 	    (e = store_metrics_collector_add(m, collect_consumers, r,
 	                                     &r->consumers_id)) != STORE_OK) {
-		snprintf(msg, msglen, "too many metric collectors");
+		snprintf(err, errlen, "too many metric collectors");
 		goto fail;
 	}
-	if (listen != NULL && (e = store_metrics_serve(m, listen, &r->server, msg,
-	                                               msglen)) != STORE_OK)
+	if (listen != NULL && (e = store_metrics_serve(m, listen, &r->server, err,
+	                                               errlen)) != STORE_OK)
 		goto fail;
 	*out = r;
 	return STORE_OK;

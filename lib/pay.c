@@ -8,7 +8,7 @@
 #include "store/config.h"
 
 store_err
-store_pay_config_load(store_pay_config *cfg, char *msg, size_t msglen)
+store_pay_config_load(store_pay_config *cfg, char *err, size_t errlen)
 {
 	const char *provider = NULL, *key = NULL;
 	store_err e;
@@ -25,25 +25,25 @@ store_pay_config_load(store_pay_config *cfg, char *msg, size_t msglen)
 		{ "STRIPE_TIMEOUT_MS", STORE_SETTING_INT, "30000", 100, 300000, NULL,
 		  &cfg->timeout_ms },
 	};
-	if ((e = store_config_load(table, sizeof table / sizeof *table, msg, msglen)) != STORE_OK)
+	if ((e = store_config_load(table, sizeof table / sizeof *table, err, errlen)) != STORE_OK)
 		return e;
 	cfg->key = strcmp(key, "-") != 0 ? key : NULL;
 	cfg->provider = strcmp(provider, "-") != 0 ? provider
 	                : cfg->key != NULL ? "stripe" : "sandbox";
 	if (strcmp(cfg->provider, "stripe") != 0 && strcmp(cfg->provider, "sandbox") != 0) {
-		snprintf(msg, msglen, "setting 'STORE_PAYMENTS' must be stripe or sandbox");
+		snprintf(err, errlen, "setting 'STORE_PAYMENTS' must be stripe or sandbox");
 		return STORE_ECONFIG;
 	}
 	if (strcmp(cfg->provider, "stripe") == 0 && cfg->key == NULL) {
-		snprintf(msg, msglen, "setting 'STRIPE_KEY' is required when STORE_PAYMENTS is stripe");
+		snprintf(err, errlen, "setting 'STRIPE_KEY' is required when STORE_PAYMENTS is stripe");
 		return STORE_ECONFIG;
 	}
 	if (strncmp(cfg->api_base, "https://", 8) != 0 && strncmp(cfg->api_base, "http://", 7) != 0) {
-		snprintf(msg, msglen, "setting 'STRIPE_API_BASE' must be an http(s) URL");
+		snprintf(err, errlen, "setting 'STRIPE_API_BASE' must be an http(s) URL");
 		return STORE_ECONFIG;
 	}
 	if (strlen(cfg->currency) != 3) {
-		snprintf(msg, msglen, "setting 'STORE_CURRENCY' must be a three-letter code");
+		snprintf(err, errlen, "setting 'STORE_CURRENCY' must be a three-letter code");
 		return STORE_ECONFIG;
 	}
 	return STORE_OK;

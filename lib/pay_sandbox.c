@@ -9,6 +9,7 @@
 #include "pay_impl.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,18 +54,18 @@ static const outcome outcomes[] = {
 	{ "4000000000000127", "incorrect_cvc", NULL, "Your card's security code is incorrect." },
 };
 
-static int
+static bool
 luhn_ok(const char *n)
 {
 	size_t len = strlen(n);
 	int sum = 0;
 
 	if (len < 12 || len > 19)
-		return 0;
+		return false;
 	for (size_t i = 0; i < len; i++) {
 		int d;
 		if (!isdigit((unsigned char)n[len - 1 - i]))
-			return 0;
+			return false;
 		d = n[len - 1 - i] - '0';
 		if (i % 2 == 1 && (d *= 2) > 9)
 			d -= 9;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ refuse(store_refusal *why, const char *message, const char *field)
 /* A card number (12 to 19 digits, maybe grouped by blanks or dashes) sent
  * where a token belongs. It is refused before anything is stored or sent,
  * so it never reaches a database, a log or the provider. */
-static int
+static bool
 card_number_like(const char *s)
 {
 	size_t digits = 0;
@@ -50,7 +51,7 @@ card_number_like(const char *s)
 		if (isdigit((unsigned char)*s))
 			digits++;
 		else if (*s != ' ' && *s != '-')
-			return 0;
+			return false;
 	}
 	return digits >= 12 && digits <= 19;
 }
@@ -595,7 +596,7 @@ charge(store_db *db, store_pay *pay, const store_payment_req *req, claim *c,
 }
 
 store_err
-store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
+store_payments_create(store_db *db, store_pay *pay, const store_payment_req *req,
                      json_t **out, store_refusal *why)
 {
 	json_t *cart = NULL;

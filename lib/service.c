@@ -10,16 +10,16 @@
 #include "store/session_gen.h"
 
 static store_err
-ready(void *ctx, char *why, size_t whylen)
+ready(void *ctx, char *err, size_t errlen)
 {
 	store_app *app = ctx;
 
 	if (store_db_ping(app->db) != STORE_OK) {
-		snprintf(why, whylen, "database");
+		snprintf(err, errlen, "database");
 		return STORE_EUNAVAIL;
 	}
 	if (app->bus != NULL && !app->ready_without_bus && store_bus_ping(app->bus) != STORE_OK) {
-		snprintf(why, whylen, "nats");
+		snprintf(err, errlen, "nats");
 		return STORE_EUNAVAIL;
 	}
 	return STORE_OK;

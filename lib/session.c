@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <jwt.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ b64_decode(const char *in, size_t inlen, int v)
 
 /* The algorithm is pinned before libjwt sees the token: the header must
  * say exactly HS256. */
-static int
+static bool
 header_is_hs256(const char *token)
 {
 	const char *dot = strchr(token, '.');

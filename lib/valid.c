@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ store_utf8_len(const char *s)
 /* A deliberately plain check: local@domain.tld, printable ASCII local part
  * without spaces, a domain of labels [A-Za-z0-9-] with a dot and a 2+ letter
  * top label. */
-int
+bool
 store_valid_email(const char *s)
 {
 	const char *at = strchr(s, '@');
@@ -35,33 +36,33 @@ store_valid_email(const char *s)
 
 	if (at == NULL || at == s || len > 254 || (size_t)(at - s) > 64 ||
 	    strchr(at + 1, '@') != NULL)
-		return 0;
+		return false;
 	for (const char *p = s; p < at; p++)
 		if (!isgraph((unsigned char)*p) || strchr("()<>,;:\\\"[]", *p) != NULL)
-			return 0;
+			return false;
 	if (s[0] == '.' || at[-1] == '.' || strstr(s, "..") != NULL)
-		return 0;
+		return false;
 	d = at + 1;
 	if (*d == '\0' || *d == '.' || *d == '-')
-		return 0;
+		return false;
 	for (const char *p = d; *p != '\0'; p++) {
 		if (*p == '.') {
 			if (p[1] == '\0' || p[1] == '.' || p[-1] == '-')
-				return 0;
+				return false;
 			dot = p;
 		} else if (!isalnum((unsigned char)*p) && *p != '-') {
-			return 0;
+			return false;
 		}
 	}
 	if (dot == NULL || strlen(dot + 1) < 2)
-		return 0;
+		return false;
 	for (const char *p = dot + 1; *p != '\0'; p++)
 		if (!isalpha((unsigned char)*p))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
-static int
+static bool
 is_b64(int c)
 {
 	return isalnum(c) || c == '+' || c == '/';
@@ -80,7 +81,7 @@ b64_value(int c)
 	return c == '+' ? 62 : 63;
 }
 
-static int
+static bool
 valid_data_image(const char *s)
 {
 	static const char *const types[] = { "png", "jpeg", "gif", "webp" };
@@ -95,26 +96,26 @@ valid_data_image(const char *s)
 		}
 	}
 	if (i == sizeof types / sizeof *types)
-		return 0;
+		return false;
 	for (; p[n] != '\0'; n++) {
 		if (p[n] == '=') {
 			pad++;
 			if (pad > 2)
-				return 0;
+				return false;
 		} else if (pad > 0 || !is_b64((unsigned char)p[n])) {
-			return 0;
+			return false;
 		}
 	}
 	if (n == 0 || n % 4 != 0)
-		return 0;
+		return false;
 	/* The bits the padding leaves over are zero ("QQ==", not "QR=="): the
 	 * decoder that serves the picture refuses others. */
 	if (pad > 0 && (b64_value((unsigned char)p[n - pad - 1]) & (pad == 1 ? 0x3 : 0xf)) != 0)
-		return 0;
+		return false;
 	return n / 4 * 3 - pad <= STORE_PICTURE_MAX;
 }
 
-int
+bool
 store_valid_picture(const char *s)
 {
 	const char *host;
@@ -128,14 +129,14 @@ store_valid_picture(const char *s)
 	else if (strncmp(s, "http://", 7) == 0)
 		host = s + 7;
 	else
-		return 0;
+		return false;
 	if (strlen(s) > URL_MAX || *host == '\0' || *host == '/')
-		return 0;
+		return false;
 	for (const char *p = s; *p != '\0'; p++)
 		if (!isgraph((unsigned char)*p) || *p == '"' || *p == '<' || *p == '>' ||
 		    *p == '\\' || *p == '`')
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 /* Length of a number in JSON's syntax without exponent at the start of the
@@ -219,13 +220,13 @@ store_money_of(const json_t *v, int strings, long long *cents)
 	return STORE_MONEY_DECIMALS;
 }
 
-int
+bool
 store_valid_money(const json_t *v, long long *cents)
 {
 	return store_money_of(v, 0, cents) == STORE_MONEY_OK;
 }
 
-static int
+static bool
 integer_in(const json_t *v, long long min, long long max, long long *out)
 {
 	double d;
@@ -235,10 +236,10 @@ integer_in(const json_t *v, long long min, long long max, long long *out)
 	} else if (json_is_real(v)) {
 		d = json_real_value(v);
 		if (!isfinite(d) || d != floor(d) || fabs(d) > 9e15)
-			return 0;
+			return false;
 		*out = (long long)d;
 	} else {
-		return 0;
+		return false;
 	}
 	return *out >= min && *out <= max;
 }
@@ -343,22 +344,22 @@ check_value(const store_field *f, const json_t *v, json_t **norm)
 }
 
 /* Absent, null, or (but for STORE_V_ANY) a string of only white space. */
-static int
+static bool
 absent(const store_field *f, const json_t *v)
 {
 	const char *s;
 	size_t len;
 
 	if (v == NULL || json_is_null(v))
-		return 1;
+		return true;
 	if (f->kind == STORE_V_ANY || !json_is_string(v))
-		return 0;
+		return false;
 	s = json_string_value(v);
 	len = json_string_length(v);
 	for (size_t i = 0; i < len; i++)
 		if (!isspace((unsigned char)s[i]))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 static const char *

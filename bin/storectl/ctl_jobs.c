@@ -104,7 +104,7 @@ jobs_ls(ctl *c, store_jobs *j, long long limit)
 		ctl_out_row(c, row);
 	}
 	ctl_out_end(c);
-	store_job_list_free(v, n);
+	store_jobs_list_free(v, n);
 	return 0;
 }
 

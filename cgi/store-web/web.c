@@ -13,7 +13,7 @@
 #include "store/log.h"
 
 store_err
-store_web_config_load(store_web_config *cfg, char *msg, size_t msglen)
+store_web_config_load(store_web_config *cfg, char *err, size_t errlen)
 {
 	const char *pk = NULL;
 	store_err e;
@@ -27,12 +27,12 @@ store_web_config_load(store_web_config *cfg, char *msg, size_t msglen)
 		{ "STORE_API_CONNECT_TIMEOUT_MS", STORE_SETTING_INT, "3000", 100, 60000, NULL,
 		  &cfg->connect_timeout_ms },
 	};
-	e = store_config_load(table, sizeof table / sizeof *table, msg, msglen);
+	e = store_config_load(table, sizeof table / sizeof *table, err, errlen);
 	if (e != STORE_OK)
 		return e;
 	if ((strncmp(cfg->api_url, "http://", 7) != 0 && strncmp(cfg->api_url, "https://", 8) != 0) ||
 	    strlen(cfg->api_url) > 512 || strpbrk(cfg->api_url, " \t\r\n?#") != NULL) {
-		snprintf(msg, msglen, "setting 'STORE_API_URL' must be an http:// or https:// URL "
+		snprintf(err, errlen, "setting 'STORE_API_URL' must be an http:// or https:// URL "
 		         "of the front server, e.g. http://127.0.0.1:8080");
 		return STORE_ECONFIG;
 	}
@@ -40,7 +40,7 @@ store_web_config_load(store_web_config *cfg, char *msg, size_t msglen)
 	if (cfg->stripe_pk != NULL &&
 	    (strncmp(cfg->stripe_pk, "pk_", 3) != 0 || strlen(cfg->stripe_pk) > 255 ||
 	     strpbrk(cfg->stripe_pk, " \t\r\n\"'<>&") != NULL)) {
-		snprintf(msg, msglen, "setting 'STRIPE_PUBLISHABLE_KEY' must be a Stripe "
+		snprintf(err, errlen, "setting 'STRIPE_PUBLISHABLE_KEY' must be a Stripe "
 		         "publishable key (pk_...)");
 		return STORE_ECONFIG;
 	}
@@ -62,7 +62,7 @@ version_of(const char *s, char out[17])
 
 store_err
 store_web_new(const store_web_config *cfg, const store_http_config *http,
-              store_web **out, char *msg, size_t msglen)
+              store_web **out, char *err, size_t errlen)
 {
 	store_web *w;
 	char v[17];
@@ -70,7 +70,7 @@ store_web_new(const store_web_config *cfg, const store_http_config *http,
 
 	*out = NULL;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(msg, msglen, "libcurl failed to initialise");
+		snprintf(err, errlen, "libcurl failed to initialise");
 		return STORE_EINTERNAL;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL)
@@ -99,7 +99,7 @@ nomem:
 		store_web_free(w);
 	else
 		curl_global_cleanup();
-	snprintf(msg, msglen, "out of memory");
+	snprintf(err, errlen, "out of memory");
 	return STORE_ENOMEM;
 }
 
@@ -128,7 +128,7 @@ discard(char *ptr, size_t size, size_t n, void *arg)
 }
 
 store_err
-store_web_ready(void *app, char *why, size_t whylen)
+store_web_ready(void *app, char *err, size_t errlen)
 {
 	store_web *w = app;
 	CURL *curl = curl_easy_init();
@@ -137,7 +137,7 @@ store_web_ready(void *app, char *why, size_t whylen)
 	CURLcode rc;
 
 	if (curl == NULL) {
-		snprintf(why, whylen, "libcurl");
+		snprintf(err, errlen, "libcurl");
 		return STORE_ENOMEM;
 	}
 	snprintf(url, sizeof url, "%s/api/users/currentuser", w->api_url);
@@ -152,7 +152,7 @@ store_web_ready(void *app, char *why, size_t whylen)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(curl);
 	if (rc != CURLE_OK || status != 200) {
-		snprintf(why, whylen, "api");
+		snprintf(err, errlen, "api");
 		return STORE_EUNAVAIL;
 	}
 	return STORE_OK;
@@ -168,7 +168,7 @@ store_web_not_found(store_req *req, store_res *res)
 	web_end(&c);
 }
 
-int
+bool
 web_get_categories(web_ctx *c, json_t **out)
 {
 	web_api_res r;
@@ -178,11 +178,15 @@ web_get_categories(web_ctx *c, json_t **out)
 	if (e != STORE_OK || r.status != 200 || !json_is_array(r.json)) {
 		web_api_failed(c, e, &r);
 		web_api_res_free(&r);
-		return 0;
+		return false;
 	}
-	*out = json_incref(r.json);
+	*out = web_own_json(c, json_incref(r.json));
 	web_api_res_free(&r);
-	return 1;
+	if (*out == NULL) {
+		web_error_page(c, 500, "Something went wrong", "Please try again in a moment.");
+		return false;
+	}
+	return true;
 }
 
 json_t *

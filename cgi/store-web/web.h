@@ -14,7 +14,11 @@
  *     /signin?next=PATH;
  *   - answers a form post with a redirect on success (post/redirect/get), or
  *     renders the form again with the values and the API's messages next to
- *     the fields.
+ *     the fields: a form handler is a web_form_def (its fields, the save
+ *     call, where a success goes, how the form is shown again) run by
+ *     web_form_run (web_impl.h);
+ *   - gives what it allocates to its request (web_own), which frees it all
+ *     once at the end of the request.
  * Form routes are STORE_ROUTE_RAW: the bodies are
  * application/x-www-form-urlencoded or multipart/form-data, which the
  * handlers parse against their declared fields. */
@@ -46,18 +50,18 @@ typedef struct store_web_config {
 
 /* Loads the settings above. On a missing or malformed one returns
  * STORE_ECONFIG with a message naming it. */
-store_err store_web_config_load(store_web_config *cfg, char *msg, size_t msglen);
+store_err store_web_config_load(store_web_config *cfg, char *err, size_t errlen);
 
 /* Makes the web front's state (copies what it keeps of cfg and http; the
  * JWT key signs the CSRF tokens). Initialises libcurl: call before any
  * thread starts. Caller frees with store_web_free. */
 store_err store_web_new(const store_web_config *cfg, const store_http_config *http,
-                        store_web **out, char *msg, size_t msglen);
+                        store_web **out, char *err, size_t errlen);
 void store_web_free(store_web *web);
 
 /* Readiness for store_service.ready: the API answers through the front
  * server. app is the store_web. */
-store_err store_web_ready(void *app, char *why, size_t whylen);
+store_err store_web_ready(void *app, char *err, size_t errlen);
 
 /* Pages. Each is a store_handler for a route whose app is a store_web. */
 void store_web_home(store_req *req, store_res *res);            /* GET / */

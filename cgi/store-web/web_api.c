@@ -86,16 +86,16 @@ on_header(char *ptr, size_t size, size_t n, void *arg)
 
 /* A session cookie value as the services write it (base64 of JSON, maybe
  * URL-encoded): nothing else is passed on in a header. */
-static int
+static bool
 cookie_value_ok(const char *v)
 {
 	if (*v == '\0')
-		return 0;
+		return false;
 	for (; *v != '\0'; v++)
 		if (!((*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
 		      (*v >= '0' && *v <= '9') || strchr("+/=_-.%", *v) != NULL))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 store_err

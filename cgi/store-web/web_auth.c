@@ -1,6 +1,7 @@
 /* web_auth.c - sign up, sign in, sign out. */
 #include "web_impl.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,50 +75,87 @@ form_page(store_req *req, store_res *res, int signup)
 		web_redirect(&c, "/");
 		goto out;
 	}
-	values = json_object();
+	values = web_own_json(&c, json_object());
 	if (values != NULL && web_query_get(req->query, "next", next, sizeof next))
 		json_object_set_new(values, "next", json_string(next));
 	render(&c, signup, values, NULL, 200);
-	json_decref(values);
 out:
 	web_end(&c);
 }
 
-static void
-post(store_req *req, store_res *res, int signup)
+/* POST /signup and /signin: the API call, then where next says. */
+static int
+auth_save(web_ctx *c, web_post *p, bool signup)
 {
-	json_t *values = NULL, *errors = NULL, *body = NULL;
-	web_api_res r = { 0 };
-	char location[256];
+	json_t *body = web_own_json(c, json_pack("{s:s,s:s}", "email", web_val(p->values, "email"),
+	                                         "password", web_val(p->values, "password")));
+
+	p->err = web_api(c, "POST", signup ? "/api/users/signup" : "/api/users/signin", body,
+	                 &p->api);
+	return 0;
+}
+
+static int
+signup_save(web_ctx *c, web_post *p)
+{
+	return auth_save(c, p, true);
+}
+
+static int
+signin_save(web_ctx *c, web_post *p)
+{
+	return auth_save(c, p, false);
+}
+
+static void
+auth_saved(web_ctx *c, web_post *p, bool signup)
+{
+	const char *next = safe_next(store_json_str(p->values, "next"));
+
+	web_api_pass_cookies(c, &p->api);
+	snprintf(p->location, sizeof p->location, "%s",
+	         signup && strcmp(next, "/") == 0 ? "/?done=welcome" : next);
+}
+
+static void
+signup_saved(web_ctx *c, web_post *p)
+{
+	auth_saved(c, p, true);
+}
+
+static void
+signin_saved(web_ctx *c, web_post *p)
+{
+	auth_saved(c, p, false);
+}
+
+static void
+signup_again(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	render(c, 1, p->values, errors, status);
+}
+
+static void
+signin_again(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	render(c, 0, p->values, errors, status);
+}
+
+static const web_form_def signup_form = {
+	auth_fields, NAUTH, false, NULL, signup_save, signup_saved, signup_again,
+};
+
+static const web_form_def signin_form = {
+	auth_fields, NAUTH, false, NULL, signin_save, signin_saved, signin_again,
+};
+
+static void
+post(store_req *req, store_res *res, const web_form_def *def)
+{
 	web_ctx c;
-	store_err e;
 
 	web_begin(&c, req, res);
-	if (!web_form(&c, auth_fields, NAUTH, &values, &errors))
-		goto out;
-	if (errors != NULL) {
-		render(&c, signup, values, errors, 400);
-		goto out;
-	}
-	body = json_pack("{s:s,s:s}", "email", web_val(values, "email"),
-	                 "password", web_val(values, "password"));
-	e = web_api(&c, "POST", signup ? "/api/users/signup" : "/api/users/signin", body, &r);
-	if (e == STORE_OK && (r.status == 200 || r.status == 201)) {
-		const char *next = safe_next(store_json_str(values, "next"));
-		web_api_pass_cookies(&c, &r);
-		snprintf(location, sizeof location, "%s",
-		         signup && strcmp(next, "/") == 0 ? "/?done=welcome" : next);
-		web_redirect(&c, location);
-	} else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL) {
-		render(&c, signup, values, web_api_errors(&r), 400);
-	} else {
-		web_api_failed(&c, e, &r);
-	}
-out:
-	web_api_res_free(&r);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
+	web_form_run(&c, def);
 	web_end(&c);
 }
 
@@ -136,19 +174,19 @@ store_web_signin_form(store_req *req, store_res *res)
 void
 store_web_signup(store_req *req, store_res *res)
 {
-	post(req, res, 1);
+	post(req, res, &signup_form);
 }
 
 void
 store_web_signin(store_req *req, store_res *res)
 {
-	post(req, res, 0);
+	post(req, res, &signin_form);
 }
 
 void
 store_web_signout(store_req *req, store_res *res)
 {
-	json_t *values = NULL, *errors = NULL;
+	json_t *values, *errors;
 	web_api_res r = { 0 };
 	web_ctx c;
 	store_err e;
@@ -164,7 +202,5 @@ store_web_signout(store_req *req, store_res *res)
 	web_redirect(&c, "/");
 out:
 	web_api_res_free(&r);
-	json_decref(values);
-	json_decref(errors);
 	web_end(&c);
 }

@@ -249,8 +249,8 @@ render_cart(web_ctx *c, const json_t *cart, const char *added, long long want, i
 }
 
 /* GET /api/cart into *cart (a new reference; an object with "info", empty
- * for a user without a cart). 1, or 0 after answering. */
-static int
+ * for a user without a cart). true, or false after answering. */
+static bool
 get_cart(web_ctx *c, json_t **cart)
 {
 	web_api_res r;
@@ -260,15 +260,15 @@ get_cart(web_ctx *c, json_t **cart)
 	if (e != STORE_OK || r.status != 200 || (!json_is_object(r.json) && !json_is_null(r.json))) {
 		web_api_failed(c, e, &r);
 		web_api_res_free(&r);
-		return 0;
+		return false;
 	}
 	*cart = json_is_object(r.json) ? json_incref(r.json) : json_pack("{s:[]}", "info");
 	web_api_res_free(&r);
 	if (*cart == NULL) {
 		web_error_page(c, 500, "Something went wrong", "Please try again.");
-		return 0;
+		return false;
 	}
-	return 1;
+	return true;
 }
 
 /* The cart page again, with errors and status. */
@@ -310,50 +310,62 @@ out:
 	web_end(&c);
 }
 
+/* POST /cart/add: hold a unit, then the cart. */
+static int
+cart_add(web_ctx *c, web_post *p)
+{
+	const char *pid = web_val(p->values, "id"), *cid = web_val(p->values, "categoryId");
+	json_t *body;
+
+	if (!web_id_ok(pid) || !web_id_ok(cid)) {
+		web_error_page(c, 400, "Bad request", "This is not a product of the store.");
+		return -1;
+	}
+	body = web_own_json(c, json_pack("{s:s,s:s}", "id", pid, "categoryId", cid));
+	p->err = web_api(c, "POST", "/api/products/addToCart", body, &p->api);
+	return 0;
+}
+
+static void
+cart_added(web_ctx *c, web_post *p)
+{
+	(void)c;
+	snprintf(p->location, sizeof p->location, "/cart?added=%s", web_val(p->values, "id"));
+}
+
+/* "Out of stock": the category's page, saying so. */
+static void
+cart_not_added(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	const char *msg = store_json_str(json_array_get(errors, 0), "message");
+
+	if (!web_id_ok(web_val(p->values, "id")) || !web_id_ok(web_val(p->values, "categoryId"))) {
+		web_error_page(c, 400, "Bad request", "This is not a product of the store.");
+		return;
+	}
+	web_category_page(c, web_val(p->values, "categoryId"),
+	                  msg != NULL ? msg : "This product cannot be added.", status);
+}
+
+static const web_form_def cart_add_form = {
+	add_fields, 2, true, NULL, cart_add, cart_added, cart_not_added,
+};
+
 void
 store_web_cart_add(store_req *req, store_res *res)
 {
-	json_t *values = NULL, *errors = NULL, *body = NULL;
-	web_api_res r = { 0 };
-	const char *pid, *cid;
-	char path[96];
 	web_ctx c;
-	store_err e;
 
 	web_begin(&c, req, res);
-	if (!web_signed_in(&c) || !web_form(&c, add_fields, 2, &values, &errors))
-		goto out;
-	pid = web_val(values, "id");
-	cid = web_val(values, "categoryId");
-	if (!web_id_ok(pid) || !web_id_ok(cid)) {
-		web_error_page(&c, 400, "Bad request", "This is not a product of the store.");
-		goto out;
-	}
-	body = json_pack("{s:s,s:s}", "id", pid, "categoryId", cid);
-	e = web_api(&c, "POST", "/api/products/addToCart", body, &r);
-	if (e == STORE_OK && r.status == 200) {
-		snprintf(path, sizeof path, "/cart?added=%s", pid);
-		web_redirect(&c, path);
-	} else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL) {
-		/* "Out of stock": the category's page, saying so. */
-		const char *msg = store_json_str(json_array_get(web_api_errors(&r), 0), "message");
-		web_category_page(&c, cid, msg != NULL ? msg : "This product cannot be added.", 400);
-	} else {
-		web_api_failed(&c, e, &r);
-	}
-out:
-	web_api_res_free(&r);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
+	web_form_run(&c, &cart_add_form);
 	web_end(&c);
 }
 
 /* "+" on a line: a unit the user holds already (after "-") comes back with
  * itemAddRemove; at the units held, a new one is held with addToCart, as
  * the product's own button does. *e and *r get the API's answer, *path
- * where to go next. 1, or 0 after answering. */
-static int
+ * where to go next. true, or false after answering. */
+static bool
 cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
           size_t pathlen)
 {
@@ -363,7 +375,7 @@ cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
 	*e = STORE_OK;
 	snprintf(path, pathlen, "/cart");
 	if (!get_cart(c, &cart))
-		return 0;
+		return false;
 	if ((line = cart_line_of(cart, pid)) == NULL) {
 		r->status = 404;          /* gone meanwhile: the cart says how it is */
 		goto out;
@@ -382,7 +394,7 @@ cart_more(web_ctx *c, const char *pid, store_err *e, web_api_res *r, char *path,
 out:
 	json_decref(body);
 	json_decref(cart);
-	return 1;
+	return true;
 }
 
 /* POST /cart/:id/inc|dec|remove. */
@@ -390,7 +402,7 @@ static void
 cart_change(store_req *req, store_res *res, int add)
 {
 	const char *pid = req->params[0];
-	json_t *values = NULL, *errors = NULL, *body = NULL;
+	json_t *values, *errors, *body;
 	web_api_res r = { 0 };
 	char path[128] = "/cart";
 	web_ctx c;
@@ -407,10 +419,10 @@ cart_change(store_req *req, store_res *res, int add)
 		if (!cart_more(&c, pid, &e, &r, path, sizeof path))
 			goto out;
 	} else if (add < 0) {
-		body = json_pack("{s:s,s:i}", "id", pid, "add", add);
+		body = web_own_json(&c, json_pack("{s:s,s:i}", "id", pid, "add", add));
 		e = web_api(&c, "POST", "/api/cart/itemAddRemove", body, &r);
 	} else {
-		body = json_pack("{s:s}", "id", pid);
+		body = web_own_json(&c, json_pack("{s:s}", "id", pid));
 		e = web_api(&c, "POST", "/api/cart/itemRemove", body, &r);
 	}
 	/* 404: not in the cart (any more: a double click). The cart says how it is. */
@@ -422,9 +434,6 @@ cart_change(store_req *req, store_res *res, int add)
 		web_api_failed(&c, e, &r);
 out:
 	web_api_res_free(&r);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
 	web_end(&c);
 }
 
@@ -475,7 +484,7 @@ replica_behind(const web_api_res *r)
 void
 store_web_pay(store_req *req, store_res *res)
 {
-	json_t *values = NULL, *errors = NULL, *body = NULL, *unavailable = NULL;
+	json_t *values, *errors, *body, *unavailable;
 	web_api_res r = { 0 };
 	long long total;
 	web_ctx c;
@@ -488,7 +497,7 @@ store_web_pay(store_req *req, store_res *res)
 		cart_again(&c, errors, 400);
 		goto out;
 	}
-	body = json_pack("{s:s}", "token", web_val(values, "token"));
+	body = web_own_json(&c, json_pack("{s:s}", "token", web_val(values, "token")));
 	total = parse_total(web_val(values, "total"));
 	if (body != NULL && total > 0)
 		json_object_set_new(body, "total", store_json_money(total));
@@ -506,18 +515,15 @@ store_web_pay(store_req *req, store_res *res)
 	           web_api_errors(&r) != NULL) {
 		cart_again(&c, web_api_errors(&r), (int)r.status);
 	} else if (e != STORE_OK || r.status == 503) {
-		unavailable = store_json_error("Paying is unavailable right now and nothing was "
-		                               "charged: try again in a moment.", NULL);
+		unavailable = web_own_json(&c, store_json_error(
+			"Paying is unavailable right now and nothing was charged: try again in a "
+			"moment.", NULL));
 		cart_again(&c, json_object_get(unavailable, "errors"), 503);
 	} else {
 		web_api_failed(&c, e, &r);
 	}
 out:
 	web_api_res_free(&r);
-	json_decref(unavailable);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
 	web_end(&c);
 }
 

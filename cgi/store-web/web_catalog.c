@@ -34,7 +34,7 @@ static const web_field delete_fields[] = {
 	{ "categoryId", 64, 0 },
 };
 
-static int
+static bool
 is_owner(const web_ctx *c, const json_t *doc)
 {
 	const char *owner = store_json_str(doc, "userId");
@@ -99,7 +99,6 @@ store_web_home(store_req *req, store_res *res)
 	web_raw(&c.html, "</ul>\n");
 	web_page_finish(&c, 200);
 out:
-	json_decref(cats);
 	web_end(&c);
 }
 
@@ -177,7 +176,6 @@ web_category_page(web_ctx *c, const char *id, const char *error, int status)
 out:
 	web_buf_free(&path);
 	web_api_res_free(&r);
-	json_decref(cats);
 }
 
 void
@@ -251,100 +249,102 @@ store_web_category_edit(store_req *req, store_res *res)
 	else
 		render_category_form(&c, id, cat, NULL, 200);
 out:
-	json_decref(cats);
 	web_end(&c);
 }
 
-/* POST /categories (id NULL) or /categories/:id. */
-static void
-category_save(store_req *req, store_res *res, const char *id)
+/* POST /categories (no :id) or /categories/:id. */
+static int
+category_save(web_ctx *c, web_post *p)
 {
-	json_t *values = NULL, *errors = NULL, *body = NULL;
-	web_api_res r = { 0 };
+	json_t *body = web_own_json(c, json_pack("{s:s,s:s}", "name", web_val(p->values, "name"),
+	                                         "description", web_val(p->values, "description")));
 	char path[96];
-	web_ctx c;
-	store_err e;
 
-	web_begin(&c, req, res);
-	if (!web_signed_in(&c) || !web_form(&c, category_fields, NCATEGORY, &values, &errors))
-		goto out;
-	if (id != NULL && !web_id_ok(id)) {
-		web_error_page(&c, 404, "Not found", "There is no such category.");
-		goto out;
-	}
-	if (errors != NULL) {
-		render_category_form(&c, id, values, errors, 400);
-		goto out;
-	}
-	body = json_pack("{s:s,s:s}", "name", web_val(values, "name"),
-	                 "description", web_val(values, "description"));
-	if (id != NULL)
-		snprintf(path, sizeof path, "/api/categories/%s", id);
-	e = web_api(&c, id != NULL ? "PUT" : "POST", id != NULL ? path : "/api/categories", body, &r);
-	if (e == STORE_OK && (r.status == 200 || r.status == 201)) {
-		const char *nid = store_json_str(r.json, "id");
-		if (web_id_ok(nid))
-			snprintf(path, sizeof path, "/categories/%s%s", nid, id != NULL ? "?done=saved" : "");
-		else
-			snprintf(path, sizeof path, "/");
-		web_redirect(&c, path);
-	} else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL) {
-		render_category_form(&c, id, values, web_api_errors(&r), 400);
-	} else {
-		web_api_failed(&c, e, &r);
-	}
-out:
-	web_api_res_free(&r);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
-	web_end(&c);
+	if (p->id != NULL)
+		snprintf(path, sizeof path, "/api/categories/%s", p->id);
+	p->err = web_api(c, p->id != NULL ? "PUT" : "POST", p->id != NULL ? path : "/api/categories",
+	                 body, &p->api);
+	return 0;
 }
+
+static void
+category_saved(web_ctx *c, web_post *p)
+{
+	const char *nid = store_json_str(p->api.json, "id");
+
+	(void)c;
+	if (web_id_ok(nid))
+		snprintf(p->location, sizeof p->location, "/categories/%s%s", nid,
+		         p->id != NULL ? "?done=saved" : "");
+}
+
+static void
+category_again(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	render_category_form(c, p->id, p->values, errors, status);
+}
+
+static const web_form_def category_form = {
+	category_fields, NCATEGORY, true, "There is no such category.",
+	category_save, category_saved, category_again,
+};
 
 void
 store_web_category_create(store_req *req, store_res *res)
 {
-	category_save(req, res, NULL);
+	web_ctx c;
+
+	web_begin(&c, req, res);
+	web_form_run(&c, &category_form);
+	web_end(&c);
 }
 
 void
 store_web_category_update(store_req *req, store_res *res)
 {
-	category_save(req, res, req->params[0]);
+	store_web_category_create(req, res);
 }
+
+/* POST /categories/:id/delete. */
+static int
+category_delete(web_ctx *c, web_post *p)
+{
+	char path[96];
+
+	snprintf(path, sizeof path, "/api/categories/%s", p->id);
+	p->err = web_api(c, "DELETE", path, NULL, &p->api);
+	return 0;
+}
+
+static void
+category_deleted(web_ctx *c, web_post *p)
+{
+	(void)c;
+	snprintf(p->location, sizeof p->location, "/?done=deleted");
+}
+
+/* "You cannot delete category 'X'. There is a product attached ...": the
+ * category's page, saying so. */
+static void
+category_undeleted(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	const char *msg = store_json_str(json_array_get(errors, 0), "message");
+
+	web_category_page(c, p->id, msg != NULL ? msg : "This category cannot be deleted.", status);
+}
+
+static const web_form_def category_delete_form = {
+	NULL, 0, true, "There is no such category.",
+	category_delete, category_deleted, category_undeleted,
+};
 
 void
 store_web_category_delete(store_req *req, store_res *res)
 {
-	const char *id = req->params[0];
-	json_t *values = NULL, *errors = NULL;
-	web_api_res r = { 0 };
-	char path[96];
 	web_ctx c;
-	store_err e;
 
 	web_begin(&c, req, res);
-	if (!web_signed_in(&c) || !web_form(&c, NULL, 0, &values, &errors))
-		goto out;
-	if (!web_id_ok(id)) {
-		web_error_page(&c, 404, "Not found", "There is no such category.");
-		goto out;
-	}
-	snprintf(path, sizeof path, "/api/categories/%s", id);
-	e = web_api(&c, "DELETE", path, NULL, &r);
-	if (e == STORE_OK && r.status == 204) {
-		web_redirect(&c, "/?done=deleted");
-	} else if (e == STORE_OK && r.status == 400 && web_api_errors(&r) != NULL) {
-		/* "You cannot delete category 'X'. There is a product attached ..." */
-		const char *msg = store_json_str(json_array_get(web_api_errors(&r), 0), "message");
-		web_category_page(&c, id, msg != NULL ? msg : "This category cannot be deleted.", 400);
-	} else {
-		web_api_failed(&c, e, &r);
-	}
-out:
-	web_api_res_free(&r);
-	json_decref(values);
-	json_decref(errors);
+	web_form_run(&c, &category_delete_form);
 	web_end(&c);
 }
 
@@ -477,13 +477,11 @@ store_web_product_new(store_req *req, store_res *res)
 		               "Create a category first: every product belongs to one.");
 		goto out;
 	}
-	values = json_object();
+	values = web_own_json(&c, json_object());
 	if (values != NULL && web_query_get(req->query, "category", cid, sizeof cid) && web_id_ok(cid))
 		json_object_set_new(values, "categoryId", json_string(cid));
 	render_product_form(&c, NULL, cats, values, NULL, NULL, 200);
 out:
-	json_decref(values);
-	json_decref(cats);
 	web_end(&c);
 }
 
@@ -524,125 +522,120 @@ store_web_product_edit(store_req *req, store_res *res)
 	snprintf(price, sizeof price, "%lld.%02lld", cents / 100, cents % 100);
 	/* As the form posts them: text. */
 	snprintf(count, sizeof count, "%lld", store_json_int(p, "count", 0));
-	values = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", web_val(p, "name"),
-	                   "description", web_val(p, "description"), "price", price,
-	                   "count", count, "categoryId", cid);
+	values = web_own_json(&c, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", web_val(p, "name"),
+	                                    "description", web_val(p, "description"),
+	                                    "price", price, "count", count, "categoryId", cid));
 	if (values != NULL && strncmp(web_val(p, "picture"), "http", 4) == 0)
 		json_object_set_new(values, "pictureUrl", json_string(web_val(p, "picture")));
 	render_product_form(&c, id, cats, values, NULL, store_json_str(p, "picture"), 200);
 out:
-	json_decref(values);
-	json_decref(cats);
 	web_api_res_free(&r);
 	web_end(&c);
 }
 
-/* POST /products (id NULL) or /products/:id. */
-static void
-product_save(store_req *req, store_res *res, const char *id)
+/* POST /products (no :id) or /products/:id. */
+static int
+product_save(web_ctx *c, web_post *p)
 {
-	json_t *values = NULL, *errors = NULL, *body = NULL, *cats = NULL;
-	const char *pic, *cid;
-	web_api_res r = { 0 };
+	const json_t *v = p->values;
+	const char *pic = store_json_str(v, "picture");
+	json_t *body;
 	char path[96];
-	web_ctx c;
-	store_err e;
 
-	web_begin(&c, req, res);
-	if (!web_signed_in(&c) || !web_form(&c, product_fields, NPRODUCT, &values, &errors))
-		goto out;
-	if (id != NULL && !web_id_ok(id)) {
-		web_error_page(&c, 404, "Not found", "There is no such product.");
-		goto out;
-	}
-	cid = web_val(values, "categoryId");
-	if (errors == NULL) {
-		body = json_pack("{s:s,s:s,s:o,s:o,s:s}", "name", web_val(values, "name"),
-		                 "description", web_val(values, "description"),
-		                 "price", money_value(web_val(values, "price")),
-		                 "count", count_value(web_val(values, "count")), "categoryId", cid);
-		pic = store_json_str(values, "picture");
-		if (pic == NULL && web_val(values, "pictureUrl")[0] != '\0')
-			pic = store_json_str(values, "pictureUrl");
-		if (body != NULL && pic != NULL)
-			json_object_set_new(body, "picture", json_string(pic));
-		if (id != NULL)
-			snprintf(path, sizeof path, "/api/products/%s", id);
-		e = web_api(&c, id != NULL ? "PUT" : "POST", id != NULL ? path : "/api/products",
-		            body, &r);
-		if (e == STORE_OK && (r.status == 200 || r.status == 201)) {
-			if (web_id_ok(cid))
-				snprintf(path, sizeof path, "/categories/%s%s", cid,
-				         id != NULL ? "?done=saved" : "");
-			else
-				snprintf(path, sizeof path, "/");
-			web_redirect(&c, path);
-			goto out;
-		}
-		if (e != STORE_OK || r.status != 400 || web_api_errors(&r) == NULL) {
-			web_api_failed(&c, e, &r);
-			goto out;
-		}
-	}
-	/* Again, with the messages; the file input cannot be refilled. */
-	json_object_del(values, "picture");
-	if (!web_get_categories(&c, &cats))
-		goto out;
-	render_product_form(&c, id, cats, values, errors != NULL ? errors : web_api_errors(&r),
-	                    NULL, 400);
-out:
-	web_api_res_free(&r);
-	json_decref(cats);
-	json_decref(body);
-	json_decref(values);
-	json_decref(errors);
-	web_end(&c);
+	body = web_own_json(c, json_pack("{s:s,s:s,s:o,s:o,s:s}", "name", web_val(v, "name"),
+	                                 "description", web_val(v, "description"),
+	                                 "price", money_value(web_val(v, "price")),
+	                                 "count", count_value(web_val(v, "count")),
+	                                 "categoryId", web_val(v, "categoryId")));
+	if (pic == NULL && web_val(v, "pictureUrl")[0] != '\0')
+		pic = store_json_str(v, "pictureUrl");
+	if (body != NULL && pic != NULL)
+		json_object_set_new(body, "picture", json_string(pic));
+	if (p->id != NULL)
+		snprintf(path, sizeof path, "/api/products/%s", p->id);
+	p->err = web_api(c, p->id != NULL ? "PUT" : "POST", p->id != NULL ? path : "/api/products",
+	                 body, &p->api);
+	return 0;
 }
+
+/* Saved: the product's category. */
+static void
+product_saved(web_ctx *c, web_post *p)
+{
+	const char *cid = web_val(p->values, "categoryId");
+
+	(void)c;
+	if (web_id_ok(cid))
+		snprintf(p->location, sizeof p->location, "/categories/%s%s", cid,
+		         p->id != NULL ? "?done=saved" : "");
+}
+
+/* Again, with the messages; the file input cannot be refilled. */
+static void
+product_again(web_ctx *c, web_post *p, const json_t *errors, int status)
+{
+	json_t *cats;
+
+	json_object_del(p->values, "picture");
+	if (web_get_categories(c, &cats))
+		render_product_form(c, p->id, cats, p->values, errors, NULL, status);
+}
+
+static const web_form_def product_form = {
+	product_fields, NPRODUCT, true, "There is no such product.",
+	product_save, product_saved, product_again,
+};
 
 void
 store_web_product_create(store_req *req, store_res *res)
 {
-	product_save(req, res, NULL);
+	web_ctx c;
+
+	web_begin(&c, req, res);
+	web_form_run(&c, &product_form);
+	web_end(&c);
 }
 
 void
 store_web_product_update(store_req *req, store_res *res)
 {
-	product_save(req, res, req->params[0]);
+	store_web_product_create(req, res);
 }
+
+/* POST /products/:id/delete. */
+static int
+product_delete(web_ctx *c, web_post *p)
+{
+	char path[96];
+
+	snprintf(path, sizeof path, "/api/products/%s", p->id);
+	p->err = web_api(c, "DELETE", path, NULL, &p->api);
+	return 0;
+}
+
+static void
+product_deleted(web_ctx *c, web_post *p)
+{
+	const char *cid = web_val(p->values, "categoryId");
+
+	(void)c;
+	if (web_id_ok(cid))
+		snprintf(p->location, sizeof p->location, "/categories/%s?done=deleted", cid);
+	else
+		snprintf(p->location, sizeof p->location, "/?done=deleted");
+}
+
+static const web_form_def product_delete_form = {
+	delete_fields, 1, true, "There is no such product.",
+	product_delete, product_deleted, NULL,
+};
 
 void
 store_web_product_delete(store_req *req, store_res *res)
 {
-	const char *id = req->params[0];
-	json_t *values = NULL, *errors = NULL;
-	web_api_res r = { 0 };
-	char path[96];
 	web_ctx c;
-	store_err e;
 
 	web_begin(&c, req, res);
-	if (!web_signed_in(&c) || !web_form(&c, delete_fields, 1, &values, &errors))
-		goto out;
-	if (!web_id_ok(id)) {
-		web_error_page(&c, 404, "Not found", "There is no such product.");
-		goto out;
-	}
-	snprintf(path, sizeof path, "/api/products/%s", id);
-	e = web_api(&c, "DELETE", path, NULL, &r);
-	if (e == STORE_OK && r.status == 204) {
-		const char *cid = web_val(values, "categoryId");
-		if (web_id_ok(cid))
-			snprintf(path, sizeof path, "/categories/%s?done=deleted", cid);
-		else
-			snprintf(path, sizeof path, "/?done=deleted");
-		web_redirect(&c, path);
-	} else {
-		web_api_failed(&c, e, &r);
-	}
-out:
-	web_api_res_free(&r);
-	json_decref(values);
-	json_decref(errors);
+	web_form_run(&c, &product_delete_form);
 	web_end(&c);
 }

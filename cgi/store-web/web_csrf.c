@@ -17,18 +17,18 @@
 #include "store/json.h"
 #include "store/log.h"
 
-static int
+static bool
 is_hex(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
+			return false;
 	return i == n;
 }
 
-int
+bool
 web_cookie_get(const char *header, const char *name, char *out, size_t outlen)
 {
 	size_t nlen = strlen(name);
@@ -47,14 +47,14 @@ web_cookie_get(const char *header, const char *name, char *out, size_t outlen)
 			while (vlen > 0 && (p[nlen + 1 + vlen - 1] == ' ' || p[nlen + 1 + vlen - 1] == '\t'))
 				vlen--;
 			if (vlen + 1 > outlen)
-				return 0;
+				return false;
 			memcpy(out, p + nlen + 1, vlen);
 			out[vlen] = '\0';
-			return 1;
+			return true;
 		}
 		p = end != NULL ? end + 1 : NULL;
 	}
-	return 0;
+	return false;
 }
 
 void
@@ -94,19 +94,13 @@ web_begin(web_ctx *c, store_req *req, store_res *res)
 }
 
 void
-web_end(web_ctx *c)
-{
-	web_buf_free(&c->html);
-}
-
-void
 web_csrf_input(web_ctx *c)
 {
 	web_out(&c->html, "<input type=\"hidden\" name=\"" WEB_CSRF_FIELD "\" value=\"%s\">",
 	        c->token);
 }
 
-int
+bool
 web_form(web_ctx *c, const web_field *fields, size_t n, json_t **values, json_t **errors)
 {
 	const char *token;
@@ -116,28 +110,37 @@ web_form(web_ctx *c, const web_field *fields, size_t n, json_t **values, json_t 
 	*errors = NULL;
 	e = web_form_parse(store_req_param(c->req, "CONTENT_TYPE"), c->req->body,
 	                   c->req->body_len, fields, n, values, errors);
+	/* The request owns what was read, whatever comes next (web_own frees
+	 * what it cannot take). */
+	if (e == STORE_OK) {
+		bool had_errors = *errors != NULL;
+		*values = web_own_json(c, *values);
+		*errors = web_own_json(c, *errors);
+		if (*values == NULL || (had_errors && *errors == NULL)) {
+			*values = *errors = NULL;
+			e = STORE_ENOMEM;
+		}
+	}
 	if (e == STORE_EINVAL) {
 		web_error_page(c, 400, "Bad request",
 		               "The form could not be read. Go back and send it again.");
-		return 0;
+		return false;
 	}
 	if (e != STORE_OK) {
 		store_log(STORE_LOG_ERROR, c->req->request_id, NULL, "reading a form failed: %s",
 		          store_strerror(e));
 		web_error_page(c, 500, "Something went wrong", "Please try again in a moment.");
-		return 0;
+		return false;
 	}
 	token = store_json_str(*values, WEB_CSRF_FIELD);
 	if (!c->csrf_new && token != NULL && strlen(token) == WEB_TOKEN_HEX &&
 	    sodium_memcmp(token, c->token, WEB_TOKEN_HEX) == 0)
-		return 1;
+		return true;
 	store_log(STORE_LOG_WARN, c->req->request_id, NULL, "form of '%s' refused: %s",
 	          c->req->path, c->csrf_new ? "no csrf cookie" : "bad csrf token");
-	json_decref(*values);
-	json_decref(*errors);
 	*values = *errors = NULL;
 	web_error_page(c, 403, "Form refused",
 	               "This form has expired or did not come from this site. "
 	               "Go back, reload the page and send it again.");
-	return 0;
+	return false;
 }

@@ -114,9 +114,9 @@ out:
 }
 
 /* The value of parameter param in a header value ("form-data; name=\"x\"")
- * into out; 0 when absent, malformed or too long. Values are quoted
+ * into out; false when absent, malformed or too long. Values are quoted
  * strings (browsers write a quote inside as %22) or tokens. */
-static int
+static bool
 header_param(const char *h, size_t hlen, const char *param, char *out, size_t outlen)
 {
 	size_t plen = strlen(param);
@@ -146,7 +146,7 @@ header_param(const char *h, size_t hlen, const char *param, char *out, size_t ou
 		if (v < end && *v == '"') {
 			v++;
 			if ((vend = memchr(v, '"', (size_t)(end - v))) == NULL)
-				return 0;
+				return false;
 			next = memchr(vend, ';', (size_t)(end - vend));
 		} else {
 			vend = memchr(v, ';', (size_t)(end - v));
@@ -158,16 +158,16 @@ header_param(const char *h, size_t hlen, const char *param, char *out, size_t ou
 		}
 		if (nlen == plen && strncasecmp(name, param, plen) == 0) {
 			if ((size_t)(vend - v) + 1 > outlen)
-				return 0;
+				return false;
 			memcpy(out, v, (size_t)(vend - v));
 			out[vend - v] = '\0';
-			return 1;
+			return true;
 		}
 		if (next == NULL)
 			break;
 		p = next + 1;
 	}
-	return 0;
+	return false;
 }
 
 /* The picture's MIME type by its first bytes, or NULL. */

@@ -176,16 +176,16 @@ web_val(const json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
-int
+bool
 web_id_ok(const char *s)
 {
 	size_t i;
 
 	if (s == NULL)
-		return 0;
+		return false;
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
+			return false;
 	return i == 24;
 }
 
@@ -205,18 +205,18 @@ web_cents(const json_t *v)
 	return llround(d * 100.0);
 }
 
-int
+bool
 web_picture_ok(const char *url)
 {
 	if (url == NULL || strlen(url) > 2048)
-		return 0;
+		return false;
 	if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0)
-		return 1;
+		return true;
 	/* Same origin, under the API (the products service serves uploads). */
 	return strncmp(url, "/api/", 5) == 0;
 }
 
-int
+bool
 web_query_get(const char *query, const char *name, char *out, size_t outlen)
 {
 	const char *raw;
@@ -225,9 +225,9 @@ web_query_get(const char *query, const char *name, char *out, size_t outlen)
 
 	if (!store_query_raw(query, name, &raw, &len) || len >= outlen ||
 	    (n = store_url_decode(raw, len, out)) < 0 || memchr(out, '\0', (size_t)n) != NULL)
-		return 0;
+		return false;
 	out[n] = '\0';
-	return 1;
+	return true;
 }
 
 /* --- the page ---------------------------------------------------------------------- */
@@ -346,13 +346,13 @@ web_error_page(web_ctx *c, int status, const char *title, const char *message)
 	web_page_finish(c, status);
 }
 
-int
+bool
 web_signed_in(web_ctx *c)
 {
 	char next[600];
 
 	if (c->req->user != NULL)
-		return 1;
+		return true;
 	/* Back to this page after signing in: GET pages only (the path is a
 	 * route of ours, and web_query_get decodes it again). */
 	if (strcmp(c->req->method, "GET") == 0 && strlen(c->req->path) < 200) {
@@ -375,7 +375,7 @@ web_signed_in(web_ctx *c)
 	} else {
 		web_redirect(c, "/signin");
 	}
-	return 0;
+	return false;
 }
 
 /* Messages after a redirect, by code: never text from the URL. */
@@ -401,7 +401,7 @@ web_notice(web_ctx *c)
 
 /* --- form widgets ------------------------------------------------------------------- */
 
-static int
+static bool
 has_error(const json_t *errors, const char *field)
 {
 	size_t i;
@@ -410,9 +410,9 @@ has_error(const json_t *errors, const char *field)
 	json_array_foreach(errors, i, e) {
 		const char *f = store_json_str(e, "field");
 		if (f != NULL && strcmp(f, field) == 0)
-			return 1;
+			return true;
 	}
-	return 0;
+	return false;
 }
 
 void

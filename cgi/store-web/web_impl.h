@@ -7,6 +7,7 @@
 #ifndef STORE_WEB_IMPL_H
 #define STORE_WEB_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "store/http.h"
@@ -18,6 +19,7 @@
 #define WEB_TOKEN_HEX 64             /* a form's token: HMAC-SHA256, hex */
 #define WEB_COOKIES_MAX 4            /* Set-Cookie headers kept of an API answer */
 #define WEB_CSRF_FIELD "_csrf"
+#define WEB_OWNED_MAX 16             /* allocations one request owns */
 
 struct store_web {
 	char *api_url;             /* no trailing slash */
@@ -60,16 +62,22 @@ void web_money(web_buf *b, long long cents);
 /* The string at key of o, or "" (never NULL). Borrowed. */
 const char *web_val(const json_t *o, const char *key);
 /* s is 24 lowercase hex characters (an id safe in a URL). */
-int web_id_ok(const char *s);
+bool web_id_ok(const char *s);
 /* Money as the API writes it (a JSON number) in cents; -1 when not money. */
 long long web_cents(const json_t *v);
 /* A picture URL safe for <img src>: http(s)://... or a same-origin /api/... */
-int web_picture_ok(const char *url);
+bool web_picture_ok(const char *url);
 /* The first value of name in a query or urlencoded string, decoded, into
- * out; 0 when absent, malformed or longer than outlen - 1. */
-int web_query_get(const char *query, const char *name, char *out, size_t outlen);
+ * out; false when absent, malformed or longer than outlen - 1. */
+bool web_query_get(const char *query, const char *name, char *out, size_t outlen);
 
 /* --- one request -------------------------------------------------------------- */
+
+/* An allocation the request owns, and how it is freed. */
+typedef struct web_owned {
+	void *p;
+	void (*fn)(void *);
+} web_owned;
 
 typedef struct web_ctx {
 	store_req *req;
@@ -84,12 +92,20 @@ typedef struct web_ctx {
 	                                   web_out), or NULL; the page's handler owns it */
 	int stripe;                     /* load Stripe.js and pay.js */
 	int holds;                      /* load hold.js (hold countdowns) */
+	web_owned owned[WEB_OWNED_MAX]; /* what the request made: web_end frees it */
+	size_t nowned;
 } web_ctx;
 
 /* Starts a request: reads or makes the csrf cookie, derives the token. */
 void web_begin(web_ctx *c, store_req *req, store_res *res);
-/* Frees what the request holds. */
+/* Frees what the request holds: its page and everything given to it with
+ * web_own (the last given first). */
 void web_end(web_ctx *c);
+/* The request owns p from now on: web_end frees it with fn. Returns p;
+ * NULL (p freed already, or p was NULL) when the request can own no more. */
+void *web_own(web_ctx *c, void *p, void (*fn)(void *));
+/* web_own for a JSON value (freed with json_decref). */
+json_t *web_own_json(web_ctx *c, json_t *j);
 
 /* The page: head, the header with the signed-in email, <main>. */
 void web_page_start(web_ctx *c, const char *title);
@@ -99,8 +115,8 @@ void web_page_finish(web_ctx *c, int status);
 void web_redirect(web_ctx *c, const char *location);
 /* A whole page saying message (escaped), with a way back. */
 void web_error_page(web_ctx *c, int status, const char *title, const char *message);
-/* Signed in: 1. Else redirects to /signin?next=PATH and answers 0. */
-int web_signed_in(web_ctx *c);
+/* Signed in: true. Else redirects to /signin?next=PATH and answers false. */
+bool web_signed_in(web_ctx *c);
 /* The notice of a "?done=" code after a redirect (known codes only). */
 void web_notice(web_ctx *c);
 
@@ -110,9 +126,9 @@ void web_notice(web_ctx *c);
  * hex(HMAC-SHA256(key, "store-web csrf v1\n" cookie "\n" user)). */
 void web_csrf_token(const char *key, const char *cookie, const char *user_id,
                     char out[WEB_TOKEN_HEX + 1]);
-/* The value of cookie name in a Cookie header into out; 0 when absent or
- * longer than outlen - 1. */
-int web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
+/* The value of cookie name in a Cookie header into out; false when absent
+ * or longer than outlen - 1. */
+bool web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
 /* The hidden input carrying the token. */
 void web_csrf_input(web_ctx *c);
 
@@ -142,11 +158,11 @@ store_err web_form_parse(const char *content_type, const char *body, size_t len,
                          const web_field *fields, size_t n, json_t **values,
                          json_t **errors);
 
-/* Reads a POST's form and checks its CSRF token. 1: go on with *values
- * and *errors (as web_form_parse). 0: answered already (400 malformed,
- * 403 bad token, 500). */
-int web_form(web_ctx *c, const web_field *fields, size_t n, json_t **values,
-             json_t **errors);
+/* Reads a POST's form and checks its CSRF token. true: go on with *values
+ * and *errors (as web_form_parse; the request owns both). false: answered
+ * already (400 malformed, 403 bad token, 500). */
+bool web_form(web_ctx *c, const web_field *fields, size_t n, json_t **values,
+              json_t **errors);
 
 /* Form widgets. values and errors may be NULL; extra is trusted markup
  * (attributes) or NULL. A password input never shows its value. */
@@ -185,11 +201,50 @@ void web_api_pass_cookies(web_ctx *c, const web_api_res *r);
  * 5xx 502. */
 void web_api_failed(web_ctx *c, store_err e, const web_api_res *r);
 
+/* --- the form skeleton (web_form_run.c) ---------------------------------------- */
+
+/* One posted form on its way through web_form_run. */
+typedef struct web_post {
+	const char *id;          /* the route's :id, or NULL on a route without one */
+	json_t *values;          /* the declared fields posted (the request owns them) */
+	store_err err;           /* the save call's result (web_api's) */
+	web_api_res api;         /* its answer (web_form_run frees it) */
+	char location[256];      /* where a success goes: saved writes it */
+} web_post;
+
+/* A form handler, declared: its fields, who may post it, the save, where a
+ * success goes and how the form is shown again. */
+typedef struct web_form_def {
+	const web_field *fields;
+	size_t nfields;
+	bool signed_in;          /* signed-out visitors are sent to sign in */
+	const char *no_such;     /* the route's :id is not an id: 404 saying this */
+	/* The save: one API call with p->values into p->api and p->err (a body
+	 * it makes goes to the request with web_own_json). 0: made; -1: it
+	 * answered itself (a page saying why). */
+	int (*save)(web_ctx *c, web_post *p);
+	/* After a 2xx answer: writes p->location, a path of this site (and may
+	 * pass the answer's cookies on). */
+	void (*saved)(web_ctx *c, web_post *p);
+	/* The form again with p->values and errors (the form's own, or the
+	 * API's 400 messages), answered with status. NULL: the form's errors
+	 * get a 400 page, the API's as web_api_failed. */
+	void (*render)(web_ctx *c, web_post *p, const json_t *errors, int status);
+} web_form_def;
+
+/* A POST form from start to answer: sign-in check, read (with the CSRF
+ * check), then web_form_answer. */
+void web_form_run(web_ctx *c, const web_form_def *def);
+/* After reading: the :id check, the form's errors (render, 400), the save,
+ * then a 303 to p->location on 2xx, render with the API's messages on a 400
+ * that has them, or web_api_failed. p->values and errors are borrowed. */
+void web_form_answer(web_ctx *c, const web_form_def *def, web_post *p, const json_t *errors);
+
 /* --- shared by the pages ---------------------------------------------------------- */
 
-/* The categories list (GET /api/categories); 1, or 0 after answering. *out
- * is new; caller frees with json_decref. */
-int web_get_categories(web_ctx *c, json_t **out);
+/* The categories list (GET /api/categories); true, or false after
+ * answering. The request owns *out (web_own). */
+bool web_get_categories(web_ctx *c, json_t **out);
 /* The page of category id (its products) with an error message (copied
  * into the page; NULL: none), answered with status. */
 void web_category_page(web_ctx *c, const char *id, const char *error, int status);

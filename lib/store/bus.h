@@ -90,7 +90,7 @@ typedef struct store_bus_config {
 } store_bus_config;
 
 store_err store_bus_config_load(store_bus_config *cfg, const char *service,
-                                char *msg, size_t msglen);
+                                char *err, size_t errlen);
 
 /* Connects to NATS (reconnecting for ever, also when NATS is down at
  * start) and makes sure the STORE stream exists with this configuration
@@ -362,9 +362,9 @@ extern const size_t store_nevent_kinds;
 /* Checks payload against subject's entry in the catalogue: every field
  * present with its type (ids 24-hex, money with at most two decimals,
  * counts integers >= 0, times RFC 3339; others may be added).
- * STORE_ENOTFOUND: subject is not in the catalogue. STORE_EINVAL: why
+ * STORE_ENOTFOUND: subject is not in the catalogue. STORE_EINVAL: err
  * gets the first problem ("field 'price' must be ..."). */
-store_err store_event_check(const char *subject, const json_t *payload, char *why,
-                            size_t whylen);
+store_err store_event_check(const char *subject, const json_t *payload, char *err,
+                            size_t errlen);
 
 #endif

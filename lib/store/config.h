@@ -26,8 +26,8 @@ typedef struct store_setting {
 } store_setting;
 
 /* Reads every setting of the table. On the first missing or malformed one
- * returns STORE_ECONFIG and writes a message naming it into msg. */
+ * returns STORE_ECONFIG and writes a message naming it into err. */
 store_err store_config_load(const store_setting *table, size_t n,
-                            char *msg, size_t msglen);
+                            char *err, size_t errlen);
 
 #endif

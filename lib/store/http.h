@@ -74,8 +74,8 @@ typedef struct store_service {
 	size_t nroutes;
 	void *app;
 	/* Readiness: STORE_OK when every dependency answers; otherwise writes
-	 * the failing dependency's name into why. May be NULL. */
-	store_err (*ready)(void *app, char *why, size_t whylen);
+	 * the failing dependency's name into err. May be NULL. */
+	store_err (*ready)(void *app, char *err, size_t errlen);
 	/* Per request, after the cookie verified: STORE_OK when user's session
 	 * still stands, STORE_EAUTH when it was signed out (the request is then
 	 * not signed in), another error when that cannot be told (the request
@@ -110,7 +110,7 @@ typedef struct store_http_config {
 /* Loads the settings above; default_body_limit is the service's. On a
  * missing or malformed setting returns STORE_ECONFIG with a message. */
 store_err store_http_config_load(store_http_config *cfg, long default_body_limit,
-                                 char *msg, size_t msglen);
+                                 char *err, size_t errlen);
 
 /* Serves until SIGTERM or SIGINT, then lets requests in hand finish and
  * returns STORE_OK. On a listen failure returns an error with a message. */

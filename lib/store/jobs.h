@@ -138,7 +138,7 @@ void store_jobs_interrupt(store_jobs *j);
  * earliest first, to the lease set until now + lease_ms (1 ms to
  * STORE_JOBS_LEASE_MAX). No two takers get the same job while its lease
  * runs. *out gets *n jobs (*out is NULL when *n is 0); caller frees it with
- * store_job_list_free(*out, *n). */
+ * store_jobs_list_free(*out, *n). */
 store_err store_jobs_take(store_jobs *j, long long now_ms, long lease_ms, size_t max,
                           store_job **out, size_t *n);
 
@@ -185,10 +185,10 @@ store_err store_jobs_count(store_jobs *j, size_t *waiting, size_t *leased);
 
 /* Up to limit (1 to STORE_JOBS_LIST_MAX) jobs: waiting ones by due time,
  * then leased ones by deadline. Caller frees *out with
- * store_job_list_free(*out, *n). */
+ * store_jobs_list_free(*out, *n). */
 store_err store_jobs_list(store_jobs *j, size_t limit, store_job **out, size_t *n);
 
 /* Frees n jobs from store_jobs_take or store_jobs_list. v may be NULL. */
-void store_job_list_free(store_job *v, size_t n);
+void store_jobs_list_free(store_job *v, size_t n);
 
 #endif

@@ -85,7 +85,7 @@ typedef struct store_metrics_server store_metrics_server;
 
 /* Checks a listen address: host:port (a name, an IPv4 address, or [IPv6]
  * in brackets; port 1-65535). STORE_ECONFIG with a message otherwise. */
-store_err store_metrics_listen_check(const char *listen, char *msg, size_t msglen);
+store_err store_metrics_listen_check(const char *listen, char *err, size_t errlen);
 
 /* Starts a thread answering HTTP on listen: GET (or HEAD) /metrics with
  * store_metrics_render of m, 404 for another path, 405 for another method,
@@ -94,7 +94,7 @@ store_err store_metrics_listen_check(const char *listen, char *msg, size_t msgle
  * STORE_EIO when it cannot listen (a message in msg). Caller stops it with
  * store_metrics_server_free; m must outlive it. */
 store_err store_metrics_serve(store_metrics *m, const char *listen,
-                              store_metrics_server **out, char *msg, size_t msglen);
+                              store_metrics_server **out, char *err, size_t errlen);
 /* The port it listens on (useful with port 0 in tests). */
 int store_metrics_server_port(const store_metrics_server *s);
 /* Stops the thread (a connection in hand finishes) and frees s; NULL is a
@@ -114,7 +114,7 @@ store_metrics *store_metrics_process(void);
 /* Reads STORE_METRICS_LISTEN into *listen: NULL when unset or empty
  * (metrics off), else a checked host:port pointing into the environment.
  * STORE_ECONFIG with a message naming the variable when malformed. */
-store_err store_metrics_config_load(const char **listen, char *msg, size_t msglen);
+store_err store_metrics_config_load(const char **listen, char *err, size_t errlen);
 
 /* What a program reports, for store_metrics_start. */
 enum {
@@ -136,7 +136,7 @@ typedef struct store_metrics_run store_metrics_run;
  * store_metrics_serve. */
 store_err store_metrics_start(const char *listen, unsigned what, struct store_db *db,
                               struct store_bus *bus, const char *service,
-                              store_metrics_run **out, char *msg, size_t msglen);
+                              store_metrics_run **out, char *err, size_t errlen);
 void store_metrics_stop(store_metrics_run *r);
 
 /* Hooks, no-ops until store_metrics_start made their family. */

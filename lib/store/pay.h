@@ -36,7 +36,7 @@ typedef struct store_pay_config {
 	long timeout_ms;
 } store_pay_config;
 
-store_err store_pay_config_load(store_pay_config *cfg, char *msg, size_t msglen);
+store_err store_pay_config_load(store_pay_config *cfg, char *err, size_t errlen);
 
 /* The sandbox's collection, for the schema of the database it records in. */
 extern const store_collection store_pay_collections[];

@@ -44,7 +44,7 @@ typedef struct store_payment_req {
  * STORE_EDECLINED with *why: the card was declined (the cart is kept).
  * STORE_EUNAVAIL: the provider is unreachable; nothing recorded as paid.
  * STORE_ECONFLICT: the same key is still being charged by another request. */
-store_err store_payment_create(store_db *db, store_pay *pay, const store_payment_req *req,
+store_err store_payments_create(store_db *db, store_pay *pay, const store_payment_req *req,
                                json_t **out, store_refusal *why);
 
 /* The user's payments, newest first. */

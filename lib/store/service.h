@@ -34,8 +34,8 @@ typedef struct store_service_def {
 	const store_setting *settings;
 	size_t nsettings;
 	/* Called once the database and bus are open, before serving; sets
-	 * app->ctx. May be NULL. On failure writes a message into msg. */
-	store_err (*start)(store_app *app, char *msg, size_t msglen);
+	 * app->ctx. May be NULL. On failure writes a message into err. */
+	store_err (*start)(store_app *app, char *err, size_t errlen);
 	/* Frees what start made. May be NULL. */
 	void (*stop)(store_app *app);
 	/* The collection holding each user's session generation by user id

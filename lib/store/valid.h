@@ -7,6 +7,7 @@
 #ifndef STORE_VALID_H
 #define STORE_VALID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "store/err.h"
@@ -64,11 +65,11 @@ typedef struct store_field {
 store_err store_validate(const json_t *in, const store_field *fields, size_t n,
                          json_t **out, json_t **errors);
 
-/* Single checks, also used by the table. Each returns nonzero when valid. */
-int store_valid_email(const char *s);
-int store_valid_picture(const char *s);
+/* Single checks, also used by the table. Each returns true when valid. */
+bool store_valid_email(const char *s);
+bool store_valid_picture(const char *s);
 /* Money: *cents gets the value in cents when valid. */
-int store_valid_money(const json_t *v, long long *cents);
+bool store_valid_money(const json_t *v, long long *cents);
 
 /* Why an amount of money is refused. */
 typedef enum store_money {

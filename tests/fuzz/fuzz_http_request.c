@@ -79,10 +79,10 @@ static const store_route routes[] = {
 };
 
 static store_err
-ready(void *app, char *why, size_t whylen)
+ready(void *app, char *err, size_t errlen)
 {
 	(void)app;
-	snprintf(why, whylen, "nats");
+	snprintf(err, errlen, "nats");
 	return STORE_EUNAVAIL;
 }
 

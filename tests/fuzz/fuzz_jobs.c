@@ -86,7 +86,7 @@ fuzz_replies(const uint8_t *data, size_t size)
 		nel = r->type == REDIS_REPLY_ARRAY ? r->elements : 1;
 		if (nel > 0) {
 			if (jobs_from_reply(r, nel - 1, &jobs, &n) == STORE_OK)
-				store_job_list_free(jobs, n);
+				store_jobs_list_free(jobs, n);
 			else if (jobs != NULL || n != 0)
 				abort();
 		}
@@ -99,7 +99,7 @@ fuzz_replies(const uint8_t *data, size_t size)
 				(void)json_is_object(payload);
 				json_decref(payload);
 			}
-			store_job_list_free(jobs, n);
+			store_jobs_list_free(jobs, n);
 		} else if (jobs != NULL || n != 0) {
 			abort();
 		}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,9 +19,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <nats/nats.h>
 
 #include "check.h"
+#include "servers.h"
 #include "store/bus.h"
 #include "store/log.h"
 #include "store/oid.h"
@@ -28,7 +29,6 @@
 #define NS_MS 1000000LL
 
 static char tmpdir[] = "/tmp/store-bus-XXXXXX";
-static bool tmpdir_made;
 static char server_bin[512];
 static int port;
 static pid_t server_pid = -1;
@@ -42,24 +42,6 @@ static jsCtx *insp_js;
 
 /* ---- helpers: time, server ---------------------------------------------- */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / NS_MS;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * NS_MS };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* CHECK evaluates its condition twice (once more for the message):
  * EXPECT evaluates it once, so conditions may have effects. */
 #define EXPECT(cond, ...) do {                                         \
@@ -69,125 +51,35 @@ sleep_ms(long ms)
 
 /* Polls cond every 10 ms for up to ms milliseconds. */
 #define WAIT_UNTIL(cond, ms) do {                                      \
-	long long until_ = now_ms() + (ms);                                \
-	while (!(cond) && now_ms() < until_)                               \
-		sleep_ms(10);                                                  \
+	long long until_ = servers_now_ms() + (ms);                        \
+	while (!(cond) && servers_now_ms() < until_)                       \
+		servers_sleep_ms(10);                                          \
 } while (0)
-
-static bool
-find_server(void)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s:/usr/sbin:/usr/local/sbin:/sbin",
-	         path != NULL ? path : "/usr/bin:/bin");
-	for (char *dir = strtok(buf, ":"); dir != NULL; dir = strtok(NULL, ":")) {
-		snprintf(server_bin, sizeof server_bin, "%s/nats-server", dir);
-		if (access(server_bin, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		p = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return p;
-}
 
 static bool
 port_open(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	return servers_port_open(port);
 }
 
 static void
 server_stop(void)
 {
-	if (server_pid <= 0)
-		return;
-	kill(server_pid, SIGTERM);
-	waitpid(server_pid, NULL, 0);
-	server_pid = -1;
+	servers_stop(&server_pid);
 }
 
 static bool
 server_start(void)
 {
 	char sd[600], portstr[16], logpath[600];
-	pid_t pid, parent;
-	int fd;
+	char *argv[] = { server_bin, "-js", "-sd", sd, "-a", "127.0.0.1", "-p", portstr, NULL };
 
 	snprintf(sd, sizeof sd, "%s/js", tmpdir);
 	snprintf(logpath, sizeof logpath, "%s/nats.log", tmpdir);
 	snprintf(portstr, sizeof portstr, "%d", port);
-	parent = getpid();
-	pid = fork();
-	if (pid < 0)
+	if ((server_pid = servers_spawn(server_bin, argv, logpath)) < 0)
 		return false;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
-		if (getppid() != parent)
-			_exit(1);
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(server_bin, server_bin, "-js", "-sd", sd, "-a", "127.0.0.1",
-		      "-p", portstr, (char *)NULL);
-		_exit(127);
-	}
-	server_pid = pid;
-	WAIT_UNTIL(port_open(), 10000);
-	return port_open();
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-cleanup(void)
-{
-	server_stop();
-	if (tmpdir_made)
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir_made = false;
-}
-
-static void
-on_signal(int sig)
-{
-	if (server_pid > 0)
-		kill(server_pid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	return servers_wait(port_open, 10000);
 }
 
 /* ---- helpers: looking at the stream ------------------------------------- */
@@ -352,7 +244,7 @@ seen_record(seen *s, const store_event *ev, int copy, bool ok)
 	pthread_mutex_lock(&s->mu);
 	if (c < 8) {
 		s->delivered[c] = ev->delivered;
-		s->at[c] = now_ms();
+		s->at[c] = servers_now_ms();
 	}
 	snprintf(s->id, sizeof s->id, "%s", ev->id);
 	snprintf(s->req, sizeof s->req, "%s", ev->request_id ? ev->request_id : "");
@@ -398,7 +290,7 @@ static store_err
 on_share0(void *ctx, const store_event *ev)
 {
 	seen_record(ctx, ev, 0, true);
-	sleep_ms(1);
+	servers_sleep_ms(1);
 	return STORE_OK;
 }
 
@@ -406,7 +298,7 @@ static store_err
 on_share1(void *ctx, const store_event *ev)
 {
 	seen_record(ctx, ev, 1, true);
-	sleep_ms(1);
+	servers_sleep_ms(1);
 	return STORE_OK;
 }
 
@@ -606,7 +498,7 @@ test_rollback(void)
 	store_bus_kick(bus);
 	EXPECT(store_bus_flush(bus) == STORE_OK && unpublished() == 0,
 	      "rollback: nothing left in the outbox");
-	sleep_ms(100);
+	servers_sleep_ms(100);
 	EXPECT(stream_count("store.item.rolledback") == 0, "rollback: nothing published");
 }
 
@@ -889,7 +781,7 @@ test_listen_poison(void)
 	lrun_start(&r);
 	WAIT_UNTIL(atomic_load(&s->ok) == 3 && stream_count("store.dead.store.t.fail") == 1,
 	           5000);
-	sleep_ms(3 * cfg.nak_delay_ms);
+	servers_sleep_ms(3 * cfg.nak_delay_ms);
 	EXPECT(atomic_load(&s->ok) == 3, "poison: the good events flow");
 	EXPECT(atomic_load(&s->calls) == 3 + cfg.max_deliver,
 	      "poison: the failing one was tried max_deliver times (%d calls)",
@@ -1023,7 +915,7 @@ test_listen_batch_poison(void)
 	lrun_start(&r);
 	WAIT_UNTIL(effect_count(-1) == N - 1 &&
 	           stream_count("store.dead.store.t.batch") == 1, 10000);
-	sleep_ms(5 * cfg.nak_delay_ms);
+	servers_sleep_ms(5 * cfg.nak_delay_ms);
 	for (int i = 0; i < N; i++)
 		once += effect_count(i) == (i == BAD ? 0 : 1);
 	EXPECT(once == N && effect_count(-1) == N - 1,
@@ -1085,7 +977,7 @@ test_relay_republish(void)
 	EXPECT(stream_count("store.t.again") == N,
 	      "republish: still %d messages in the stream (duplicates dropped)", N);
 	WAIT_UNTIL(effect_count(-1) >= N, 15000);
-	sleep_ms(300);
+	servers_sleep_ms(300);
 	for (int i = 0; i < N; i++)
 		once += effect_count(i) == 1;
 	EXPECT(once == N && effect_count(-1) == N,
@@ -1114,11 +1006,11 @@ test_share(void)
 	r1.bus = b2;
 	lrun_start(&r0);
 	lrun_start(&r1);
-	sleep_ms(300);
+	servers_sleep_ms(300);
 	store_db_txn(db, add_events, &a);
 	store_bus_kick(bus);
 	WAIT_UNTIL(atomic_load(&s->ok) >= N, 10000);
-	sleep_ms(200);
+	servers_sleep_ms(200);
 	lrun_stop(&r0);
 	lrun_stop(&r1);
 	for (int i = 0; i < N; i++)
@@ -1168,7 +1060,7 @@ test_nats_down(void)
 		       "down: an asynchronous send says unavailable, nothing acked");
 		store_bus_publisher_free(p);
 	}
-	sleep_ms(300);
+	servers_sleep_ms(300);
 	EXPECT(unpublished() == N, "down: the events wait in the outbox");
 	EXPECT(server_start(), "down: nats-server restarted (same port, same store)");
 	WAIT_UNTIL(unpublished() == 0, 10000);
@@ -1203,7 +1095,7 @@ test_consumer_lost(void)
 		ds = js_DeleteConsumer(insp_js, STORE_STREAM, "test-t-lost", NULL, &je);
 		if (ds == NATS_OK || je == JSConsumerNotFoundErr)
 			break;
-		sleep_ms(50);
+		servers_sleep_ms(50);
 	}
 	EXPECT(ds == NATS_OK || je == JSConsumerNotFoundErr,
 	       "lost: consumer deleted under a running listener (%s, %d)",
@@ -1232,20 +1124,16 @@ main(void)
 	store_log_init("test-bus", lvl != NULL && store_log_level_parse(lvl) >= 0 ?
 	               (store_log_level)store_log_level_parse(lvl) : STORE_LOG_ERROR);
 	test_config();
-	if (!find_server()) {
+	if (!servers_find("nats-server", server_bin, sizeof server_bin)) {
 		SKIP("nats-server is not installed: the bus tests against a real "
 		     "server did not run");
 		return CHECK_DONE();
 	}
-	tmpdir_made = mkdtemp(tmpdir) != NULL;
-	if (!tmpdir_made || (port = free_port()) <= 0) {
+	servers_watch(&server_pid, tmpdir);
+	if (mkdtemp(tmpdir) == NULL || (port = servers_free_port()) <= 0) {
 		EXPECT(0, "temporary folder and free port");
-		cleanup();
 		return CHECK_DONE();
 	}
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	if (!server_start()) {
 		EXPECT(0, "nats-server starts on port %d", port);
 		return CHECK_DONE();
@@ -1288,6 +1176,6 @@ out:
 	natsConnection_Destroy(insp_nc);
 	nats_CloseAndWait(5000);
 	rc = CHECK_DONE();
-	cleanup();
+	servers_cleanup();
 	return rc;
 }

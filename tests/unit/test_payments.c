@@ -88,7 +88,7 @@ pay_same_key(void *arg)
 	store_payment_req req = { &buyer, "tok_visa", 0, 0, "same-key-10", "r", 0 };
 	store_refusal why = { 0 };
 	json_t *out = NULL;
-	store_err e = store_payment_create(db, pay, &req, &out, &why);
+	store_err e = store_payments_create(db, pay, &req, &out, &why);
 
 	pthread_mutex_lock(&r->mu);
 	if (e == STORE_OK) {
@@ -115,7 +115,7 @@ pay_own_key(void *arg)
 	store_err e;
 
 	snprintf(key, sizeof key, "tab-%p", (void *)&key);
-	e = store_payment_create(db, pay, &req, &out, &why);
+	e = store_payments_create(db, pay, &req, &out, &why);
 	pthread_mutex_lock(&r->mu);
 	if (e == STORE_OK)
 		r->ok++;
@@ -187,11 +187,11 @@ main(void)
 
 	/* Paying for a cart. */
 	store_payment_req req = { &buyer, "tok_visa", 0, 0, NULL, "r", 60000 };
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_ENOTFOUND,
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_ENOTFOUND,
 	      "a user without a cart gets not found");
 	CHECK(cart_changed(3, lamps(H1, H2, 30000)) == STORE_OK,
 	      "cart.changed v3 (holds running out in 30 s) makes the replica");
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
 	      strstr(why.message, "Your hold on 'Lamp' has run out") == why.message &&
 	      count("attempts", NULL, NULL) == 0,
 	      "holds that run out within the margin (60 s) are not paid for: refused, nothing tried");
@@ -200,7 +200,7 @@ main(void)
 	CHECK(cart_changed(2, "[]") == STORE_OK, "an older cart.changed is acked");
 	req.has_total = 1;
 	req.total = 2400;
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
 	      strcmp(why.message, "Total does not match the cart") == 0 &&
 	      strcmp(why.field, "total") == 0,
 	      "a client total that differs is refused (the older empty cart was ignored)");
@@ -208,19 +208,19 @@ main(void)
 	CHECK(charges_before == 10, "nothing was charged for the wrong total");
 	req.total = 2500;
 	req.token = "4242 4242 4242 4242";
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
 	      strcmp(why.message, "Token must be a card token, not a card number") == 0 &&
 	      strcmp(why.field, "token") == 0 && count("charges", NULL, NULL) == charges_before &&
 	      count("attempts", NULL, NULL) == 0,
 	      "a card number sent as the token is refused before anything is stored");
 	req.token = "tok_chargeDeclined";
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EDECLINED &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EDECLINED &&
 	      strcmp(why.message, "Your card was declined.") == 0 && strcmp(why.field, "token") == 0,
 	      "a declined card answers the provider's message on token");
 	CHECK(count("payments", NULL, NULL) == 0 && count("outbox", NULL, NULL) == 0,
 	      "a decline records no payment and announces nothing");
 	req.token = "tok_visa";
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_OK, "tok_visa pays the cart");
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_OK, "tok_visa pays the cart");
 	snprintf(first_id, sizeof first_id, "%s", json_string_value(json_object_get(out, "id")));
 	json_decref(out);
 	CHECK(count("outbox", "subject", "store.payment.created") == 1,
@@ -236,14 +236,14 @@ main(void)
 		json_decref(ev);
 		json_decref(f);
 	}
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_OK &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_OK &&
 	      strcmp(json_string_value(json_object_get(out, "id")), first_id) == 0,
 	      "the same request again answers the first payment");
 	json_decref(out);
 	CHECK(count("payments", NULL, NULL) == 1 && count("charges", "status", "succeeded") == 3,
 	      "one payment and one more successful charge");
 	req.token = "tok_mastercard";
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
 	      strcmp(why.message, "Cart is empty") == 0, "a paid cart is empty");
 
 	/* Ten at once with the same Idempotency-Key. */
@@ -251,7 +251,7 @@ main(void)
 	      "a late cart.changed v5 brings the paid holds back into the replica");
 	req.token = "tok_visa";
 	req.idempotency_key = "another-key";
-	CHECK(store_payment_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
+	CHECK(store_payments_create(db, pay, &req, &out, &why) == STORE_EINVAL &&
 	      strstr(why.message, "has run out") != NULL && count("payments", NULL, NULL) == 1,
 	      "holds paid once are never paid again, whatever the replica says");
 	req.idempotency_key = NULL;
