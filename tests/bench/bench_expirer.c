@@ -124,50 +124,75 @@ job_payload(const run *r, long i, char *buf, size_t len)
 	         1 + i % 5);
 }
 
-/* Reads the run's messages, noting each job's JetStream timestamp. */
+static natsConnection *nc;
+static jsCtx *js;
+
+/* Notes message m of the run (its JetStream timestamp) and frees it. */
+static void
+collect_one(run *r, natsMsg *m)
+{
+	jsMsgMetaData *meta = NULL;
+	json_t *p = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0,
+	                       NULL);
+	const char *sel = json_string_value(json_object_get(p, "selectionId"));
+	unsigned long i;
+
+	if (sel == NULL || strlen(sel) != STORE_OID_LEN || strncmp(sel, r->tag, 16) != 0 ||
+	    (i = strtoul(sel + 16, NULL, 16)) >= (unsigned long)r->n ||
+	    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+		atomic_fetch_add(&r->foreign, 1);
+	} else if (r->fired[i] >= 0) {
+		atomic_fetch_add(&r->dups, 1);
+	} else {
+		r->fired[i] = (double)meta->Timestamp / 1e6;
+		atomic_fetch_add(&r->got, 1);
+	}
+	jsMsgMetaData_Destroy(meta);
+	json_decref(p);
+	natsMsg_Destroy(m);
+}
+
+/* Reads the run's messages, one at a time, from a push consumer. (Pull
+ * Fetch batches were used before: with nats.c 3.4.1, natsMsgList_Destroy
+ * of a fetched list aborted this program under load with "double free or
+ * corruption", twice in collect_main, seen in core dumps.) */
 static void *
 collect_main(void *arg)
 {
 	run *r = arg;
+	natsMsg *m;
+	natsStatus s;
 
 	while (atomic_load(&r->got) < r->n && bench_wall_ms() < r->deadline) {
-		natsMsgList list = { 0 };
-		natsStatus s = natsSubscription_Fetch(&list, r->sub, 1000, 500, NULL);
-
-		/* The list is ours only on NATS_OK: nats.c 3.4.1 may leave it
-		 * filled after freeing it itself on an error, and destroying it
-		 * then was the "double free or corruption" that killed this
-		 * program under load (collect_main, natsMsgList_Destroy). */
-		if (s != NATS_OK) {
-			if (s != NATS_TIMEOUT)
-				bench_sleep_ms(10);
-			continue;
-		}
-		for (int k = 0; k < list.Count; k++) {
-			natsMsg *m = list.Msgs[k];
-			jsMsgMetaData *meta = NULL;
-			json_t *p = json_loadb(natsMsg_GetData(m),
-			                       (size_t)natsMsg_GetDataLength(m), 0, NULL);
-			const char *sel = json_string_value(json_object_get(p, "selectionId"));
-			unsigned long i;
-
-			if (sel == NULL || strlen(sel) != STORE_OID_LEN ||
-			    strncmp(sel, r->tag, 16) != 0 ||
-			    (i = strtoul(sel + 16, NULL, 16)) >= (unsigned long)r->n ||
-			    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
-				atomic_fetch_add(&r->foreign, 1);
-			} else if (r->fired[i] >= 0) {
-				atomic_fetch_add(&r->dups, 1);
-			} else {
-				r->fired[i] = (double)meta->Timestamp / 1e6;
-				atomic_fetch_add(&r->got, 1);
-			}
-			jsMsgMetaData_Destroy(meta);
-			json_decref(p);
-		}
-		natsMsgList_Destroy(&list);
+		m = NULL;
+		s = natsSubscription_NextMsg(&m, r->sub, 500);
+		if (s == NATS_OK)
+			collect_one(r, m);
+		else if (s != NATS_TIMEOUT)
+			bench_sleep_ms(10);
 	}
 	return NULL;
+}
+
+/* A push subscription on subject of stream, new messages only, no acks,
+ * its consumer ephemeral (gone with the subscription), nothing dropped
+ * for a slow reader. */
+static natsStatus
+push_sub(const char *stream, const char *subject, natsSubscription **sub)
+{
+	jsSubOptions so;
+	jsErrCode je = 0;
+	natsStatus s;
+
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Config.DeliverPolicy = js_DeliverNew;
+	so.Config.AckPolicy = js_AckNone;
+	so.Config.ReplayPolicy = js_ReplayInstant;
+	s = js_SubscribeSync(sub, js, subject, NULL, &so, &je);
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(*sub, -1, -1);
+	return s;
 }
 
 /* The figures of a finished run. */
@@ -209,8 +234,6 @@ run_figures(run *r, const char *path, long window)
 	return out;
 }
 
-static natsConnection *nc;
-static jsCtx *js;
 
 static void
 nats_open(void)
@@ -229,12 +252,11 @@ nats_open(void)
 		bench_die(PROG, "jetstream: %s", natsStatus_GetText(s));
 }
 
-/* Unsubscribes sub, lets the connection's reader finish whatever it was
- * delivering to it (the server answers the flush's PING after every message
- * it sent before), then frees it. The last Fetch leaves a pull request open
- * at the server, and nats.c before 3.6 could deliver a message for a
- * subscription being destroyed to freed memory ("crash processing inbound
- * message for destroyed subscription", nats.c#638). */
+/* Unsubscribes sub (its ephemeral consumer goes), lets the connection's
+ * reader finish whatever it was delivering to it (the server answers the
+ * flush's PING after every message it sent before), then frees it: nats.c
+ * before 3.6 could deliver a message for a subscription being destroyed to
+ * freed memory (nats.c#638). */
 static void
 sub_close(natsSubscription *sub)
 {
@@ -307,7 +329,7 @@ run_store(long n, long window, long lead, long threads)
 	if (store_jobs_ping(jobs) != STORE_OK)
 		bench_die(PROG, "redis at '%s' does not answer", url);
 	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
-	if ((s = bench_pull(js, "STORE", DURABLE, STORE_SUBJECT, 0, 0, &r.sub)) != NATS_OK)
+	if ((s = push_sub("STORE", STORE_SUBJECT, &r.sub)) != NATS_OK)
 		bench_die(PROG, "cannot read stream 'STORE': %s", natsStatus_GetText(s));
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
 	if (pthread_create(&tid, NULL, collect_main, &r) != 0)
@@ -365,7 +387,7 @@ run_baseline(long n, long window, long lead)
 	json_t *out;
 
 	if ((s = bench_scratch_stream(js, BASE_STREAM, "bench.expirer.>")) != NATS_OK ||
-	    (s = bench_pull(js, BASE_STREAM, DURABLE, BASE_SUBJECT, 0, 0, &r.sub)) != NATS_OK)
+	    (s = push_sub(BASE_STREAM, BASE_SUBJECT, &r.sub)) != NATS_OK)
 		bench_die(PROG, "baseline: cannot make the scratch stream: %s",
 		          natsStatus_GetText(s));
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
