@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,34 +107,34 @@ store_metrics_free(store_metrics *m)
 	free(m);
 }
 
-static int
-name_ok(const char *s, int colons)
+static bool
+name_ok(const char *s, bool colons)
 {
 	if (s == NULL || *s == '\0')
-		return 0;
+		return false;
 	for (const char *p = s; *p != '\0'; p++) {
-		int alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+		bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
 		            (colons && *p == ':');
 		if (!alpha && !(p > s && *p >= '0' && *p <= '9'))
-			return 0;
+			return false;
 	}
-	return 1;
+	return true;
 }
 
 /* Same type, labels and buckets as asked. */
-static int
+static bool
 family_same(const store_metric *f, store_metric_type type, const char *const *labels,
             size_t nlabels, const double *buckets, size_t nbuckets)
 {
 	if (f->type != type || f->nlabels != nlabels || f->nbounds != nbuckets)
-		return 0;
+		return false;
 	for (size_t i = 0; i < nlabels; i++)
 		if (strcmp(f->labels[i], labels[i]) != 0)
-			return 0;
+			return false;
 	for (size_t i = 0; i < nbuckets; i++)
 		if (f->bounds[i] != buckets[i])
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 static series *series_get(store_metric *f, const char *const *values);
@@ -176,7 +177,7 @@ store_metric_family(store_metrics *m, const char *name, const char *help,
 	store_metric *f = NULL;
 	size_t nlabels = 0;
 
-	if (m == NULL || !name_ok(name, 1) ||
+	if (m == NULL || !name_ok(name, true) ||
 	    (type == STORE_METRIC_HISTOGRAM) != (buckets != NULL || nbuckets > 0) ||
 	    nbuckets > STORE_METRICS_BUCKETS - 1 || (type == STORE_METRIC_HISTOGRAM && nbuckets == 0))
 		return NULL;
@@ -184,7 +185,7 @@ store_metric_family(store_metrics *m, const char *name, const char *help,
 		if (!isfinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1]))
 			return NULL;
 	for (; labels != NULL && labels[nlabels] != NULL; nlabels++)
-		if (nlabels == STORE_METRICS_LABELS || !name_ok(labels[nlabels], 0) ||
+		if (nlabels == STORE_METRICS_LABELS || !name_ok(labels[nlabels], false) ||
 		    strncmp(labels[nlabels], "__", 2) == 0 ||
 		    (type == STORE_METRIC_HISTOGRAM && strcmp(labels[nlabels], "le") == 0))
 			return NULL;

@@ -29,8 +29,8 @@ struct store_metrics_server {
 	pthread_t thread;
 };
 
-/* Splits host:port ([v6]:port) into host and port; 0 when malformed. */
-static int
+/* Splits host:port ([v6]:port) into host and port; false when malformed. */
+static bool
 split(const char *listen, char host[HOST_MAX], char port[8])
 {
 	const char *colon, *h = listen;
@@ -39,29 +39,29 @@ split(const char *listen, char host[HOST_MAX], char port[8])
 	char *end;
 
 	if (listen == NULL || (colon = strrchr(listen, ':')) == NULL)
-		return 0;
+		return false;
 	hl = (size_t)(colon - listen);
 	if (*h == '[') {
 		if (hl < 3 || listen[hl - 1] != ']')
-			return 0;
+			return false;
 		h++;
 		hl -= 2;
 	}
 	if (hl == 0 || hl >= HOST_MAX || memchr(h, '/', hl) != NULL ||
 	    (listen[0] != '[' && memchr(h, ':', hl) != NULL))
-		return 0;
+		return false;
 	for (size_t i = 0; i < hl; i++)
 		if (h[i] == ' ' || (unsigned char)h[i] < 0x21 || (unsigned char)h[i] > 0x7e)
-			return 0;
+			return false;
 	errno = 0;
 	p = strtol(colon + 1, &end, 10);
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 || p < 0 ||
 	    p > 65535 || end - (colon + 1) > 5)
-		return 0;
+		return false;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	snprintf(port, 8, "%ld", p);
-	return 1;
+	return true;
 }
 
 store_err

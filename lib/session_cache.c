@@ -43,13 +43,13 @@ slot_of(const unsigned char digest[crypto_generichash_BYTES])
 	return &slots[digest[0] % SESSION_CACHE_SLOTS];
 }
 
-int
+bool
 session_cache_get(const char *key, const char *value, size_t len, time_t now,
                   store_user *user)
 {
 	unsigned char d[crypto_generichash_BYTES];
 	slot *s;
-	int hit = 0;
+	bool hit = false;
 
 	digest_of(key, value, len, d);
 	s = slot_of(d);
@@ -57,7 +57,7 @@ session_cache_get(const char *key, const char *value, size_t len, time_t now,
 	if (s->exp != 0 && sodium_memcmp(s->digest, d, sizeof d) == 0) {
 		if (s->exp > (long long)now) {
 			*user = s->user;
-			hit = 1;
+			hit = true;
 		} else {
 			s->exp = 0;       /* expired: verified again, and refused */
 		}

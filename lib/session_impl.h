@@ -3,6 +3,7 @@
 #ifndef STORE_SESSION_IMPL_H
 #define STORE_SESSION_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -21,10 +22,10 @@ store_err session_cookie_verify(const char *key, const char *value, size_t len,
  * mutex). Only cookies that verified are put; nothing else is cached. */
 #define SESSION_CACHE_SLOTS 256
 
-/* 1 and *user filled when the cookie value was verified with key before
- * and its exp is still after now; 0 otherwise (a slot whose exp has passed
+/* true and *user filled when the cookie value was verified with key before
+ * and its exp is still after now; false otherwise (a slot whose exp has passed
  * is emptied, never answered). */
-int session_cache_get(const char *key, const char *value, size_t len,
+bool session_cache_get(const char *key, const char *value, size_t len,
                       time_t now, store_user *user);
 
 /* Remembers that value verified with key to user, valid until exp. */
