@@ -383,6 +383,20 @@ out:
 	return e;
 }
 
+/* Every message of a batch names a subject and an event id the bus accepts
+ * and has data; each one's acked is reset for the answer. */
+static bool
+msgs_ok(store_bus_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].acked = 0;
+		if (!bus_subject_ok(msgs[i].subject) || !event_id_ok(msgs[i].event_id) ||
+		    msgs[i].data == NULL)
+			return false;
+	}
+	return true;
+}
+
 store_err
 store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n)
 {
@@ -397,12 +411,8 @@ store_bus_publish_batch(store_bus *bus, store_bus_msg *msgs, size_t n)
 
 	if (bus == NULL || (msgs == NULL && n > 0))
 		return STORE_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		msgs[i].acked = 0;
-		if (!bus_subject_ok(msgs[i].subject) || !event_id_ok(msgs[i].event_id) ||
-		    msgs[i].data == NULL)
-			return STORE_EINVAL;
-	}
+	if (!msgs_ok(msgs, n))
+		return STORE_EINVAL;
 	if (n == 0)
 		return STORE_OK;
 	if (!bus_connected(bus))
@@ -823,12 +833,8 @@ store_bus_publish_send(store_bus_publisher *p, store_bus_msg *msgs, size_t n,
 		*out = NULL;
 	if (p == NULL || out == NULL || (msgs == NULL && n > 0))
 		return STORE_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		msgs[i].acked = 0;
-		if (!bus_subject_ok(msgs[i].subject) || !event_id_ok(msgs[i].event_id) ||
-		    msgs[i].data == NULL)
-			return STORE_EINVAL;
-	}
+	if (!msgs_ok(msgs, n))
+		return STORE_EINVAL;
 	if ((sent = calloc(1, sizeof *sent)) == NULL)
 		return STORE_ENOMEM;
 	sent->p = p;
