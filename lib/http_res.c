@@ -88,6 +88,19 @@ store_res_from_err(store_res *res, const store_req *req, store_err e)
 }
 
 void
+store_res_free(store_res *res)
+{
+	free(res->content_type);
+	free(res->body);
+	free(res->set_cookie);
+	for (size_t i = 0; i < res->nheaders; i++) {
+		free(res->headers[i].name);
+		free(res->headers[i].value);
+	}
+	memset(res, 0, sizeof *res);
+}
+
+void
 store_res_header(store_res *res, const char *name, const char *value)
 {
 	if (res->nheaders >= STORE_RES_HEADERS)

@@ -134,18 +134,6 @@ reason(int status)
 	}
 }
 
-static void
-res_free(store_res *res)
-{
-	free(res->content_type);
-	free(res->body);
-	free(res->set_cookie);
-	for (size_t i = 0; i < res->nheaders; i++) {
-		free(res->headers[i].name);
-		free(res->headers[i].value);
-	}
-}
-
 static bool
 has_header(const store_res *res, const char *name)
 {
@@ -472,7 +460,7 @@ send:
 	                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	json_decref(req.input);
 	free(body);
-	res_free(&res);
+	store_res_free(&res);
 }
 
 void

@@ -133,6 +133,8 @@ void store_res_body(store_res *res, int status, const char *content_type,
  * EAUTH 401, EFORBIDDEN 403, ECONFLICT 409, ETOOBIG 413, EUNAVAIL 503,
  * anything else 500 `Something went wrong` (logged with the request id). */
 void store_res_from_err(store_res *res, const store_req *req, store_err e);
+/* Frees what res holds (body, headers, cookie) and clears it for reuse. */
+void store_res_free(store_res *res);
 /* Adds a header (copied); at most STORE_RES_HEADERS. */
 void store_res_header(store_res *res, const char *name, const char *value);
 /* Sets the session cookie to token, or clears it when token is NULL. */

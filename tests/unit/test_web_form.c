@@ -53,19 +53,6 @@ static const web_field fields[] = { { "name", 100, 0 } };
 static const web_form_def def = { fields, 1, false, "There is no such thing.", save, saved,
                                   render };
 
-static void
-res_clear(store_res *res)
-{
-	free(res->content_type);
-	free(res->body);
-	free(res->set_cookie);
-	for (size_t i = 0; i < res->nheaders; i++) {
-		free(res->headers[i].name);
-		free(res->headers[i].value);
-	}
-	memset(res, 0, sizeof *res);
-}
-
 static const char *
 header(const store_res *res, const char *name)
 {
@@ -124,7 +111,7 @@ main(void)
 	CHECK(res.body != NULL && strstr(res.body, "Name is &lt;too&gt; long") != NULL &&
 	      strstr(res.body, "Other &amp; wrong") != NULL,
 	      "the form shown again lists each error, escaped");
-	res_clear(&res);
+	store_res_free(&res);
 
 	api_status = 201;
 	api_body = "{\"id\":\"65a000000000000000000001\"}";
@@ -132,7 +119,7 @@ main(void)
 	CHECK(saves == 1 && res.status == 303 && header(&res, "Location") != NULL &&
 	      strcmp(header(&res, "Location"), "/things/65a000000000000000000001") == 0,
 	      "a save that worked redirects (303) where saved says");
-	res_clear(&res);
+	store_res_free(&res);
 
 	api_status = 400;
 	api_body = "{\"errors\":[{\"message\":\"Name <taken>\",\"field\":\"name\"}]}";
@@ -141,7 +128,7 @@ main(void)
 	      strstr(res.body, "Name &lt;taken&gt;") != NULL &&
 	      strstr(res.body, "value=\"Lamp\"") != NULL,
 	      "a save the API refused shows the form again with its messages");
-	res_clear(&res);
+	store_res_free(&res);
 
 	api_status = 500;
 	api_body = NULL;
@@ -149,18 +136,18 @@ main(void)
 	CHECK(saves == 3 && res.status == 502 && res.body != NULL &&
 	      strstr(res.body, "Something went wrong") != NULL,
 	      "a save that failed answers the error page (502)");
-	res_clear(&res);
+	store_res_free(&res);
 
 	api_status = 0;
 	post(&res, NULL, "{\"name\":\"Lamp\"}", NULL);
 	CHECK(saves == 4 && res.status == 502, "no answer from the API: the error page (502)");
-	res_clear(&res);
+	store_res_free(&res);
 
 	post(&res, "../../etc", "{\"name\":\"Lamp\"}", NULL);
 	CHECK(saves == 4 && res.status == 404 && res.body != NULL &&
 	      strstr(res.body, "There is no such thing.") != NULL,
 	      "a route :id that is not an id is 404 before any save");
-	res_clear(&res);
+	store_res_free(&res);
 
 	/* What a request owns is freed by web_end, the last first; past its
 	 * bound web_own frees at once and says so. */
@@ -178,6 +165,6 @@ main(void)
 	web_end(&c);
 	CHECK(freed == WEB_OWNED_MAX + 1 && c.nowned == 0,
 	      "web_end frees everything the request owned");
-	res_clear(&res);
+	store_res_free(&res);
 	return CHECK_DONE();
 }
