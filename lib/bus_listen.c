@@ -40,6 +40,7 @@
 
 #include "store/log.h"
 #include "store/metrics.h"
+#include "store/time.h"
 
 #define LISTENERS_MAX     64
 #define FETCH_BATCH       256      /* messages per fetch, and per transaction */
@@ -444,29 +445,20 @@ struct run_ctx {
 	store_err failed_e;           /* out: and its answer */
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
 /* Re-runnable (store_db_txn runs it again after a transient failure):
  * every run starts from scratch. */
 static store_err
 run_tx(store_db *db, void *arg)
 {
 	struct run_ctx *c = arg;
-	long long until = mono_ms() + BATCH_TXN_MS;
+	long long until = store_time_mono_ms() + BATCH_TXN_MS;
 	store_err e;
 
 	(void)db;
 	c->end = c->from;
 	c->failed = SIZE_MAX;
 	for (size_t i = c->from; i < c->to; i++) {
-		if (i > c->from && mono_ms() >= until)
+		if (i > c->from && store_time_mono_ms() >= until)
 			return STORE_OK;        /* long enough: commit, go on after */
 		c->end = i + 1;
 		if (!lmsg_handled(&c->m[i]))
