@@ -33,6 +33,8 @@ void catalog_buf_add(struct catalog_buf *b, const char *s, size_t n);
 void catalog_buf_str(struct catalog_buf *b, const char *s);
 void catalog_buf_free(struct catalog_buf *b);
 
+#define CATALOG_NUMBER_MAX 64   /* length of a stored number we convert */
+
 /* The raw text of a member's value in a stored document; s NULL when the
  * member is absent. Points into the document. */
 struct catalog_span {
@@ -40,8 +42,8 @@ struct catalog_span {
 	size_t n;
 };
 
-/* Finds the values of keys[] among the top-level members of the JSON
- * object text (len bytes) into vals[]. false when the text is not one
+/* catalog_scan.c: finds the values of keys[] among the top-level members
+ * of the JSON object text (len bytes) into vals[]. false when the text is not one
  * object json_loadb would load, or holds a string jansson would write
  * back differently: then only the parse/encode path gives the answer. */
 bool catalog_members(const char *text, size_t len, const char *const *keys,
