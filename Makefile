@@ -22,9 +22,16 @@ SANFLAGS =
 OPT      = -O2
 endif
 
-PKGS     = libmongoc-1.0 jansson libjwt hiredis libnats libsodium libcurl sqlite3
+# libstore's libraries. MongoDB's driver is not among them: the MongoDB
+# backend is a module (lib/modules/db_mongo.c -> BUILD/lib/store/db_mongo.so),
+# loaded only for a mongodb:// url, so a store on the embedded default never
+# maps libmongoc and what it pulls in.
+PKGS     = jansson libjwt hiredis libnats libsodium libcurl sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MONGO_PKGS   = libmongoc-1.0 jansson
+MONGO_CFLAGS := $(shell pkg-config --cflags $(MONGO_PKGS) 2>/dev/null)
+MONGO_LIBS   := $(shell pkg-config --libs $(MONGO_PKGS) 2>/dev/null)
 
 CC      ?= cc
 LD      ?= ld
@@ -32,11 +39,19 @@ OBJCOPY ?= objcopy
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
            -ffunction-sections -fdata-sections -Ilib $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lfcgi -pthread -lm
-LDFLAGS += $(SANFLAGS) -Wl,--gc-sections
+# --as-needed: a program records only the libraries it calls, so one that
+# takes no card payment (libstore's pay member unused) does not load libcurl.
+LDFLAGS += $(SANFLAGS) -Wl,--gc-sections -Wl,--as-needed
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBSTORE := $(BUILD)/libstore.a
+# The archive's two members: payments (the only user of libcurl) and the rest.
+PAY_SRC  := lib/pay.c lib/pay_sandbox.c lib/pay_stripe.c lib/payments.c
+PAY_OBJ  := $(PAY_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ := $(filter-out $(PAY_OBJ),$(LIB_OBJ))
+# The backends built as modules, loaded by lib/db_module.c.
+MODULES  := $(BUILD)/lib/store/db_mongo.so
 
 # Programs with more than one file live in a folder of their own, built
 # apart from libstore (which holds only the shared code): the web front in
@@ -61,7 +76,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH     := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps run test test-plain test-san bench install clean fuzz fuzz-build
-all: $(LIBSTORE) $(PROGRAMS) $(UNIT) $(BENCH)
+all: $(LIBSTORE) $(MODULES) $(PROGRAMS) $(UNIT) $(BENCH)
 
 deps:
 	@bin/store-deps
@@ -71,14 +86,26 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # libstore exports only its API, the store_ names: its files are linked into
-# one object whose other globals (the modules' private helpers shared
-# between their files) become local.
-$(LIBSTORE): $(LIB_OBJ)
+# two objects (the payments and the rest, which calls none of theirs) whose
+# other globals (the modules' private helpers shared between their files)
+# become local. A program pulls the payments member only if it calls it.
+$(LIBSTORE): $(CORE_OBJ) $(PAY_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(LD) -r -o $(BUILD)/libstore.o $^
+	$(LD) -r -o $(BUILD)/libstore.o $(CORE_OBJ)
+	$(LD) -r -o $(BUILD)/libstore-pay.o $(PAY_OBJ)
 	$(OBJCOPY) --wildcard --keep-global-symbol='store_*' $(BUILD)/libstore.o
-	$(AR) rcs $@ $(BUILD)/libstore.o
+	$(OBJCOPY) --wildcard --keep-global-symbol='store_*' $(BUILD)/libstore-pay.o
+	$(AR) rcs $@ $(BUILD)/libstore.o $(BUILD)/libstore-pay.o
+
+# A module exports only its entry point (hidden visibility) and links
+# against no libstore symbol (-z defs, checked where no sanitizer runtime
+# stands in for the program's symbols).
+$(BUILD)/lib/modules/%.o: CFLAGS += -fPIC -fvisibility=hidden $(MONGO_CFLAGS)
+$(BUILD)/lib/store/db_%.so: $(BUILD)/lib/modules/db_%.o
+	@mkdir -p $(@D)
+	$(CC) -shared $(SANFLAGS) $(if $(SANFLAGS),,-Wl,-z,defs) -Wl,--as-needed \
+	  -o $@ $< $(MONGO_LIBS) -pthread
 
 $(BUILD)/bin/%: $(BUILD)/cgi/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
@@ -131,12 +158,14 @@ bench: deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/store \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/store \
+	  $(DESTDIR)$(PREFIX)/include/store \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(SERVERS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBSTORE) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/store/
 	install -m 644 lib/store/*.h $(DESTDIR)$(PREFIX)/include/store/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' \
 	  -e 's|@REQUIRES@|$(PKGS)|' lib/libstore.pc.in \
@@ -194,7 +223,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_APP) $(FUZZ_LIB)
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/*/*/*.d) \
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/lib/modules/*.d) $(wildcard $(BUILD)/*/*.d) $(wildcard $(BUILD)/*/*/*.d) \
          $(wildcard $(BUILD)/tests/unit/*.d) \
          $(wildcard $(BUILD)/tests/bench/*.d) $(wildcard $(FUZZ_BUILD)/*.d) \
          $(wildcard $(FUZZ_BUILD)/lib/*.d) $(wildcard $(FUZZ_BUILD)/*/*/*.d)

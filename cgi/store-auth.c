@@ -26,6 +26,8 @@ static const char usage[] =
 	"\n"
 	"environment:\n"
 	"  STORE_DB              users database: sqlite:PATH or mongodb://... (required)\n"
+	"  STORE_MODULE_DIR      folder of db_mongo.so, loaded for a mongodb:// url\n"
+	"                        (lib/store beside the program's folder)\n"
 	"  STORE_LISTEN          unix socket path or host:port (required)\n"
 	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
 	"  STORE_THREADS         worker threads (4)\n"

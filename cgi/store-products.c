@@ -31,6 +31,8 @@ static const char usage[] =
 	"\n"
 	"environment:\n"
 	"  STORE_DB              catalog database: sqlite:PATH or mongodb://... (required)\n"
+	"  STORE_MODULE_DIR      folder of db_mongo.so, loaded for a mongodb:// url\n"
+	"                        (lib/store beside the program's folder)\n"
 	"  STORE_LISTEN          unix socket path or host:port (required)\n"
 	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
 	"  NATS_URL              NATS server with JetStream (nats://127.0.0.1:4222)\n"

@@ -22,6 +22,8 @@ static const char usage[] =
 	"\n"
 	"environment:\n"
 	"  STORE_DB              catalog database, as store-products (required)\n"
+	"  STORE_MODULE_DIR      folder of db_mongo.so, loaded for a mongodb:// url\n"
+	"                        (lib/store beside the program's folder)\n"
 	"  NATS_URL              NATS server with JetStream (nats://127.0.0.1:4222)\n"
 	"  STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS, STORE_MAX_DELIVER,\n"
 	"  STORE_NAK_DELAY_MS, STORE_LOG_LEVEL: see store(7)\n"

@@ -344,7 +344,7 @@ backend_for(const char *url, char *err, size_t errlen)
 		return &db_sqlite_ops;
 	if (strncmp(url, "mongodb://", 10) == 0 ||
 	    strncmp(url, "mongodb+srv://", 14) == 0)
-		return &db_mongo_ops;
+		return db_module_load("mongo", err, errlen);
 	n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                "0123456789+.-");
 	if (n > 0 && n <= 32 && url[n] == ':')

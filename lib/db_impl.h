@@ -1,5 +1,5 @@
 /* db_impl.h - private: what db.c shares with the backends (db_sqlite.c,
- * db_mongo.c).
+ * linked in; modules/db_mongo.c, a module loaded by db_module.c).
  *
  * db.c checks every argument (collection declared, field names, scalar
  * filter values, document keys) before calling a backend, resolves the
@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "store/db.h"
+#include "store/log.h"
 
 #define DB_NAME_MAX    64        /* collection name length */
 #define DB_FIELD_MAX   128       /* field name length */
@@ -104,7 +105,35 @@ struct store_db {
 };
 
 extern const struct db_ops db_sqlite_ops;
-extern const struct db_ops db_mongo_ops;
+
+/* What db.c lends a backend built as a module: the module links against no
+ * libstore symbol (the programs export none), so it reaches these through
+ * the table db_module_load hands to its entry point. */
+struct db_host {
+	struct db_thread *(*thread_get)(store_db *db);
+	store_err (*fail)(store_db *db, store_err e, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	void (*mark_transient)(store_db *db);
+	const char *(*unique_field)(const struct db_coll *c, const char *name,
+	                            size_t len);
+	const char *(*errmsg)(store_db *db);
+	void (*log)(store_log_level lvl, const char *req_id,
+	            const char *event_id, const char *fmt, ...)
+		__attribute__((format(printf, 4, 5)));
+};
+
+/* A module's one exported symbol, DB_MODULE_ENTRY: called once, returns
+ * its backend (NULL when it cannot start). host outlives the module. */
+typedef const struct db_ops *db_module_entry(const struct db_host *host);
+#define DB_MODULE_ENTRY "store_db_module"
+
+/* The backend of module name ("mongo": DIR/db_mongo.so), loaded on first
+ * use and kept for the process's life. DIR is $STORE_MODULE_DIR, else
+ * lib/store beside the program's folder (PREFIX/sbin/x and PREFIX/bin/x
+ * load PREFIX/lib/store/; build/bin/x loads build/lib/store/). NULL with a
+ * message in err when it cannot be loaded. */
+const struct db_ops *db_module_load(const char *name, char *err,
+                                    size_t errlen);
 
 /* The calling thread's state, made on first use; NULL when out of memory. */
 struct db_thread *db_thread_get(store_db *db);

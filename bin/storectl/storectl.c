@@ -66,6 +66,8 @@ static const char overview_tail[] =
 	"  STORE_DB, STORE_PAYMENTS, STRIPE_KEY, STRIPE_API_BASE, STORE_CURRENCY,\n"
 	"  STRIPE_CONNECT_TIMEOUT_MS, STRIPE_TIMEOUT_MS   card-charge (STORE_DB: the\n"
 	"                        payments database, for the sandbox); health\n"
+	"  STORE_MODULE_DIR      folder of db_mongo.so, for a mongodb:// STORE_DB\n"
+	"                        (lib/store beside storectl's folder)\n"
 	"  STORE_URL, STORE_SEED_PASSWORD   seed\n"
 	"\n"
 	"exit status:\n"

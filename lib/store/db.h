@@ -6,7 +6,10 @@
  * store_db_open:
  *   sqlite:PATH           embedded default (one file, WAL, busy timeout)
  *   mongodb://...         MongoDB through mongo-c-driver (a replica set for
- *                         transactions); the database is the URI's path
+ *                         transactions); the database is the URI's path.
+ *                         A module (db_mongo.so) loaded on first use from
+ *                         $STORE_MODULE_DIR, else lib/store beside the
+ *                         program's folder; without it, STORE_ECONFIG
  *
  * Threads: a store_db is shared by all threads of a process. Each thread
  * uses its own backend connection internally. Calls made inside the

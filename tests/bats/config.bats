@@ -65,3 +65,19 @@ programs() {
 	run "${base[@]}" STORE_DB="postgres://x" "$STORE_BUILD/bin/store-auth"
 	[[ $status == 78 && $output == *postgres* ]]
 }
+
+@test "a mongodb STORE_DB loads the MongoDB module; without it the program names it and exits 78" {
+	local base=(env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/a.sock"
+		JWT_KEY=0123456789abcdef0123456789abcdef)
+	mkdir -p "$BATS_TEST_TMPDIR/empty"
+	run "${base[@]}" STORE_MODULE_DIR="$BATS_TEST_TMPDIR/empty" \
+		STORE_DB="mongodb://127.0.0.1:1/shop?serverSelectionTimeoutMS=200" "$STORE_BUILD/bin/store-auth"
+	[[ $status == 78 ]] || { echo "exited $status: $output" >&2; return 1; }
+	[[ $output == *"db_mongo.so"* && $output == *STORE_MODULE_DIR* ]]
+	# The default folder (lib/store beside the program's bin) holds it: the
+	# program gets as far as the server, which does not answer.
+	run "${base[@]}" STORE_DB="mongodb://127.0.0.1:1/shop?serverSelectionTimeoutMS=200&connectTimeoutMS=200" \
+		"$STORE_BUILD/bin/store-auth"
+	[[ $status != 0 && $status != 78 ]] || { echo "exited $status: $output" >&2; return 1; }
+	[[ $output == *"cannot reach mongodb database 'shop'"* ]]
+}

@@ -21,6 +21,21 @@ setup_file() {
 	[[ -x $PREFIX/bin/storectl && -x $PREFIX/bin/store-run && -x $PREFIX/bin/store-nginx-conf ]]
 }
 
+@test "make install puts the MongoDB module where the installed programs load it from" {
+	[[ -f $PREFIX/lib/store/db_mongo.so ]]
+	# The installed program finds it beside its own folder (PREFIX/lib/store)
+	# and gets as far as the server, which does not answer.
+	run env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/a.sock" \
+		JWT_KEY=0123456789abcdef0123456789abcdef \
+		STORE_DB="mongodb://127.0.0.1:1/shop?serverSelectionTimeoutMS=200&connectTimeoutMS=200" \
+		"$PREFIX/sbin/store-auth"
+	[[ $output == *"cannot reach mongodb database 'shop'"* ]] || { echo "exited $status: $output" >&2; return 1; }
+	# Its one exported symbol is its entry point.
+	run nm -D --defined-only "$PREFIX/lib/store/db_mongo.so"
+	[[ $status == 0 && $(awk 'NF == 3 { print $3 }' <<<"$output") == store_db_module ]] || {
+		echo "$output" >&2; return 1; }
+}
+
 @test "make install puts every man page in its section" {
 	[[ -f $PREFIX/share/man/man1/storectl.1 ]]
 	[[ -f $PREFIX/share/man/man3/libstore.3 ]]

@@ -391,3 +391,20 @@ signup_with() {
 	[[ $status == 78 ]]
 	[[ $output == *"'$build/bin/store-web' is missing: run make (service 'web')"* ]]
 }
+
+@test "on the embedded default no process maps libmongoc, and only the programs that charge cards map libcurl" {
+	store_start auth,products,payments
+	local name pid maps n=0
+	for name in auth products productsd payments paymentsd; do
+		pid=$(<"$STORE_VAR/run/$name.pid")
+		maps=$(<"/proc/$pid/maps")
+		[[ $maps == *libsqlite3* ]] || { echo "$name: not the program ($pid)" >&2; return 1; }
+		[[ $maps != *libmongoc* && $maps != *libbson* ]] || { echo "$name maps libmongoc" >&2; return 1; }
+		case $name in
+		payments*) [[ $maps == *libcurl* ]] || { echo "$name lacks libcurl" >&2; return 1; } ;;
+		*) [[ $maps != *libcurl* ]] || { echo "$name maps libcurl" >&2; return 1; } ;;
+		esac
+		n=$((n + 1))
+	done
+	((n == 5))
+}

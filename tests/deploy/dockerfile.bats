@@ -86,8 +86,8 @@ stage_packages() {
 	need objdump dpkg-query
 	[ -x "$STORE_BUILD/bin/store-auth" ] || { echo "no build in $STORE_BUILD (make)"; return 1; }
 	have=$(stage_packages store)
-	for bin in "$STORE_BUILD"/bin/*; do
-		[ -f "$bin" ] && [ -x "$bin" ] || continue
+	for bin in "$STORE_BUILD"/bin/* "$STORE_BUILD"/lib/store/*.so; do
+		[ -f "$bin" ] || continue
 		for lib in $(objdump -p "$bin" | awk '/NEEDED/ { print $2 }'); do
 			path=$(ldd "$bin" | awk -v l="$lib" '$1 == l { print $3 }')
 			[ -n "$path" ] || { echo "$bin: $lib not found"; return 1; }
@@ -98,6 +98,10 @@ stage_packages() {
 			grep -qx "$pkg" <<<"$have" || { echo "${bin##*/} links $lib of $pkg, which the store image does not install"; return 1; }
 		done
 	done
+	# The backend modules are in the image where the programs look for them
+	# (lib/store beside their sbin).
+	grep -qx 'COPY --from=build /out/usr/local/lib/store/ /usr/local/lib/store/' \
+		"$STORE_ROOT/compose/Dockerfile"
 	# And what the scripts of the image run.
 	for p in libfcgi-bin tini ca-certificates; do grep -qx "$p" <<<"$have"; done
 }

@@ -943,6 +943,16 @@ test_open_errors(void)
 	                  sizeof err);
 	CHECK(e == STORE_EINVAL && strstr(err, "'e-mail'"),
 	      "open: a bad unique field name is EINVAL (%s)", err);
+	/* Before any mongodb url: a loaded module is kept for the process. */
+	setenv("STORE_MODULE_DIR", "/nonexistent-dir", 1);
+	e = store_db_open("mongodb://127.0.0.1:1/shop", schema, NSCHEMA, &db,
+	                  err, sizeof err);
+	CHECK(e == STORE_ECONFIG && db == NULL &&
+	      strstr(err, "/nonexistent-dir/db_mongo.so") &&
+	      strstr(err, "STORE_MODULE_DIR"),
+	      "open: a mongodb url without its module is ECONFIG naming the "
+	      "module (%s)", err);
+	unsetenv("STORE_MODULE_DIR");
 	e = store_db_open("mongodb://user:s3cret@", schema, NSCHEMA, &db, err,
 	                  sizeof err);
 	CHECK(e == STORE_ECONFIG && !strstr(err, "s3cret"),

@@ -1,4 +1,6 @@
-/* db_mongo.c - the MongoDB backend: a mongoc client pool shared by all
+/* modules/db_mongo.c - the MongoDB backend, built as a module (db_mongo.so,
+ * loaded by db_module.c for a mongodb:// url) so that only a store on
+ * MongoDB maps libmongoc:  a mongoc client pool shared by all
  * threads, one MongoDB collection per store collection in the URI's
  * database ("store" when the URI names none). A document is stored with
  * its id as an ObjectId "_id" and its "version"; the other members are
@@ -13,7 +15,6 @@
 #include <string.h>
 #include <mongoc/mongoc.h>
 
-#include "store/log.h"
 
 #define MG_COMMIT_TRIES 3
 #define MG_DEFAULT_DB   "store"
@@ -39,6 +40,10 @@ struct mg_use {
 
 static pthread_once_t mg_once = PTHREAD_ONCE_INIT;
 
+/* db.c's helpers, handed to store_db_module; the module links against no
+ * libstore symbol. */
+static const struct db_host *host;
+
 /* mongoc logs to stdout/stderr by default: keep its warnings, at debug
  * level, in the JSON log. */
 static void
@@ -46,7 +51,8 @@ mg_log(mongoc_log_level_t lvl, const char *domain, const char *msg, void *ud)
 {
 	(void)ud;
 	if (lvl <= MONGOC_LOG_LEVEL_WARNING)
-		store_debug("mongoc %s: %s", domain, msg);
+		host->log(STORE_LOG_DEBUG, NULL, NULL, "mongoc %s: %s", domain,
+		          msg);
 }
 
 static void
@@ -100,7 +106,7 @@ mg_labels(store_db *db, const bson_t *reply)
 {
 	if (reply != NULL &&
 	    mongoc_error_has_label(reply, "TransientTransactionError"))
-		db_mark_transient(db);
+		host->mark_transient(db);
 }
 
 /* Maps a failed driver call to an error, records its message and marks the
@@ -110,8 +116,8 @@ mg_fail(store_db *db, const bson_error_t *err, const bson_t *reply,
         const char *coll)
 {
 	mg_labels(db, reply);
-	return db_fail(db, mg_map(err), "mongodb error '%s' on '%s'",
-	               err->message, coll);
+	return host->fail(db, mg_map(err), "mongodb error '%s' on '%s'",
+	                  err->message, coll);
 }
 
 /* After a duplicate key error: which field. Our indexes are named
@@ -130,14 +136,14 @@ mg_duplicate(store_db *db, const struct db_coll *c, const bson_error_t *err,
 		if (len == 4 && strncmp(p, "_id_", 4) == 0)
 			name = "id";
 		else if (len > 2 && strncmp(p, "u_", 2) == 0)
-			name = db_unique_field(c, p + 2, len - 2);
+			name = host->unique_field(c, p + 2, len - 2);
 	}
 	if (name == NULL)
 		name = c->nunique > 0 ? c->unique[0] : "id";
 	if (field != NULL)
 		*field = name;
-	return db_fail(db, STORE_EDUPLICATE, "'%s' of '%s' is taken", name,
-	               c->name);
+	return host->fail(db, STORE_EDUPLICATE, "'%s' of '%s' is taken", name,
+	                  c->name);
 }
 
 /* ---- json <-> bson ------------------------------------------------------- */
@@ -283,15 +289,15 @@ mg_to_doc(store_db *db, const char *coll, const bson_t *b, json_t **out)
 	store_err e = STORE_ENOMEM;
 
 	if (!bson_iter_init(&it, b) || (all = mg_json_doc(&it, false, 0)) == NULL) {
-		e = db_fail(db, STORE_ENOMEM, "cannot convert a document of '%s'",
-		            coll);
+		e = host->fail(db, STORE_ENOMEM, "cannot convert a document of '%s'",
+		               coll);
 		goto out;
 	}
 	id = json_object_get(all, "_id");
 	ver = json_object_get(all, "version");
 	if (!json_is_string(id) || !json_is_integer(ver)) {
-		e = db_fail(db, STORE_EIO, "a document of '%s' lacks an object id "
-		            "or version", coll);
+		e = host->fail(db, STORE_EIO, "a document of '%s' lacks an object id "
+		               "or version", coll);
 		goto out;
 	}
 	doc = json_object();
@@ -351,7 +357,7 @@ static store_err
 mg_acquire(store_db *db, struct mg_use *u)
 {
 	struct mg_db *m = db->impl;
-	struct db_thread *t = db_thread_get(db);
+	struct db_thread *t = host->thread_get(db);
 	struct mg_conn *k = t != NULL ? t->conn : NULL;
 
 	if (t != NULL && t->depth > 0 && k != NULL && k->cs != NULL) {
@@ -364,8 +370,8 @@ mg_acquire(store_db *db, struct mg_use *u)
 	u->cs = NULL;
 	u->pooled = true;
 	if (u->client == NULL)
-		return db_fail(db, STORE_EUNAVAIL, "no mongodb client free in "
-		               "the pool");
+		return host->fail(db, STORE_EUNAVAIL, "no mongodb client free in "
+		                  "the pool");
 	return STORE_OK;
 }
 
@@ -666,9 +672,9 @@ mg_write(store_db *db, const struct db_coll *c, int kind, const char *id,
 	if (ok && kind != 'd')
 		ok = mg_members(&body, doc, 1, true);
 	if (!ok || body.len > DB_DOC_MAX) {
-		e = db_fail(db, ok ? STORE_ETOOBIG : STORE_EINVAL, "cannot store "
-		            "a document of '%s' in bson (too big or too deep)",
-		            c->name);
+		e = host->fail(db, ok ? STORE_ETOOBIG : STORE_EINVAL, "cannot store "
+		               "a document of '%s' in bson (too big or too deep)",
+		               c->name);
 		goto out;
 	}
 	e = mg_acquire(db, &u);
@@ -757,8 +763,8 @@ mg_ping(store_db *db)
 
 	bson_init(&reply);
 	if (client == NULL) {
-		e = db_fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
-		            "pool");
+		e = host->fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
+		               "pool");
 		goto out;
 	}
 	BSON_APPEND_INT32(&cmd, "ping", 1);
@@ -815,8 +821,8 @@ mg_begin(store_db *db, struct db_thread *t)
 	}
 	k->client = mongoc_client_pool_pop(m->pool);
 	if (k->client == NULL) {
-		e = db_fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
-		            "pool");
+		e = host->fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
+		               "pool");
 		goto out;
 	}
 	k->cs = mongoc_client_start_session(k->client, NULL, &err);
@@ -1027,14 +1033,14 @@ mg_open(store_db *db, const char *url, char *err, size_t errlen)
 	mongoc_client_pool_set_appname(m->pool, "store");
 	e = mg_ping(db);
 	if (e == STORE_OK && (client = mongoc_client_pool_pop(m->pool)) == NULL)
-		e = db_fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
-		            "pool");
+		e = host->fail(db, STORE_EUNAVAIL, "no mongodb client free in the "
+		               "pool");
 	for (size_t i = 0; e == STORE_OK && i < db->ncolls; i++)
 		e = mg_create(db, client, &db->colls[i]);
 	if (e != STORE_OK) {
 		snprintf(what, sizeof what, "cannot %s mongodb database '%s'",
 		         e == STORE_EUNAVAIL ? "reach" : "set up", m->dbname);
-		mg_open_error(err, errlen, uri, what, store_db_errmsg(db));
+		mg_open_error(err, errlen, uri, what, host->errmsg(db));
 	}
 out:
 	if (client != NULL)
@@ -1057,7 +1063,7 @@ mg_close(store_db *db)
 	db->impl = NULL;
 }
 
-const struct db_ops db_mongo_ops = {
+static const struct db_ops mg_ops = {
 	.name = "mongodb",
 	.open = mg_open,
 	.close = mg_close,
@@ -1074,3 +1080,12 @@ const struct db_ops db_mongo_ops = {
 	.commit = mg_commit,
 	.rollback = mg_rollback,
 };
+
+/* The module's entry point (DB_MODULE_ENTRY, db_impl.h): its one exported
+ * symbol. */
+__attribute__((visibility("default"))) const struct db_ops *
+store_db_module(const struct db_host *h)
+{
+	host = h;
+	return &mg_ops;
+}
