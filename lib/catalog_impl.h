@@ -44,8 +44,9 @@ struct catalog_span {
 
 /* catalog_scan.c: finds the values of keys[] among the top-level members
  * of the JSON object text (len bytes) into vals[]. false when the text is not one
- * object json_loadb would load, or holds a string jansson would write
- * back differently: then only the parse/encode path gives the answer. */
+ * object json_loadb would load, holds a string jansson would write
+ * back differently, or nkeys is over 16: then only the parse/encode path
+ * gives the answer. */
 bool catalog_members(const char *text, size_t len, const char *const *keys,
                      size_t nkeys, struct catalog_span *vals);
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,10 @@
 
 #define SCAN_DEPTH 64   /* nesting checked in a stored document */
 
+#define SCAN_KEYS  16   /* keys looked for in the top object */
+
+/* The scanner's state. The hot loops copy p into a local: through s, a
+ * char read may alias s->p and would force it back to memory each byte. */
 struct scan {
 	const char *p, *end;
 	bool canon;     /* every string is as jansson writes it */
@@ -21,9 +26,11 @@ struct scan {
 static void
 skip_ws(struct scan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-	                         *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	const char *p = s->p, *end = s->end;
+
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	s->p = p;
 }
 
 /* One UTF-8 character of at least two bytes at s->p, as jansson accepts
@@ -61,6 +68,22 @@ scan_utf8(struct scan *s)
 	return true;
 }
 
+/* Whether the 8 bytes at p are all printable ASCII other than '"' and
+ * '\\' (each test below is nonzero when some byte is: below 0x20, equal
+ * to '"', equal to '\\', at or above 0x80). */
+static bool
+plain8(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+	uint64_t x, q, b;
+
+	memcpy(&x, p, sizeof x);
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+	        x) & high ? false : true;
+}
+
 /* A string at s->p ('"'). Clears s->canon at an escape jansson would not
  * write (it writes \" \\ \b \f \n \r \t and \u00XX, upper case, for the
  * other control characters) and at \u0000. */
@@ -69,7 +92,20 @@ scan_string(struct scan *s)
 {
 	s->p++;
 	while (s->p < s->end) {
-		unsigned char ch = (unsigned char)*s->p;
+		const char *p = s->p, *end = s->end;
+		unsigned char ch;
+
+		/* The common case first: a run of printable ASCII, eight bytes
+		 * at a time while they last. */
+		while (end - p >= 8 && plain8(p))
+			p += 8;
+		while (p < end && (ch = (unsigned char)*p) >= 0x20 && ch < 0x80 &&
+		       ch != '"' && ch != '\\')
+			p++;
+		s->p = p;
+		if (p >= end)
+			break;
+		ch = (unsigned char)*p;
 
 		if (ch == '"') {
 			s->p++;
@@ -80,10 +116,6 @@ scan_string(struct scan *s)
 		if (ch >= 0x80) {
 			if (!scan_utf8(s))
 				return false;
-			continue;
-		}
-		if (ch != '\\') {
-			s->p++;
 			continue;
 		}
 		if (s->end - s->p < 2)
@@ -123,58 +155,70 @@ scan_string(struct scan *s)
 	return false;
 }
 
+/* A run of digits from p; returns where it ends. */
+static const char *
+skip_digits(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
 /* A number at s->p in JSON's grammar that jansson loads: an integer in
- * long long's range, a real that does not overflow. */
+ * long long's range, a real that does not overflow. Only what could be out
+ * of range is converted: an integer of at most 18 digits fits, and so does
+ * a real with no exponent (at most CATALOG_NUMBER_MAX digits). */
 static bool
 scan_number(struct scan *s)
 {
-	const char *start = s->p;
-	char tmp[CATALOG_NUMBER_MAX + 1], *end;
-	bool integer = true;
+	const char *start = s->p, *p = s->p, *end = s->end, *digits;
+	char tmp[CATALOG_NUMBER_MAX + 1], *stop;
+	bool integer = true, exponent = false;
 	size_t n;
 
-	if (s->p < s->end && *s->p == '-')
-		s->p++;
-	if (s->p >= s->end)
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end)
 		return false;
-	if (*s->p == '0') {
-		s->p++;
-	} else if (*s->p >= '1' && *s->p <= '9') {
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
-	} else {
+	digits = p;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		p = skip_digits(p, end);
+	else
 		return false;
-	}
-	if (s->p < s->end && *s->p == '.') {
+	if (p < end && *p == '.') {
 		integer = false;
-		s->p++;
-		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
 			return false;
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
+		p = skip_digits(p, end);
 	}
-	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+	if (p < end && (*p == 'e' || *p == 'E')) {
 		integer = false;
-		s->p++;
-		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-			s->p++;
-		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+		exponent = true;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
 			return false;
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
+		p = skip_digits(p, end);
 	}
-	n = (size_t)(s->p - start);
+	s->p = p;
+	n = (size_t)(p - start);
 	if (n > CATALOG_NUMBER_MAX)
 		return false;   /* left to jansson */
+	if (integer ? p - digits <= 18 : !exponent)
+		return true;
 	memcpy(tmp, start, n);
 	tmp[n] = '\0';
 	errno = 0;
 	if (integer) {
-		(void)strtoll(tmp, &end, 10);
+		(void)strtoll(tmp, &stop, 10);
 		return errno != ERANGE;
 	}
 	{
-		double v = strtod(tmp, &end);
+		double v = strtod(tmp, &stop);
 
 		return !(isinf(v) && errno == ERANGE);
 	}
@@ -198,7 +242,7 @@ static bool scan_value(struct scan *s, int depth);
  * as in jansson). */
 static bool
 scan_container(struct scan *s, int depth, const char *const *keys,
-               size_t nkeys, struct catalog_span *vals)
+               const size_t *klen, size_t nkeys, struct catalog_span *vals)
 {
 	char close = *s->p == '{' ? '}' : ']';
 	bool object = close == '}';
@@ -232,10 +276,10 @@ scan_container(struct scan *s, int depth, const char *const *keys,
 		if (!scan_value(s, depth + 1))
 			return false;
 		for (size_t i = 0; vals != NULL && i < nkeys; i++)
-			if (keys[i][0] == key[0] && strncmp(keys[i], key, keylen) == 0 &&
-			    keys[i][keylen] == '\0') {
+			if (klen[i] == keylen && memcmp(keys[i], key, keylen) == 0) {
 				vals[i].s = val;
 				vals[i].n = (size_t)(s->p - val);
+				break;
 			}
 		skip_ws(s);
 		if (s->p >= s->end)
@@ -261,7 +305,7 @@ scan_value(struct scan *s, int depth)
 		return scan_string(s);
 	case '{':
 	case '[':
-		return scan_container(s, depth, NULL, 0, NULL);
+		return scan_container(s, depth, NULL, NULL, 0, NULL);
 	case 't':
 		return scan_literal(s, "true");
 	case 'f':
@@ -278,12 +322,17 @@ catalog_members(const char *text, size_t len, const char *const *keys,
                 size_t nkeys, struct catalog_span *vals)
 {
 	struct scan s = { text, text + len, true };
+	size_t klen[SCAN_KEYS];
 
-	for (size_t i = 0; i < nkeys; i++)
+	if (nkeys > SCAN_KEYS)
+		return false;
+	for (size_t i = 0; i < nkeys; i++) {
 		vals[i].s = NULL, vals[i].n = 0;
+		klen[i] = strlen(keys[i]);
+	}
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{' ||
-	    !scan_container(&s, 1, keys, nkeys, vals))
+	    !scan_container(&s, 1, keys, klen, nkeys, vals))
 		return false;
 	skip_ws(&s);
 	return s.p == s.end && s.canon;

@@ -24,7 +24,21 @@
 
 /* ---- the answer's buffer -------------------------------------------------- */
 
-#define PUT_LIT(b, lit) catalog_buf_add((b), (lit), sizeof (lit) - 1)
+#define PUT_LIT(b, lit) put((b), (lit), sizeof (lit) - 1)
+
+/* catalog_buf_add, its common case inline: the bytes fit in what is
+ * allocated (an answer's dozens of small pieces each). */
+static inline void
+put(struct catalog_buf *b, const char *s, size_t n)
+{
+	if (b->err == STORE_OK && n < b->cap - b->n && n <= TEXT_MAX - b->n) {
+		memcpy(b->s + b->n, s, n);
+		b->n += n;
+		b->s[b->n] = '\0';
+		return;
+	}
+	catalog_buf_add(b, s, n);
+}
 
 void
 catalog_buf_add(struct catalog_buf *b, const char *s, size_t n)
@@ -82,17 +96,30 @@ static void
 put_string(struct catalog_buf *b, struct catalog_span v)
 {
 	if (span_string(v))
-		catalog_buf_add(b, v.s, v.n);
+		put(b, v.s, v.n);
 	else
 		PUT_LIT(b, "null");
 }
 
-/* store_json_int's value of a member: an integer, else def. */
+/* store_json_int's value of a member: an integer, else def. The scanner
+ * has checked the grammar: up to 18 digits are read here, longer ones
+ * (which it checked are in range) by strtoll. */
 static long long
 span_int(struct catalog_span v, long long def)
 {
 	char tmp[CATALOG_NUMBER_MAX + 1];
+	size_t i = v.s != NULL && v.n > 0 && v.s[0] == '-' ? 1 : 0;
+	long long n = 0;
 
+	if (v.s != NULL && v.n > i && v.n - i <= 18) {
+		for (size_t k = i; k < v.n; k++) {
+			if (v.s[k] < '0' || v.s[k] > '9')
+				goto other;
+			n = n * 10 + (v.s[k] - '0');
+		}
+		return i == 1 ? -n : n;
+	}
+other:
 	if (v.s == NULL || v.n > CATALOG_NUMBER_MAX || (v.s[0] != '-' &&
 	    (v.s[0] < '0' || v.s[0] > '9')) || memchr(v.s, '.', v.n) != NULL ||
 	    memchr(v.s, 'e', v.n) != NULL || memchr(v.s, 'E', v.n) != NULL)
@@ -134,7 +161,7 @@ put_real(struct catalog_buf *b, double v)
 			len -= (size_t)(from - e);
 		}
 	}
-	catalog_buf_add(b, tmp, len);
+	put(b, tmp, len);
 }
 
 /* An integer as jansson writes it ("%lld"). */
@@ -149,7 +176,7 @@ put_int(struct catalog_buf *b, long long v)
 	while ((u /= 10) > 0);
 	if (v < 0)
 		*--p = '-';
-	catalog_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+	put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* store_json_money(cents), written. Below 10^15 cents, a value has at
@@ -159,7 +186,7 @@ static void
 put_money(struct catalog_buf *b, long long cents)
 {
 	char frac[4] = ".00";
-	long long c = cents < 0 ? -cents : cents;
+	long long c;
 
 	if (cents % 100 == 0) {
 		put_int(b, cents / 100);
@@ -169,12 +196,13 @@ put_money(struct catalog_buf *b, long long cents)
 		put_real(b, (double)cents / 100.0);
 		return;
 	}
+	c = cents < 0 ? -cents : cents;    /* in range: LLONG_MIN went above */
 	if (cents < 0)
-		catalog_buf_add(b, "-", 1);
+		put(b, "-", 1);
 	put_int(b, c / 100);
 	frac[1] = (char)('0' + c % 100 / 10);
 	frac[2] = (char)('0' + c % 10);
-	catalog_buf_add(b, frac, frac[2] == '0' ? 2 : 3);
+	put(b, frac, frac[2] == '0' ? 2 : 3);
 }
 
 /* ---- the parse/encode path ------------------------------------------------- */
@@ -240,7 +268,7 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 		if (store_oid_valid(d->id) &&
 		    catalog_members(d->body, d->len, category_keys, C_N, v)) {
 			PUT_LIT(b, "{\"id\":\"");
-			catalog_buf_add(b, d->id, STORE_OID_LEN);
+			put(b, d->id, STORE_OID_LEN);
 			PUT_LIT(b, "\",\"name\":");
 			put_string(b, v[C_NAME]);
 			PUT_LIT(b, ",\"description\":");
@@ -384,7 +412,7 @@ product_text(struct categories *cs, const store_db_text *d, struct catalog_buf *
 	if ((e = category_of(cs, cid[0] != '\0' ? cid : NULL, &cat)) != STORE_OK)
 		return e;
 	PUT_LIT(b, "{\"id\":\"");
-	catalog_buf_add(b, d->id, STORE_OID_LEN);
+	put(b, d->id, STORE_OID_LEN);
 	PUT_LIT(b, "\",\"name\":");
 	put_string(b, v[P_NAME]);
 	PUT_LIT(b, ",\"description\":");

@@ -127,8 +127,8 @@ stored(json_t *doc, char id[25])
 }
 
 /* Replaces the stored text of products id with text, with SQL. */
-static void
-raw(const char *path, const char *id, const char *text)
+static bool
+set_raw(const char *path, const char *id, const char *text)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
@@ -143,10 +143,17 @@ raw(const char *path, const char *id, const char *text)
 		rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	CHECK(rc == SQLITE_DONE && sqlite3_changes(h) == 1, "stored text of %s is set "
-	      "with SQL", id);
+	if (rc == SQLITE_DONE && sqlite3_changes(h) != 1)
+		rc = SQLITE_NOTFOUND;
 	sqlite3_finalize(st);
 	sqlite3_close(h);
+	return rc == SQLITE_DONE;
+}
+
+static void
+raw(const char *path, const char *id, const char *text)
+{
+	CHECK(set_raw(path, id, text), "stored text of %s is set with SQL", id);
 }
 
 int
@@ -246,6 +253,58 @@ main(void)
 	raw(path, pid, msg);
 	CHECK(same_page(odd, 1, 10, NULL) && same_list(odd, NULL),
 	      "a NUL in a member's name: the same failure");
+
+
+	/* Numbers where the scanner stops converting (an integer of up to 18
+	 * digits, a real with no exponent) and just past it. */
+	{
+		static const char *const numbers[] = {
+			"999999999999999999", "-999999999999999999",
+			"9223372036854775807", "-9223372036854775808",
+			"9223372036854775808", "-9223372036854775809",
+			"123456789012345678901234567890.25", "1e308", "1e309", "-1E400",
+			"0.000000000000000000000000000000000000000001",
+		};
+		bool all = true;
+
+		for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+			snprintf(msg, sizeof msg, "{\"name\":\"n\",\"categoryId\":\"%s\","
+			         "\"views\":%s,\"price\":%s}", odd, numbers[i], numbers[i]);
+			if (!set_raw(path, pid, msg) || !same_list(odd, NULL)) {
+				printf("# differs: %s\n", numbers[i]);
+				all = false;
+			}
+		}
+		CHECK(all, "integers of 18 and 19 digits, at and past long long's "
+		      "range, long reals, exponents that overflow: the same answer");
+	}
+	/* Strings are read eight bytes at a time: escapes (as jansson writes
+	 * them or not), UTF-8 (valid or not), DEL and the closing quote at
+	 * every offset of two blocks. (A raw control character cannot be
+	 * stored: the table checks json_valid.) */
+	{
+		static const char *const marks[] = {
+			"\\\"", "\\u0041", "\\u001f", "\\t", "\\/", "\xc3\xa9", "\xc3\x28",
+			"\xf0\x9f\x98\x80", "\x7f", "\\n",
+		};
+		bool all = true;
+
+		for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++)
+			for (int at = 0; at <= 17; at++) {
+				snprintf(name, sizeof name, "%.*s%s%.*s", at,
+				         "abcdefghijklmnopqrstuvwxyz", marks[m], 17 - at,
+				         "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+				snprintf(msg, sizeof msg, "{\"name\":\"%s\",\"categoryId\":"
+				         "\"%s\",\"description\":\"%.*s\"}", name, odd, at,
+				         "0123456789012345678");
+				if (!set_raw(path, pid, msg) || !same_list(odd, NULL)) {
+					printf("# differs: %s\n", msg);
+					all = false;
+				}
+			}
+		CHECK(all, "escapes, UTF-8, DEL and the end of a string at every "
+		      "offset of a block: the same answer");
+	}
 
 	store_db_free(db);
 	snprintf(msg, sizeof msg, "rm -rf '%s'", dir);
