@@ -42,12 +42,18 @@ struct catalog_span {
 	size_t n;
 };
 
+/* A member name looked for, with its length (CATALOG_KEY("name")). */
+struct catalog_key {
+	const char *s;
+	size_t n;
+};
+#define CATALOG_KEY(lit) { (lit), sizeof (lit) - 1 }
+
 /* catalog_scan.c: finds the values of keys[] among the top-level members
  * of the JSON object text (len bytes) into vals[]. false when the text is not one
- * object json_loadb would load, holds a string jansson would write
- * back differently, or nkeys is over 16: then only the parse/encode path
- * gives the answer. */
-bool catalog_members(const char *text, size_t len, const char *const *keys,
+ * object json_loadb would load, or holds a string jansson would write
+ * back differently: then only the parse/encode path gives the answer. */
+bool catalog_members(const char *text, size_t len, const struct catalog_key *keys,
                      size_t nkeys, struct catalog_span *vals);
 
 /* Appends the JSON array of API.md's categories of docs (as encoding each

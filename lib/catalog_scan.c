@@ -14,8 +14,6 @@
 
 #define SCAN_DEPTH 64   /* nesting checked in a stored document */
 
-#define SCAN_KEYS  16   /* keys looked for in the top object */
-
 /* The scanner's state. The hot loops copy p into a local: through s, a
  * char read may alias s->p and would force it back to memory each byte. */
 struct scan {
@@ -241,8 +239,8 @@ static bool scan_value(struct scan *s, int depth);
  * values of keys[] are noted in vals[] (the last of a repeated key wins,
  * as in jansson). */
 static bool
-scan_container(struct scan *s, int depth, const char *const *keys,
-               const size_t *klen, size_t nkeys, struct catalog_span *vals)
+scan_container(struct scan *s, int depth, const struct catalog_key *keys,
+               size_t nkeys, struct catalog_span *vals)
 {
 	char close = *s->p == '{' ? '}' : ']';
 	bool object = close == '}';
@@ -276,7 +274,7 @@ scan_container(struct scan *s, int depth, const char *const *keys,
 		if (!scan_value(s, depth + 1))
 			return false;
 		for (size_t i = 0; vals != NULL && i < nkeys; i++)
-			if (klen[i] == keylen && memcmp(keys[i], key, keylen) == 0) {
+			if (keys[i].n == keylen && memcmp(keys[i].s, key, keylen) == 0) {
 				vals[i].s = val;
 				vals[i].n = (size_t)(s->p - val);
 				break;
@@ -305,7 +303,7 @@ scan_value(struct scan *s, int depth)
 		return scan_string(s);
 	case '{':
 	case '[':
-		return scan_container(s, depth, NULL, NULL, 0, NULL);
+		return scan_container(s, depth, NULL, 0, NULL);
 	case 't':
 		return scan_literal(s, "true");
 	case 'f':
@@ -318,21 +316,16 @@ scan_value(struct scan *s, int depth)
 }
 
 bool
-catalog_members(const char *text, size_t len, const char *const *keys,
+catalog_members(const char *text, size_t len, const struct catalog_key *keys,
                 size_t nkeys, struct catalog_span *vals)
 {
 	struct scan s = { text, text + len, true };
-	size_t klen[SCAN_KEYS];
 
-	if (nkeys > SCAN_KEYS)
-		return false;
-	for (size_t i = 0; i < nkeys; i++) {
+	for (size_t i = 0; i < nkeys; i++)
 		vals[i].s = NULL, vals[i].n = 0;
-		klen[i] = strlen(keys[i]);
-	}
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{' ||
-	    !scan_container(&s, 1, keys, klen, nkeys, vals))
+	    !scan_container(&s, 1, keys, nkeys, vals))
 		return false;
 	skip_ws(&s);
 	return s.p == s.end && s.canon;

@@ -26,47 +26,52 @@
 
 #define PUT_LIT(b, lit) put((b), (lit), sizeof (lit) - 1)
 
-/* catalog_buf_add, its common case inline: the bytes fit in what is
- * allocated (an answer's dozens of small pieces each). */
-static inline void
-put(struct catalog_buf *b, const char *s, size_t n)
-{
-	if (b->err == STORE_OK && n < b->cap - b->n && n <= TEXT_MAX - b->n) {
-		memcpy(b->s + b->n, s, n);
-		b->n += n;
-		b->s[b->n] = '\0';
-		return;
-	}
-	catalog_buf_add(b, s, n);
-}
-
-void
-catalog_buf_add(struct catalog_buf *b, const char *s, size_t n)
+/* Makes room for n more bytes and the NUL; false (b->err set) when the
+ * answer would pass TEXT_MAX or memory runs out, or b->err already is. */
+static bool
+buf_room(struct catalog_buf *b, size_t n)
 {
 	size_t cap;
 	char *p;
 
 	if (b->err != STORE_OK)
-		return;
+		return false;
 	if (n > TEXT_MAX || b->n > TEXT_MAX - n) {
 		b->err = STORE_ETOOBIG;
+		return false;
+	}
+	if (b->n + n + 1 <= b->cap)
+		return true;
+	cap = b->cap > 0 ? b->cap : 1024;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	p = realloc(b->s, cap);
+	if (p == NULL) {
+		b->err = STORE_ENOMEM;
+		return false;
+	}
+	b->s = p;
+	b->cap = cap;
+	return true;
+}
+
+/* catalog_buf_add, inline: buf_room is called only when the bytes do not
+ * already fit (an answer is dozens of small pieces). */
+static inline void
+put(struct catalog_buf *b, const char *s, size_t n)
+{
+	if ((b->err != STORE_OK || n >= b->cap - b->n || n > TEXT_MAX - b->n) &&
+	    !buf_room(b, n))
 		return;
-	}
-	if (b->n + n + 1 > b->cap) {
-		cap = b->cap > 0 ? b->cap : 1024;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->err = STORE_ENOMEM;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
 	memcpy(b->s + b->n, s, n);
 	b->n += n;
 	b->s[b->n] = '\0';
+}
+
+void
+catalog_buf_add(struct catalog_buf *b, const char *s, size_t n)
+{
+	put(b, s, n);
 }
 
 void
@@ -249,7 +254,9 @@ put_json(struct catalog_buf *b, json_t *v)
 
 /* ---- categories ------------------------------------------------------------ */
 
-static const char *const category_keys[] = { "name", "description", "userId" };
+static const struct catalog_key category_keys[] = {
+	CATALOG_KEY("name"), CATALOG_KEY("description"), CATALOG_KEY("userId"),
+};
 enum { C_NAME, C_DESCRIPTION, C_USER, C_N };
 
 store_err
@@ -289,9 +296,10 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 
 /* ---- products -------------------------------------------------------------- */
 
-static const char *const product_keys[] = {
-	"name", "description", "price", "picture", "userId", "views", "count",
-	"categoryId",
+static const struct catalog_key product_keys[] = {
+	CATALOG_KEY("name"), CATALOG_KEY("description"), CATALOG_KEY("price"),
+	CATALOG_KEY("picture"), CATALOG_KEY("userId"), CATALOG_KEY("views"),
+	CATALOG_KEY("count"), CATALOG_KEY("categoryId"),
 };
 enum { P_NAME, P_DESCRIPTION, P_PRICE, P_PICTURE, P_USER, P_VIEWS, P_COUNT,
        P_CATEGORY, P_N };
