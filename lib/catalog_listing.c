@@ -2,6 +2,7 @@
  * product: the shop's read paths. */
 #include "catalog_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,22 +186,55 @@ text_out(struct catalog_buf *b, store_err e, char **out, size_t *len)
 	return STORE_OK;
 }
 
-store_err
-store_products_list_text(store_db *db, const char *category_id,
-                         const char *user_id, char **out, size_t *len)
+/* What a listing's text is built from: when neither changed since an
+ * answer was built (store_db_changes), the memo's copy is that answer. */
+static const char *const listing_colls[] = { "products", "categories" };
+
+/* A listing's question, for the memo. */
+struct listing_ask {
+	const char *category_id, *user_id;
+	const store_listing *l;         /* a page; NULL: the whole list */
+};
+
+typedef store_err listing_build_fn(store_db *db, const struct listing_ask *ask,
+                                   char **out, size_t *len, size_t *total);
+
+/* The answer to ask under key: the memo's when the collections did not
+ * change since it was built, else built with build and remembered when they
+ * did not change while it was built either. Without a change counter (a
+ * backend with none) every answer is built. */
+static store_err
+memoized(store_db *db, const char *key, listing_build_fn *build,
+         const struct listing_ask *ask, char **out, size_t *len, size_t *total)
 {
+	unsigned long long before, after;
+	size_t aux;
+	bool memo = key[0] != '\0' && store_db_changes(db, listing_colls, 2, &before);
+	store_err e;
+
+	if (memo && store_db_memo_get(db, key, before, out, len, &aux)) {
+		*total = aux;
+		return STORE_OK;
+	}
+	e = build(db, ask, out, len, total);
+	if (e == STORE_OK && memo && store_db_changes(db, listing_colls, 2, &after) &&
+	    after == before)
+		store_db_memo_put(db, key, before, *out, *len, *total);
+	return e;
+}
+
+static store_err
+list_text(store_db *db, const struct listing_ask *ask, char **out, size_t *len,
+          size_t *total)
+{
+	const char *category_id = ask->category_id, *user_id = ask->user_id;
 	store_find_opts opts = { NULL, 0, 0, 0 };
 	struct catalog_buf b = { 0 };
 	store_db_texts *docs = NULL;
 	json_t *category = NULL, *filter = NULL;
 	store_err e;
 
-	*out = NULL;
-	*len = 0;
-	/* as store_products_list: a malformed path id is a 404 (API.md), a
-	 * well-formed unknown one an empty category */
-	if (!store_oid_valid(category_id))
-		return STORE_ENOTFOUND;
+	*total = 0;
 	e = store_db_get(db, "categories", category_id, &category);
 	if (e == STORE_ENOTFOUND) {
 		catalog_buf_str(&b, "[]");
@@ -223,9 +257,28 @@ out:
 }
 
 store_err
-store_products_page_text(store_db *db, const char *category_id,
-                         const store_listing *l, char **out, size_t *len,
-                         size_t *total)
+store_products_list_text(store_db *db, const char *category_id,
+                         const char *user_id, char **out, size_t *len)
+{
+	struct listing_ask ask = { category_id, user_id, NULL };
+	char key[STORE_DB_MEMO_KEY + 1];
+	size_t total;
+
+	*out = NULL;
+	*len = 0;
+	/* as store_products_list: a malformed path id is a 404 (API.md), a
+	 * well-formed unknown one an empty category */
+	if (!store_oid_valid(category_id))
+		return STORE_ENOTFOUND;
+	if (snprintf(key, sizeof key, "list %s %s", category_id,
+	             user_id != NULL ? user_id : "-") >= (int)sizeof key)
+		key[0] = '\0';   /* not remembered */
+	return memoized(db, key, list_text, &ask, out, len, &total);
+}
+
+static store_err
+page_text(store_db *db, const struct listing_ask *ask, char **out, size_t *len,
+          size_t *total)
 {
 	struct catalog_buf b = { 0 };
 	store_db_texts *docs = NULL;
@@ -233,13 +286,8 @@ store_products_page_text(store_db *db, const char *category_id,
 	json_t *filter = NULL;
 	store_err e;
 
-	*out = NULL;
-	*len = 0;
-	*total = 0;
-	if (!store_oid_valid(category_id))
-		return STORE_ENOTFOUND;
-	listing_opts(l, &o);
-	filter = json_pack("{s:s}", "categoryId", category_id);
+	listing_opts(ask->l, &o);
+	filter = json_pack("{s:s}", "categoryId", ask->category_id);
 	if (filter == NULL)
 		return STORE_ENOMEM;
 	if ((e = store_db_find_text(db, "products", filter, &o, &docs)) == STORE_OK &&
@@ -250,6 +298,25 @@ store_products_page_text(store_db *db, const char *category_id,
 	store_db_texts_free(docs);
 	json_decref(filter);
 	return text_out(&b, e, out, len);
+}
+
+store_err
+store_products_page_text(store_db *db, const char *category_id,
+                         const store_listing *l, char **out, size_t *len,
+                         size_t *total)
+{
+	struct listing_ask ask = { category_id, NULL, l };
+	char key[STORE_DB_MEMO_KEY + 1];
+
+	*out = NULL;
+	*len = 0;
+	*total = 0;
+	if (!store_oid_valid(category_id))
+		return STORE_ENOTFOUND;
+	if (snprintf(key, sizeof key, "page %s %zu %zu %s", category_id, l->page, l->limit,
+	             l->sort != NULL ? l->sort : "-") >= (int)sizeof key)
+		key[0] = '\0';   /* not remembered */
+	return memoized(db, key, page_text, &ask, out, len, total);
 }
 
 /* The categories by name, a page of them when l is not NULL. */

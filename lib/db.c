@@ -389,6 +389,8 @@ store_db_open(const char *url, const store_collection *colls, size_t ncolls,
 		goto out;
 	}
 	e = schema_copy(db, colls, ncolls, err, errlen);
+	if (e == STORE_OK && (db->memo = db_memo_new()) == NULL)
+		e = STORE_ENOMEM;
 	if (e == STORE_OK)
 		e = db->ops->open(db, url, err, errlen);
 	if (e == STORE_ENOMEM && errlen > 0 && err[0] == '\0')
@@ -420,6 +422,7 @@ store_db_free(store_db *db)
 		db->ops->close(db);
 	pthread_mutex_destroy(&db->mu);
 	schema_free(db->colls, db->ncolls);
+	db_memo_free(db->memo);
 	free(db);
 }
 
@@ -653,6 +656,28 @@ store_db_count(store_db *db, const char *coll, const json_t *filter,
 	if (e != STORE_OK)
 		return e;
 	return db->ops->count(db, c, filter, out);
+}
+
+bool
+store_db_changes(store_db *db, const char *const *colls, size_t n,
+                 unsigned long long *out)
+{
+	const struct db_coll *cs[STORE_DB_CHANGES_COLLS];
+	struct db_thread *t;
+
+	if (out != NULL)
+		*out = 0;
+	if (db == NULL || colls == NULL || out == NULL || n == 0 ||
+	    n > STORE_DB_CHANGES_COLLS || db->ops->changes == NULL)
+		return false;
+	/* Inside a transaction the counters include its own uncommitted
+	 * writes, which a rollback takes back. */
+	if ((t = db_thread_get(db)) == NULL || t->depth > 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((cs[i] = coll_find(db, colls[i])) == NULL)
+			return false;
+	return db->ops->changes(db, cs, n, out) == STORE_OK;
 }
 
 store_err

@@ -88,6 +88,11 @@ struct db_ops {
 	                    long long version, const char **field);
 	store_err (*delete)(store_db *db, const struct db_coll *c, const char *id,
 	                    long long version);
+	/* The sum of colls' change counters (store_db_changes), n from 1 to
+	 * STORE_DB_CHANGES_COLLS, outside a transaction. NULL: the backend
+	 * keeps none. */
+	store_err (*changes)(store_db *db, const struct db_coll *const *colls,
+	                     size_t n, unsigned long long *out);
 	/* Transactions, on t's thread; t->depth is 0 during these calls. */
 	store_err (*begin)(store_db *db, struct db_thread *t);
 	store_err (*commit)(store_db *db, struct db_thread *t);
@@ -102,7 +107,13 @@ struct store_db {
 	pthread_key_t key;              /* -> struct db_thread */
 	pthread_mutex_t mu;             /* guards threads */
 	struct db_thread *threads;
+	struct db_memo *memo;           /* store_db_memo_*, db_memo.c */
 };
+
+/* The memo's state for a database being opened; NULL when out of memory.
+ * db_memo_free frees it (NULL is fine). */
+struct db_memo *db_memo_new(void);
+void db_memo_free(struct db_memo *m);
 
 extern const struct db_ops db_sqlite_ops;
 

@@ -707,6 +707,38 @@ out:
 	return e;
 }
 
+static store_err
+sq_changes(store_db *db, const struct db_coll *const *colls, size_t n,
+           unsigned long long *out)
+{
+	char sql[128 + STORE_DB_CHANGES_COLLS * (DB_NAME_MAX + 4)];
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	size_t used;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		return e;
+	used = (size_t)snprintf(sql, sizeof sql, "SELECT coalesce(sum(n), 0) FROM "
+	                        "\"store:changes\" WHERE coll IN (");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(sql + used, sizeof sql - used, "%s'%s'",
+		                         i > 0 ? ", " : "", colls[i]->name);
+	snprintf(sql + used, sizeof sql - used, ")");
+	e = sq_prepare(db, k, sql, colls[0]->name, &st);
+	if (e != STORE_OK)
+		return e;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (unsigned long long)sqlite3_column_int64(st, 0);
+	else
+		e = sq_fail(db, k->h, rc, colls[0]->name);
+	sq_done(st);
+	return e;
+}
+
 /* Appends the FROM and WHERE of a search in c: the filter, then the text
  * index's MATCH (bound after the filter's values). */
 static void
@@ -1140,6 +1172,28 @@ sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
 	return e;
 }
 
+/* c's change counter (store_db_changes): its row in "store:changes",
+ * raised by a trigger on each insert, update and delete of a document, in
+ * the writing statement's transaction (inside a transaction). */
+static store_err
+sq_create_changes(store_db *db, struct sq_conn *k, const struct db_coll *c)
+{
+	static const char *const ops[] = { "INSERT", "UPDATE", "DELETE" };
+	char sql[512];
+	store_err e;
+
+	snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO \"store:changes\" (coll, n) "
+	         "VALUES ('%s', 0)", c->name);
+	e = sq_exec(db, k, sql, c->name);
+	for (size_t i = 0; e == STORE_OK && i < sizeof ops / sizeof *ops; i++) {
+		snprintf(sql, sizeof sql, "CREATE TRIGGER IF NOT EXISTS \"%s:changes:%s\" "
+		         "AFTER %s ON \"%s\" BEGIN UPDATE \"store:changes\" SET n = n + 1 "
+		         "WHERE coll = '%s'; END", c->name, ops[i], ops[i], c->name, c->name);
+		e = sq_exec(db, k, sql, c->name);
+	}
+	return e;
+}
+
 /* Creates one collection's table and indexes (inside a transaction). */
 static store_err
 sq_create(store_db *db, struct sq_conn *k, const struct db_coll *c)
@@ -1169,6 +1223,8 @@ sq_create(store_db *db, struct sq_conn *k, const struct db_coll *c)
 	}
 	if (e == STORE_OK && c->ntext > 0)
 		e = sq_create_text(db, k, c);
+	if (e == STORE_OK)
+		e = sq_create_changes(db, k, c);
 	return e;
 }
 
@@ -1202,6 +1258,9 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	e = sq_wal(db, k);
 	if (e == STORE_OK)
 		e = sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
+	if (e == STORE_OK)
+		e = sq_exec(db, k, "CREATE TABLE IF NOT EXISTS \"store:changes\" (coll TEXT "
+		            "PRIMARY KEY NOT NULL, n INTEGER NOT NULL)", "store:changes");
 	for (size_t i = 0; e == STORE_OK && i < db->ncolls; i++)
 		e = sq_create(db, k, &db->colls[i]);
 	if (e == STORE_OK)
@@ -1239,6 +1298,7 @@ const struct db_ops db_sqlite_ops = {
 	.find = sq_find,
 	.find_text = sq_find_text,
 	.count = sq_count,
+	.changes = sq_changes,
 	.search = sq_search,
 	.update = sq_update,
 	.delete = sq_delete,

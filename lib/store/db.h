@@ -25,6 +25,7 @@
 #ifndef STORE_DB_H
 #define STORE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "store/err.h"
@@ -160,6 +161,42 @@ store_err store_db_update(store_db *db, const char *coll, json_t *doc,
  * STORE_ECONFLICT / STORE_ENOTFOUND as for update. */
 store_err store_db_delete(store_db *db, const char *coll, const char *id,
                           long long version);
+
+/* A number that changes whenever a document of any of the collections
+ * colls (1 to STORE_DB_CHANGES_COLLS names) is inserted, updated or
+ * deleted, by this process or any other, and never goes back: equal
+ * values read at two moments mean none of them changed in between. SQLite
+ * keeps a counter per collection, raised by triggers in the writing
+ * statement's transaction; *out is their sum. false when there is none to
+ * rely on: the backend keeps none (MongoDB), the call is inside
+ * store_db_txn (where it would count uncommitted writes), a collection is
+ * unknown, or the read failed. For answers remembered with
+ * store_db_memo_put. */
+#define STORE_DB_CHANGES_COLLS 8
+bool store_db_changes(store_db *db, const char *const *colls, size_t n,
+                      unsigned long long *out);
+
+/* Answers remembered beside the database, each under a key and the
+ * store_db_changes value read before it was built (and again after, equal:
+ * store the answer only then). A get finds an answer only under the same
+ * key and the same changes value, so an answer is never served once a
+ * collection it was built from changed. At most STORE_DB_MEMO_SLOTS
+ * answers of up to STORE_DB_MEMO_TEXT bytes each, keys up to
+ * STORE_DB_MEMO_KEY bytes (longer ones are not remembered); the least
+ * recently used goes first. Thread-safe.
+ *
+ * store_db_memo_get: true and a copy of the text (NUL-terminated, caller
+ * frees *text) with its length and aux, the caller's number stored beside
+ * it; false when not remembered (or out of memory).
+ * store_db_memo_put: remembers a copy of text (len bytes) under key and
+ * changes, replacing what key held; nothing when it cannot. */
+#define STORE_DB_MEMO_SLOTS 32
+#define STORE_DB_MEMO_TEXT  (512u << 10)
+#define STORE_DB_MEMO_KEY   160
+bool store_db_memo_get(store_db *db, const char *key, unsigned long long changes,
+                       char **text, size_t *len, size_t *aux);
+void store_db_memo_put(store_db *db, const char *key, unsigned long long changes,
+                       const char *text, size_t len, size_t aux);
 
 /* Runs fn(db, ctx) in one transaction: committed when fn returns STORE_OK,
  * rolled back otherwise (fn's error is returned). Transient failures

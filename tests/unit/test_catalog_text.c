@@ -156,6 +156,82 @@ raw(const char *path, const char *id, const char *text)
 	CHECK(set_raw(path, id, text), "stored text of %s is set with SQL", id);
 }
 
+/* Runs sql on the database file, as another tool would. */
+static bool
+exec_raw(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	int rc = sqlite3_open(path, &h);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+	sqlite3_close(h);
+	return rc == SQLITE_OK;
+}
+
+/* The list of cid holds text. */
+static bool
+list_has(const char *cid, const char *text)
+{
+	char *out = NULL;
+	size_t len = 0;
+	bool has = store_products_list_text(db, cid, NULL, &out, &len) == STORE_OK &&
+	           strstr(out, text) != NULL;
+
+	free(out);
+	return has;
+}
+
+/* Listings are remembered (store_db_memo_*) while their collections do not
+ * change: a change from another connection (productsd's, beside
+ * store-products') is in the next answer, and an answer is built again
+ * only after one. */
+static void
+test_memo(const char *url, const char *path, const char *cid)
+{
+	char msg[256];
+	store_db *other = NULL;
+	json_t *p = NULL, *found = NULL, *c = NULL, *filter = json_pack("{s:s}", "categoryId", cid);
+	bool ok;
+
+	ok = store_db_open(url, store_catalog_collections, store_catalog_ncollections,
+	                   &other, msg, sizeof msg) == STORE_OK &&
+	     store_db_find(other, "products", filter, NULL, &found) == STORE_OK &&
+	     json_array_size(found) > 0;
+	CHECK(ok, "a second connection finds the category's products");
+	if (!ok)
+		goto out;
+	CHECK(list_has(cid, "P0 ") && list_has(cid, "P0 "), "a listing, answered twice");
+	p = json_deep_copy(json_array_get(found, 0));
+	json_object_set_new(p, "name", json_string("Renamed elsewhere"));
+	CHECK(store_db_update(other, "products", p, NULL) == STORE_OK &&
+	      list_has(cid, "Renamed elsewhere"),
+	      "a product changed through another connection: the next listing has it");
+	ok = store_db_get(other, "categories", cid, &c) == STORE_OK;
+	json_object_set_new(c, "name", json_string("Category renamed elsewhere"));
+	CHECK(ok && store_db_update(other, "categories", c, NULL) == STORE_OK &&
+	      list_has(cid, "Category renamed elsewhere"),
+	      "its category renamed through another connection: the next listing has it");
+	/* A write the change counter does not see (its trigger undone by hand)
+	 * is not in the listing: the remembered answer is served. */
+	snprintf(msg, sizeof msg, "UPDATE products SET doc = json_set(doc, '$.name', "
+	         "'Unseen') WHERE id = '%s'; UPDATE \"store:changes\" SET n = n - 1 "
+	         "WHERE coll = 'products'", store_json_str(p, "id"));
+	CHECK(exec_raw(path, msg) && !list_has(cid, "Unseen") &&
+	      list_has(cid, "Renamed elsewhere"),
+	      "no change counted: the remembered listing is served, not built again");
+	snprintf(msg, sizeof msg, "UPDATE products SET doc = json_set(doc, '$.name', "
+	         "'Seen') WHERE id = '%s'", store_json_str(p, "id"));
+	CHECK(exec_raw(path, msg) && list_has(cid, "Seen"),
+	      "a write with SQL from another program: the next listing has it");
+out:
+	json_decref(filter);
+	json_decref(c);
+	json_decref(p);
+	json_decref(found);
+	store_db_free(other);
+}
+
 int
 main(void)
 {
@@ -305,6 +381,8 @@ main(void)
 		CHECK(all, "escapes, UTF-8, DEL and the end of a string at every "
 		      "offset of a block: the same answer");
 	}
+
+	test_memo(url, path, cid);
 
 	store_db_free(db);
 	snprintf(msg, sizeof msg, "rm -rf '%s'", dir);

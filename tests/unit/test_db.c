@@ -633,6 +633,138 @@ test_processes(const char *url)
 	store_db_free(db);
 }
 
+/* ---- change counters and the memo ---------------------------------------- */
+
+static store_err
+insert_in_txn(store_db *db, void *ctx)
+{
+	json_t *d = json_pack("{s:s}", "k", (const char *)ctx);
+	store_err e = store_db_insert(db, "t_a", d, NULL);
+	unsigned long long n;
+
+	/* inside a transaction the counters would count this uncommitted write */
+	if (e == STORE_OK && store_db_changes(db, (const char *const[]){ "t_a" }, 1, &n))
+		e = STORE_EINTERNAL;
+	json_decref(d);
+	return e == STORE_OK ? STORE_EINVAL : e;   /* rolled back */
+}
+
+/* store_db_changes: raised by every write to its collections, from any
+ * connection (a second store_db is a second connection, as another process
+ * has), by nothing else. */
+static void
+test_changes(store_db *db, const char *url)
+{
+	const char *const a[] = { "t_a" }, *const ab[] = { "t_a", "t_b" };
+	const char *const unknown[] = { "t_a", "t_nope" };
+	unsigned long long n0 = 0, n1 = 0, n2 = 0, n3 = 0, nab0 = 0, nab1 = 0;
+	store_db *other = open_db(url);
+	json_t *d = NULL;
+	bool kept;
+
+	kept = store_db_changes(db, a, 1, &n0);
+	if (strcmp(be, "sqlite") != 0) {
+		CHECK(!kept, "%s: no change counters: store_db_changes says so", be);
+		store_db_free(other);
+		return;
+	}
+	CHECK(kept && store_db_changes(db, ab, 2, &nab0),
+	      "%s: change counters read", be);
+	d = insert(db, "t_a", json_pack("{s:s}", "k", "one"));
+	CHECK(d != NULL && store_db_changes(db, a, 1, &n1) && n1 > n0,
+	      "%s: an insert raises its collection's counter (%llu -> %llu)", be, n0, n1);
+	json_object_set_new(d, "k", json_string("two"));
+	CHECK(other != NULL && store_db_update(other, "t_a", d, NULL) == STORE_OK &&
+	      store_db_changes(db, a, 1, &n2) && n2 > n1,
+	      "%s: another connection's update raises it (%llu -> %llu)", be, n1, n2);
+	CHECK(store_db_delete(db, "t_a", json_string_value(json_object_get(d, "id")),
+	                      json_integer_value(json_object_get(d, "version"))) == STORE_OK &&
+	      store_db_changes(other, a, 1, &n3) && n3 > n2,
+	      "%s: a delete raises it, as another connection reads it (%llu -> %llu)",
+	      be, n2, n3);
+	json_decref(d);
+	d = insert(db, "t_b", json_pack("{s:s}", "k", "b"));
+	CHECK(d != NULL && store_db_changes(db, a, 1, &n0) && n0 == n3,
+	      "%s: a write to another collection leaves it (%llu)", be, n0);
+	CHECK(store_db_changes(db, ab, 2, &nab1) && nab1 == nab0 + 4,
+	      "%s: two collections' counters are summed (%llu -> %llu)", be, nab0, nab1);
+	json_decref(d);
+	CHECK(store_db_txn(db, insert_in_txn, "rolled") == STORE_EINVAL &&
+	      store_db_changes(db, a, 1, &n1) && n1 == n3,
+	      "%s: no counter inside a transaction; a rolled back write leaves "
+	      "it (%llu)", be, n1);
+	CHECK(!store_db_changes(db, unknown, 2, &n1) && !store_db_changes(db, a, 0, &n1) &&
+	      !store_db_changes(db, a, STORE_DB_CHANGES_COLLS + 1, &n1),
+	      "%s: unknown collections, none, too many: no counter", be);
+	wipe(db, "t_a");
+	wipe(db, "t_b");
+	store_db_free(other);
+}
+
+/* store_db_memo_get/put: found only under its key and changes value. */
+static void
+test_memo(store_db *db)
+{
+	char key[STORE_DB_MEMO_KEY + 2], *text = NULL, *big;
+	size_t len = 0, aux = 0;
+	bool all = true, kept;
+
+	CHECK(!store_db_memo_get(db, "k", 1, &text, &len, &aux) && text == NULL,
+	      "%s: memo: nothing remembered at first", be);
+	store_db_memo_put(db, "k", 7, "[1,2]", 5, 42);
+	CHECK(store_db_memo_get(db, "k", 7, &text, &len, &aux) && len == 5 &&
+	      strcmp(text, "[1,2]") == 0 && aux == 42,
+	      "%s: memo: a copy under the same key and changes", be);
+	free(text);
+	CHECK(!store_db_memo_get(db, "k", 8, &text, &len, &aux) &&
+	      !store_db_memo_get(db, "k2", 7, &text, &len, &aux),
+	      "%s: memo: another changes value or key finds nothing", be);
+	store_db_memo_put(db, "k", 8, "[3]", 3, 1);
+	CHECK(!store_db_memo_get(db, "k", 7, &text, &len, &aux) &&
+	      store_db_memo_get(db, "k", 8, &text, &len, &aux) && strcmp(text, "[3]") == 0,
+	      "%s: memo: a put replaces what its key held", be);
+	free(text);
+	/* k was used last; 31 more keys fill the slots, one more evicts the
+	 * least recently used: the first of the 31, not k */
+	for (int i = 0; i < STORE_DB_MEMO_SLOTS; i++) {
+		snprintf(key, sizeof key, "fill %d", i);
+		store_db_memo_put(db, key, 1, "x", 1, 0);
+		if (i == 0) {
+			all = store_db_memo_get(db, "k", 8, &text, &len, &aux);
+			free(text);
+		}
+	}
+	for (int i = 1; i < STORE_DB_MEMO_SLOTS; i++) {
+		snprintf(key, sizeof key, "fill %d", i);
+		all = all && store_db_memo_get(db, key, 1, &text, &len, &aux);
+		free(text);
+	}
+	kept = all && store_db_memo_get(db, "k", 8, &text, &len, &aux);
+	free(text);
+	CHECK(kept && !store_db_memo_get(db, "fill 0", 1, &text, &len, &aux),
+	      "%s: memo: %d slots, the least recently used goes first", be,
+	      STORE_DB_MEMO_SLOTS);
+	memset(key, 'a', sizeof key - 1);
+	key[sizeof key - 1] = '\0';
+	store_db_memo_put(db, key, 1, "x", 1, 0);
+	CHECK(!store_db_memo_get(db, key, 1, &text, &len, &aux),
+	      "%s: memo: a key over %d bytes is not remembered", be, STORE_DB_MEMO_KEY);
+	big = calloc(1, STORE_DB_MEMO_TEXT + 2);
+	if (big != NULL) {
+		memset(big, 'b', STORE_DB_MEMO_TEXT + 1);
+		store_db_memo_put(db, "big", 1, big, STORE_DB_MEMO_TEXT + 1, 0);
+		CHECK(!store_db_memo_get(db, "big", 1, &text, &len, &aux),
+		      "%s: memo: a text over %u bytes is not remembered", be,
+		      STORE_DB_MEMO_TEXT);
+		store_db_memo_put(db, "big", 1, big, STORE_DB_MEMO_TEXT, 0);
+		CHECK(store_db_memo_get(db, "big", 1, &text, &len, &aux) &&
+		      len == STORE_DB_MEMO_TEXT && text[len] == '\0' && text[len - 1] == 'b',
+		      "%s: memo: a text of %u bytes is", be, STORE_DB_MEMO_TEXT);
+		free(text);
+		free(big);
+	}
+}
+
 /* ---- the suite ---------------------------------------------------------- */
 
 /* The titles store_db_search answers for text (opts may be NULL), joined
@@ -896,6 +1028,8 @@ suite(const char *url, const char *name)
 	test_txn(db);
 	test_threads(db);
 	test_search(db, url);
+	test_changes(db, url);
+	test_memo(db);
 	store_db_free(db);
 	test_processes(url);
 
