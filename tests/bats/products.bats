@@ -445,6 +445,35 @@ client_body() {
 	expect_error 400 "Picture must be an http(s) URL or a png, jpeg, gif or webp image of at most 2 MiB" picture
 }
 
+@test "a listing past one FastCGI record (64 KB) arrives whole, the same as its pages" {
+	as seller signup
+	as seller make_category
+	# 30 products with 4,000-character descriptions: a listing of ~125 KB,
+	# two records of the answer's own (bodies of 8 KB or more skip libfcgi's
+	# buffer), read by nginx into its 64 KB buffers.
+	local i desc
+	for i in $(seq 1 30); do
+		desc="$(printf 'd%02d' "$i")$(head -c 3997 /dev/zero | tr '\0' "$((i % 10))")"
+		as seller api POST /api/products "$(jq -cn --arg c "$category_id" --arg n "Item $i" --arg d "$desc" \
+			'{name: $n, description: $d, price: 1, count: 1, picture: "https://example.com/p.png", categoryId: $c}')"
+		expect_status 201
+	done
+	api GET "/api/products/$category_id"
+	expect_status 200
+	(( ${#body} > 120000 ))
+	json_get . | jq -e 'length == 30
+		and ([.[] | .name] == [range(1; 31) | "Item \(.)"])
+		and all(.[]; (.description | length) == 4000)
+		and ([.[] | .description[0:3]] == [range(1; 31) | "d" + (if . < 10 then "0" else "" end) + "\(.)"])'
+	local whole
+	whole=$(json_get .)
+	# A middle-sized answer (8-64 KB, one record) and the whole listing agree.
+	api GET "/api/products/$category_id?page=1&limit=10"
+	expect_status 200
+	(( ${#body} > 8192 && ${#body} < 65536 ))
+	diff <(json_get .products | jq .) <(jq ".[0:10]" <<<"$whole") >&2
+}
+
 @test "a body above store-products' limit (3.7 MB) but within nginx's (4 MB) is store-products' 413" {
 	as seller signup
 	local big
