@@ -3,18 +3,21 @@
  *
  * An outbox row: {id = event id, version, subject, payload (object),
  * requestId (string or null), occurredAt (RFC 3339 UTC), published}.
- * The relay reads unpublished rows in id order, RELAY_BATCH at a time, and
- * publishes them asynchronously on a JetStream context of its own, with
+ * The relay reads unpublished rows in id order, RELAY_BATCH at a time, as
+ * stored text (a message's body is its row's payload text, not decoded and
+ * encoded again), and publishes them asynchronously on a JetStream
+ * context of its own, with
  * two batches in flight: while JetStream answers one batch, the next is
  * read and sent; then the first one's acknowledged rows, and only those,
  * are marked published (with publishedAt) in one transaction while the
- * next one's answers come. A row not acknowledged (NATS went away, a
+ * next one's answers come (store_db_set: the stored rows change in place). A row not acknowledged (NATS went away, a
  * timeout) stays unpublished and goes again in a later flush with the
  * same Nats-Msg-Id, as does a row published by a relay that died before
  * marking it: JetStream drops the second copy as a duplicate. Published rows are kept for
  * OUTBOX_KEEP_S (for on-call eyes and tests), then pruned; processed marks
  * are pruned once the stream no longer holds their events. */
 #include "bus_impl.h"
+#include "json_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,12 +169,79 @@ row_msg(const json_t *doc, natsMsg **out)
 	return e;
 }
 
+/* The members of an outbox row its message is made of. */
+static const struct json_key row_keys[] = {
+	JSON_KEY("subject"), JSON_KEY("payload"), JSON_KEY("requestId"),
+	JSON_KEY("occurredAt"),
+};
+enum { ROW_SUBJECT, ROW_PAYLOAD, ROW_REQUEST, ROW_AT, ROW_KEYS };
+
+/* The string whose text (quotes included) is v, into buf (cap bytes) and
+ * *out when it holds no escape and fits; *out NULL when v is absent or not
+ * a string (as json_string_value). false when only decoding it tells. */
+static bool
+span_str(struct json_span v, char *buf, size_t cap, const char **out)
+{
+	*out = NULL;
+	if (v.s == NULL || v.s[0] != '"')
+		return true;
+	if (v.n - 2 >= cap || memchr(v.s + 1, '\\', v.n - 2) != NULL)
+		return false;
+	memcpy(buf, v.s + 1, v.n - 2);
+	buf[v.n - 2] = '\0';
+	*out = buf;
+	return true;
+}
+
+/* row_msg from a row's stored text (store_db_find_text), without decoding
+ * it: the payload's text is the message's body as it is stored. A row
+ * whose strings hold escapes, or whose text jansson would write otherwise,
+ * is decoded and goes through row_msg. */
+static store_err
+row_msg_text(const store_db_text *t, natsMsg **out)
+{
+	char subject[BUS_SUBJECT_MAX + 1], req[BUS_HDR_MAX + 1], at[BUS_TIME_LEN + 1];
+	const char *sub = NULL, *rq = NULL, *oc = NULL;
+	struct json_span v[ROW_KEYS];
+	json_t *doc = NULL;
+	store_err e;
+
+	*out = NULL;
+	if (json_members(t->body, t->len, row_keys, ROW_KEYS, v) &&
+	    span_str(v[ROW_SUBJECT], subject, sizeof subject, &sub) &&
+	    span_str(v[ROW_REQUEST], req, sizeof req, &rq) &&
+	    span_str(v[ROW_AT], at, sizeof at, &oc)) {
+		if (!bus_subject_ok(sub) || v[ROW_PAYLOAD].s == NULL ||
+		    v[ROW_PAYLOAD].s[0] != '{') {
+			store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is malformed, "
+			          "giving it up");
+			return STORE_EINVAL;
+		}
+		e = bus_msg_new(sub, v[ROW_PAYLOAD].s, v[ROW_PAYLOAD].n, t->id, rq, oc, out);
+		if (e == STORE_ETOOBIG)
+			store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is too big, "
+			          "giving it up");
+		return e;
+	}
+	doc = json_loadb(t->body, t->len, 0, NULL);
+	if (doc == NULL || json_object_set_new(doc, "id", json_string(t->id)) != 0) {
+		json_decref(doc);
+		store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is malformed, "
+		          "giving it up");
+		return STORE_EINVAL;
+	}
+	e = row_msg(doc, out);
+	json_decref(doc);
+	return e;
+}
+
 /* ---- the relay's publishes --------------------------------------------- */
 
 /* One outbox row in flight and what JetStream answered. */
 struct relay_row {
-	json_t *doc;                  /* borrowed from the batch's rows */
+	const store_db_text *t;       /* the stored row; the batch's */
 	const char *id;
+	long long version;            /* stored, for marking it published */
 	bool answered;                /* JetStream (or the library) answered */
 	bool acked;                   /* stored, or a duplicate of a stored one */
 	bool bad;                     /* malformed: marked published, not sent */
@@ -179,7 +249,7 @@ struct relay_row {
 
 /* Up to RELAY_BATCH rows read together, published asynchronously. */
 struct relay_batch {
-	json_t *docs;                 /* the outbox documents; owned */
+	store_db_texts *texts;        /* the outbox rows as stored; owned */
 	struct relay_row *rows;
 	size_t n;
 	size_t sent, answered;        /* under bus->out.mu */
@@ -263,46 +333,45 @@ batch_free(struct relay_batch *b)
 {
 	if (b == NULL)
 		return;
-	json_decref(b->docs);
+	store_db_texts_free(b->texts);
 	free(b->rows);
 	free(b);
 }
 
 /* Reads up to RELAY_BATCH unpublished rows after the first skip of them
- * (those in flight) into *out; *out is NULL when there is none. Caller
- * frees *out with batch_free. */
+ * (those in flight) into *out, as stored text; *out is NULL when there is
+ * none. Caller frees *out with batch_free. */
 static store_err
 batch_read(store_bus *bus, const json_t *filter, size_t skip,
            struct relay_batch **out)
 {
 	store_find_opts opts = { .limit = RELAY_BATCH, .skip = skip };
 	struct relay_batch *b = NULL;
-	json_t *docs = NULL;
+	store_db_texts *texts = NULL;
 	store_err e;
 
 	*out = NULL;
-	if ((e = store_db_find(bus->db, "outbox", filter, &opts, &docs)) != STORE_OK) {
+	if ((e = store_db_find_text(bus->db, "outbox", filter, &opts, &texts)) != STORE_OK) {
 		store_error("outbox relay cannot read the outbox: %s (%s)",
 		            store_strerror(e), store_db_errmsg(bus->db));
 		return e;
 	}
-	if (json_array_size(docs) == 0) {
-		json_decref(docs);
+	if (texts->n == 0) {
+		store_db_texts_free(texts);
 		return STORE_OK;
 	}
 	if ((b = calloc(1, sizeof *b)) == NULL ||
-	    (b->rows = calloc(json_array_size(docs), sizeof *b->rows)) == NULL) {
+	    (b->rows = calloc(texts->n, sizeof *b->rows)) == NULL) {
 		free(b);
-		json_decref(docs);
+		store_db_texts_free(texts);
 		return STORE_ENOMEM;
 	}
-	b->docs = docs;
-	b->n = json_array_size(docs);
+	b->texts = texts;
+	b->n = texts->n;
 	for (size_t i = 0; i < b->n; i++) {
-		b->rows[i].doc = json_array_get(docs, i);
-		b->rows[i].id = json_string_value(json_object_get(b->rows[i].doc, "id"));
-		if (b->rows[i].id == NULL)
-			b->rows[i].id = "";
+		b->rows[i].t = &texts->docs[i];
+		b->rows[i].id = texts->docs[i].id;
+		b->rows[i].version = texts->docs[i].version;
 	}
 	*out = b;
 	return STORE_OK;
@@ -325,7 +394,7 @@ batch_send(store_bus *bus, struct relay_batch *b)
 	jsPubOptions_Init(&po);
 	po.MaxWait = BUS_PUB_WAIT_MS;
 	for (size_t i = 0; i < b->n && s == NATS_OK; i++) {
-		store_err re = row_msg(b->rows[i].doc, &m);
+		store_err re = row_msg_text(b->rows[i].t, &m);
 
 		if (re == STORE_EINVAL || re == STORE_ETOOBIG) {
 			pthread_mutex_lock(&bus->out.mu);
@@ -375,36 +444,33 @@ struct mark_ctx {
 	const char *at;
 };
 
-/* Marks the acknowledged rows published; re-runnable (works on copies). */
+/* Marks the acknowledged rows published, setting two members of each
+ * stored row (store_db_set: no row decoded or encoded here); re-runnable. */
 static store_err
 mark_published(store_db *db, void *arg)
 {
 	struct mark_ctx *c = arg;
 	struct relay_row *r;
-	json_t *d = NULL;
+	json_t *set = NULL, *set_bad = NULL;
 	store_err e = STORE_OK;
 
+	set = json_pack("{s:b,s:s}", "published", 1, "publishedAt", c->at);
+	set_bad = json_pack("{s:b,s:s,s:s}", "published", 1, "publishedAt", c->at,
+	                    "failed", "malformed");
+	if (set == NULL || set_bad == NULL)
+		e = STORE_ENOMEM;
 	for (size_t i = 0; i < c->b->n && e == STORE_OK; i++) {
 		r = &c->b->rows[i];
 		if (!r->acked)
 			continue;
-		d = json_copy(r->doc);
-		if (d == NULL ||
-		    json_object_set_new(d, "version", json_integer(json_integer_value(
-		        json_object_get(r->doc, "version")))) != 0 ||
-		    json_object_set_new(d, "published", json_true()) != 0 ||
-		    json_object_set_new(d, "publishedAt", json_string(c->at)) != 0 ||
-		    (r->bad &&
-		     json_object_set_new(d, "failed", json_string("malformed")) != 0)) {
-			e = STORE_ENOMEM;
-		} else {
-			e = store_db_update(db, "outbox", d, NULL);
-			/* Another relay marked it first: just as good. */
-			if (e == STORE_ECONFLICT || e == STORE_ENOTFOUND)
-				e = STORE_OK;
-		}
-		json_decref(d);
+		e = store_db_set(db, "outbox", r->id, r->version, r->bad ? set_bad : set,
+		                 NULL);
+		/* Another relay marked it first: just as good. */
+		if (e == STORE_ECONFLICT || e == STORE_ENOTFOUND)
+			e = STORE_OK;
 	}
+	json_decref(set);
+	json_decref(set_bad);
 	return e;
 }
 

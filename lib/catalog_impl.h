@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "store/catalog.h"
+#include "json_impl.h"
 
 /* {id, name, description, userId}. New reference. */
 json_t *catalog_category_view(const json_t *doc);
@@ -33,28 +34,6 @@ void catalog_buf_add(struct catalog_buf *b, const char *s, size_t n);
 void catalog_buf_str(struct catalog_buf *b, const char *s);
 void catalog_buf_free(struct catalog_buf *b);
 
-#define CATALOG_NUMBER_MAX 64   /* length of a stored number we convert */
-
-/* The raw text of a member's value in a stored document; s NULL when the
- * member is absent. Points into the document. */
-struct catalog_span {
-	const char *s;
-	size_t n;
-};
-
-/* A member name looked for, with its length (CATALOG_KEY("name")). */
-struct catalog_key {
-	const char *s;
-	size_t n;
-};
-#define CATALOG_KEY(lit) { (lit), sizeof (lit) - 1 }
-
-/* catalog_scan.c: finds the values of keys[] among the top-level members
- * of the JSON object text (len bytes) into vals[]. false when the text is not one
- * object json_loadb would load, or holds a string jansson would write
- * back differently: then only the parse/encode path gives the answer. */
-bool catalog_members(const char *text, size_t len, const struct catalog_key *keys,
-                     size_t nkeys, struct catalog_span *vals);
 
 /* Appends the JSON array of API.md's categories of docs (as encoding each
  * catalog_category_view would). */

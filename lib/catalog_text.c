@@ -5,7 +5,7 @@
  * them again the same way), numbers rewritten as jansson writes them.
  *
  * A stored document is first checked whole, as json_loadb would
- * (catalog_members, catalog_scan.c). One that fails, or holds a string jansson would write differently (an escape it
+ * (json_members, json_scan.c). One that fails, or holds a string jansson would write differently (an escape it
  * never writes, \u0000, which the views cut short), takes the parse/encode
  * path instead, so the answer is the same either way. */
 #include "catalog_impl.h"
@@ -91,14 +91,14 @@ catalog_buf_free(struct catalog_buf *b)
 /* ---- writing values -------------------------------------------------------- */
 
 static bool
-span_string(struct catalog_span v)
+span_string(struct json_span v)
 {
 	return v.s != NULL && v.s[0] == '"';
 }
 
 /* A string member as json_pack's "s?" writes store_json_str's value. */
 static void
-put_string(struct catalog_buf *b, struct catalog_span v)
+put_string(struct catalog_buf *b, struct json_span v)
 {
 	if (span_string(v))
 		put(b, v.s, v.n);
@@ -110,9 +110,9 @@ put_string(struct catalog_buf *b, struct catalog_span v)
  * has checked the grammar: up to 18 digits are read here, longer ones
  * (which it checked are in range) by strtoll. */
 static long long
-span_int(struct catalog_span v, long long def)
+span_int(struct json_span v, long long def)
 {
-	char tmp[CATALOG_NUMBER_MAX + 1];
+	char tmp[JSON_NUMBER_MAX + 1];
 	size_t i = v.s != NULL && v.n > 0 && v.s[0] == '-' ? 1 : 0;
 	long long n = 0;
 
@@ -125,7 +125,7 @@ span_int(struct catalog_span v, long long def)
 		return i == 1 ? -n : n;
 	}
 other:
-	if (v.s == NULL || v.n > CATALOG_NUMBER_MAX || (v.s[0] != '-' &&
+	if (v.s == NULL || v.n > JSON_NUMBER_MAX || (v.s[0] != '-' &&
 	    (v.s[0] < '0' || v.s[0] > '9')) || memchr(v.s, '.', v.n) != NULL ||
 	    memchr(v.s, 'e', v.n) != NULL || memchr(v.s, 'E', v.n) != NULL)
 		return def;
@@ -254,15 +254,15 @@ put_json(struct catalog_buf *b, json_t *v)
 
 /* ---- categories ------------------------------------------------------------ */
 
-static const struct catalog_key category_keys[] = {
-	CATALOG_KEY("name"), CATALOG_KEY("description"), CATALOG_KEY("userId"),
+static const struct json_key category_keys[] = {
+	JSON_KEY("name"), JSON_KEY("description"), JSON_KEY("userId"),
 };
 enum { C_NAME, C_DESCRIPTION, C_USER, C_N };
 
 store_err
 catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 {
-	struct catalog_span v[C_N];
+	struct json_span v[C_N];
 	json_t *doc;
 	store_err e;
 
@@ -273,7 +273,7 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 		if (i > 0)
 			PUT_LIT(b, ",");
 		if (store_oid_valid(d->id) &&
-		    catalog_members(d->body, d->len, category_keys, C_N, v)) {
+		    json_members(d->body, d->len, category_keys, C_N, v)) {
 			PUT_LIT(b, "{\"id\":\"");
 			put(b, d->id, STORE_OID_LEN);
 			PUT_LIT(b, "\",\"name\":");
@@ -296,10 +296,10 @@ catalog_categories_text(const store_db_texts *docs, struct catalog_buf *b)
 
 /* ---- products -------------------------------------------------------------- */
 
-static const struct catalog_key product_keys[] = {
-	CATALOG_KEY("name"), CATALOG_KEY("description"), CATALOG_KEY("price"),
-	CATALOG_KEY("picture"), CATALOG_KEY("userId"), CATALOG_KEY("views"),
-	CATALOG_KEY("count"), CATALOG_KEY("categoryId"),
+static const struct json_key product_keys[] = {
+	JSON_KEY("name"), JSON_KEY("description"), JSON_KEY("price"),
+	JSON_KEY("picture"), JSON_KEY("userId"), JSON_KEY("views"),
+	JSON_KEY("count"), JSON_KEY("categoryId"),
 };
 enum { P_NAME, P_DESCRIPTION, P_PRICE, P_PICTURE, P_USER, P_VIEWS, P_COUNT,
        P_CATEGORY, P_N };
@@ -388,7 +388,7 @@ categories_free(struct categories *cs)
 /* The categoryId of a product as store_json_str gives it, when it can be
  * an id (no escapes, so the stored text is the string): in id, else "". */
 static void
-span_id(struct catalog_span v, char id[STORE_OID_LEN + 1])
+span_id(struct json_span v, char id[STORE_OID_LEN + 1])
 {
 	id[0] = '\0';
 	if (span_string(v) && v.n == STORE_OID_LEN + 2) {
@@ -402,14 +402,14 @@ span_id(struct catalog_span v, char id[STORE_OID_LEN + 1])
 static store_err
 product_text(struct categories *cs, const store_db_text *d, struct catalog_buf *b)
 {
-	struct catalog_span v[P_N];
+	struct json_span v[P_N];
 	const struct seen *cat;
 	char cid[STORE_OID_LEN + 1];
 	json_t *doc = NULL;
 	store_err e;
 
 	if (!store_oid_valid(d->id) ||
-	    !catalog_members(d->body, d->len, product_keys, P_N, v)) {
+	    !json_members(d->body, d->len, product_keys, P_N, v)) {
 		if ((e = parse_doc(d, &doc)) == STORE_OK &&
 		    (e = category_of(cs, store_json_str(doc, "categoryId"), &cat)) == STORE_OK)
 			put_json(b, catalog_product_view(doc, cat->doc));

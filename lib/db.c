@@ -713,6 +713,84 @@ store_db_update(store_db *db, const char *coll, json_t *doc,
 	       STORE_OK : STORE_EINTERNAL;
 }
 
+/* A member name store_db_set may set: [A-Za-z0-9_]+, not reserved. */
+static bool
+set_name_ok(const char *key, size_t len)
+{
+	return len > 0 && len <= DB_FIELD_MAX && strlen(key) == len &&
+	       strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                   "0123456789_") == len &&
+	       strcmp(key, "id") != 0 && strcmp(key, "version") != 0 &&
+	       strcmp(key, "_id") != 0;
+}
+
+/* store_db_set for a backend without its own: the document read, its
+ * members set, written back whole if still at version. */
+static store_err
+set_by_update(store_db *db, const struct db_coll *c, const char *id,
+              long long version, const json_t *fields, const char **field)
+{
+	json_t *doc = NULL;
+	store_err e = db->ops->get(db, c, id, &doc);
+
+	if (e != STORE_OK)
+		goto out;
+	if (json_integer_value(json_object_get(doc, "version")) != version) {
+		e = STORE_ECONFLICT;
+		goto out;
+	}
+	if (json_object_update(doc, (json_t *)fields) != 0) {
+		e = STORE_ENOMEM;
+		goto out;
+	}
+	e = db->ops->update(db, c, doc, version, field);
+out:
+	json_decref(doc);
+	return e;
+}
+
+store_err
+store_db_set(store_db *db, const char *coll, const char *id,
+             long long version, const json_t *fields, const char **field)
+{
+	const struct db_coll *c;
+	const char *key;
+	size_t len, grow = 0;
+	json_t *v;
+
+	if (field != NULL)
+		*field = NULL;
+	if (db == NULL)
+		return STORE_EINVAL;
+	if ((c = coll_find(db, coll)) == NULL)
+		return STORE_EINVAL;
+	if (!json_is_object(fields) || json_object_size(fields) == 0 ||
+	    json_object_size(fields) > STORE_DB_SET_FIELDS || version < 0)
+		return db_fail(db, STORE_EINVAL, "set: 1 to %d fields and a version "
+		               "of 0 or more", STORE_DB_SET_FIELDS);
+	json_object_keylen_foreach((json_t *)fields, key, len, v) {
+		size_t vlen;
+
+		if (!set_name_ok(key, len))
+			return db_fail(db, STORE_EINVAL, "set: bad field '%.*s'",
+			               DB_FIELD_MAX, key);
+		if (doc_check(db, v, 1) != STORE_OK)
+			return STORE_EINVAL;
+		vlen = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (vlen == 0 || vlen > DB_DOC_MAX)
+			return db_fail(db, STORE_ETOOBIG, "set: value of '%s' is over "
+			               "%u bytes", key, DB_DOC_MAX);
+		grow += len + vlen + 4;     /* ,"key": */
+	}
+	if (!store_oid_valid(id))
+		return STORE_ENOTFOUND;
+	if (grow > DB_DOC_MAX)
+		return db_fail(db, STORE_ETOOBIG, "set: fields over %u bytes", DB_DOC_MAX);
+	if (db->ops->set == NULL)
+		return set_by_update(db, c, id, version, fields, field);
+	return db->ops->set(db, c, id, version, fields, grow, field);
+}
+
 store_err
 store_db_delete(store_db *db, const char *coll, const char *id,
                 long long version)

@@ -433,25 +433,29 @@ sq_body_text(store_db *db, const char *coll, const json_t *doc, char **out,
 }
 
 /* After 0 rows changed by a version-guarded write: ENOTFOUND when id is
- * absent, else ECONFLICT. */
+ * absent, ECONFLICT when its version is not version, else (a write also
+ * guarded by the document's size, sized true) ETOOBIG. */
 static store_err
 sq_why_unchanged(store_db *db, struct sq_conn *k, const struct db_coll *c,
-                 const char *id)
+                 const char *id, long long version, bool sized)
 {
 	char sql[256];
 	sqlite3_stmt *st = NULL;
 	store_err e;
 	int rc;
 
-	snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id = ?", c->name);
+	snprintf(sql, sizeof sql, "SELECT version FROM \"%s\" WHERE id = ?", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
 		return e;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW && (!sized || sqlite3_column_int64(st, 0) != version))
 		e = STORE_ECONFLICT;
+	else if (rc == SQLITE_ROW)
+		e = db_fail(db, STORE_ETOOBIG, "document in '%s' would grow over %u "
+		            "bytes", c->name, DB_DOC_MAX);
 	else if (rc == SQLITE_DONE)
 		e = STORE_ENOTFOUND;
 	else
@@ -914,7 +918,83 @@ out:
 	if (k != NULL)
 		sq_write_end(db, k, took);
 	free(text);
-	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
+	return unchanged ? sq_why_unchanged(db, k, c, id, version, false) : e;
+}
+
+/* The statement for store_db_set of fields' members, in their order:
+ * UPDATE ... SET doc = json_set(doc, '$."k"', json(?), ...), guarded by
+ * id, version and the stored size (the members are [A-Za-z0-9_]+). */
+static void
+set_sql(struct sb *b, const struct db_coll *c, const json_t *fields)
+{
+	const char *key;
+	json_t *v;
+
+	sb_add(b, "UPDATE \"%s\" SET version = version + 1, doc = json_set(doc",
+	       c->name);
+	json_object_foreach((json_t *)fields, key, v)
+		sb_add(b, ", '$.\"%s\"', json(?)", key);
+	sb_add(b, ") WHERE id = ? AND version = ? AND "
+	       "length(CAST(doc AS BLOB)) <= ?");
+}
+
+static store_err
+sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
+       const json_t *fields, size_t grow, const char **field)
+{
+	char *vals[STORE_DB_SET_FIELDS] = { NULL };
+	struct sb b = { .n = 0 };
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k = NULL;
+	bool unchanged = false, took = false;
+	const char *key;
+	int rc = SQLITE_OK, i = 0;
+	json_t *v;
+	store_err e;
+
+	if ((e = sq_conn(db, &k)) != STORE_OK)
+		goto out;
+	set_sql(&b, c, fields);
+	if (b.over) {
+		e = db_fail(db, STORE_EINVAL, "set: statement too long");
+		goto out;
+	}
+	if ((e = sq_prepare(db, k, b.s, c->name, &st)) != STORE_OK)
+		goto out;
+	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
+		goto out;
+	json_object_foreach((json_t *)fields, key, v) {
+		if ((vals[i] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+		i++;
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, i + 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, i + 2, version);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, i + 3, (sqlite3_int64)(DB_DOC_MAX - grow));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
+		e = STORE_OK;
+	else if (rc == SQLITE_DONE)
+		unchanged = true;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		e = sq_duplicate(db, c, k->h, field);
+	else
+		e = sq_fail(db, k->h, rc, c->name);
+out:
+	sq_done(st);   /* before another prepare may evict st */
+	if (k != NULL)
+		sq_write_end(db, k, took);
+	for (int j = 0; j < i; j++)
+		free(vals[j]);
+	return unchanged ? sq_why_unchanged(db, k, c, id, version, true) : e;
 }
 
 static store_err
@@ -953,7 +1033,7 @@ out:
 	sq_done(st);   /* before another prepare may evict st */
 	if (k != NULL)
 		sq_write_end(db, k, took);
-	return unchanged ? sq_why_unchanged(db, k, c, id) : e;
+	return unchanged ? sq_why_unchanged(db, k, c, id, version, false) : e;
 }
 
 static store_err
@@ -1301,6 +1381,7 @@ const struct db_ops db_sqlite_ops = {
 	.changes = sq_changes,
 	.search = sq_search,
 	.update = sq_update,
+	.set = sq_set,
 	.delete = sq_delete,
 	.begin = sq_begin,
 	.commit = sq_commit,

@@ -1,5 +1,5 @@
 /* text_impl.h - private: small helpers on text shared by the library's
- * parsers (http_query.c, catalog_scan.c). */
+ * parsers (http_query.c, json_scan.c). */
 #ifndef STORE_TEXT_IMPL_H
 #define STORE_TEXT_IMPL_H
 

@@ -157,6 +157,23 @@ store_err store_db_count(store_db *db, const char *coll, const json_t *filter,
 store_err store_db_update(store_db *db, const char *coll, json_t *doc,
                           const char **field);
 
+/* Sets top-level members of the document id, when its stored version
+ * equals version, leaving its other members as stored; the stored version
+ * becomes version + 1. fields is an object of 1 to STORE_DB_SET_FIELDS
+ * members, named [A-Za-z0-9_]+ but not "id", "version" or "_id", whose
+ * values are as for insert; fields is borrowed. The database changes the
+ * stored document itself (SQLite: json_set; a backend without its own
+ * reads the document and writes it back whole, guarded by the version):
+ * no document is decoded or encoded here, for writes that touch a member
+ * or two of large documents (the outbox relay marking rows published).
+ * STORE_ECONFLICT / STORE_ENOTFOUND as for update, STORE_EDUPLICATE (and
+ * *field) on a unique field, STORE_ETOOBIG when the document could grow
+ * past the size limit. */
+#define STORE_DB_SET_FIELDS 16
+store_err store_db_set(store_db *db, const char *coll, const char *id,
+                       long long version, const json_t *fields,
+                       const char **field);
+
 /* Deletes the document id when its stored version equals version.
  * STORE_ECONFLICT / STORE_ENOTFOUND as for update. */
 store_err store_db_delete(store_db *db, const char *coll, const char *id,

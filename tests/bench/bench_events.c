@@ -41,6 +41,7 @@
 #include "store/json.h"
 #include "store/log.h"
 #include "store/oid.h"
+#include "store/process.h"
 
 #define PROG         "bench_events"
 #define POLL_MS      2            /* look at the replica this often */
@@ -428,6 +429,7 @@ main(int argc, char **argv)
 	json_t *store, *base, *out;
 	double ratio;
 
+	store_process_init();   /* as the services whose relay this measures */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 

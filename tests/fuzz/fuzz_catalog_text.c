@@ -1,5 +1,5 @@
 /* fuzz_catalog_text - a stored document's JSON text, through the listings
- * written straight from it (lib/catalog_text.c, checked by catalog_scan.c):
+ * written straight from it (lib/catalog_text.c, checked by json_scan.c):
  * the product and category answers must be, byte for byte, what parsing
  * the text (json_loadb, as store_db_get does) and encoding the view gives,
  * and a text that does not load must fail as the parse path fails

@@ -34,6 +34,8 @@ static const store_collection schema[] = {
 };
 #define NSCHEMA (sizeof schema / sizeof *schema)
 
+#define DB_KEY_TEST 129   /* one over db_impl.h's DB_FIELD_MAX */
+
 static const char *be;   /* the backend under test, for messages */
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -701,6 +703,133 @@ test_changes(store_db *db, const char *url)
 	store_db_free(other);
 }
 
+/* store_db_set: members set in place, the rest as stored, versions guarded,
+ * unique fields and indexes kept, bad arguments refused. */
+static void
+test_set(store_db *db)
+{
+	json_t *d = NULL, *u = NULL, *got = NULL, *f = NULL, *many = NULL;
+	const char *id, *field = NULL;
+	char longkey[DB_KEY_TEST + 1];
+	store_err e;
+
+	d = insert(db, "t_items", json_pack("{s:s,s:i,s:s,s:{s:[i,i]},s:s}", "kind", "old",
+	                                     "rank", 5, "name", "caf\u00e9 \"x\"\n",
+	                                     "deep", "a", 1, 2, "keep", "kept"));
+	id = d != NULL ? json_string_value(json_object_get(d, "id")) : "";
+	f = json_pack("{s:s,s:b,s:{s:i}}", "kind", "new", "flag", 1, "obj", "n", 3);
+	e = store_db_set(db, "t_items", id, 0, f, NULL);
+	CHECK(e == STORE_OK, "%s: set: members set (%s)", be, store_strerror(e));
+	store_db_get(db, "t_items", id, &got);
+	CHECK(got != NULL && json_integer_value(json_object_get(got, "version")) == 1 &&
+	      strcmp(json_string_value(json_object_get(got, "kind")), "new") == 0 &&
+	      json_is_true(json_object_get(got, "flag")) &&
+	      json_integer_value(json_object_get(json_object_get(got, "obj"), "n")) == 3 &&
+	      json_integer_value(json_object_get(got, "rank")) == 5 &&
+	      strcmp(json_string_value(json_object_get(got, "name")), "caf\u00e9 \"x\"\n") == 0 &&
+	      json_array_size(json_object_get(json_object_get(got, "deep"), "a")) == 2 &&
+	      strcmp(json_string_value(json_object_get(got, "keep")), "kept") == 0,
+	      "%s: set: the new values read back, the others as they were, version 1", be);
+	json_decref(got);
+	got = NULL;
+	CHECK(count(db, "t_items", json_pack("{s:s}", "kind", "new")) == 1 &&
+	      count(db, "t_items", json_pack("{s:s}", "kind", "old")) == 0,
+	      "%s: set: an indexed member set is found by its new value only", be);
+	CHECK(store_db_set(db, "t_items", id, 0, f, NULL) == STORE_ECONFLICT,
+	      "%s: set: a stale version is a conflict", be);
+	CHECK(store_db_set(db, "t_items", "0123456789abcdef01234567", 0, f, NULL) ==
+	      STORE_ENOTFOUND && store_db_set(db, "t_items", "nope", 0, f, NULL) ==
+	      STORE_ENOTFOUND, "%s: set: an unknown or malformed id is not found", be);
+	json_decref(f);
+
+	/* A unique field: the duplicate is refused and named. */
+	u = insert(db, "t_users", json_pack("{s:s}", "email", "a@x.co"));
+	json_decref(insert(db, "t_users", json_pack("{s:s}", "email", "b@x.co")));
+	f = json_pack("{s:s}", "email", "b@x.co");
+	e = store_db_set(db, "t_users", u != NULL ? json_string_value(json_object_get(u, "id")) : "",
+	                 0, f, &field);
+	CHECK(e == STORE_EDUPLICATE && field != NULL && strcmp(field, "email") == 0,
+	      "%s: set: a taken unique value is a duplicate on its field (%s)", be,
+	      store_strerror(e));
+	json_decref(f);
+
+	/* Bad arguments. */
+	memset(longkey, 'k', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	many = json_object();
+	for (int i = 0; i <= STORE_DB_SET_FIELDS; i++) {
+		char k[16];
+
+		snprintf(k, sizeof k, "f%d", i);
+		json_object_set_new(many, k, json_integer(i));
+	}
+	f = json_pack("{s:i}", "id", 1);
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL, "%s: set: not 'id'", be);
+	json_decref(f);
+	f = json_pack("{s:i}", "version", 9);
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL, "%s: set: not 'version'", be);
+	json_decref(f);
+	f = json_pack("{s:i}", "a.b", 1);
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL &&
+	      store_db_set(db, "t_items", id, 1, json_object_get(many, "f0"), NULL) == STORE_EINVAL,
+	      "%s: set: a dotted name, a value for fields: refused", be);
+	json_decref(f);
+	f = json_pack("{s:i}", "x'); DROP TABLE t_items; --", 1);
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL,
+	      "%s: set: a name outside [A-Za-z0-9_] is refused", be);
+	json_decref(f);
+	f = json_pack("{s:{s:i}}", "ok", "$bad", 1);
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL,
+	      "%s: set: values are checked as documents are ('$' keys)", be);
+	json_decref(f);
+	f = json_object();
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL &&
+	      store_db_set(db, "t_items", id, 1, many, NULL) == STORE_EINVAL &&
+	      store_db_set(db, "t_nope", id, 1, json_object_get(many, "f0"), NULL) == STORE_EINVAL,
+	      "%s: set: none, over %d fields, an unknown collection: refused", be,
+	      STORE_DB_SET_FIELDS);
+	json_decref(f);
+	f = json_object();
+	json_object_set_new(f, longkey, json_true());
+	CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_EINVAL,
+	      "%s: set: a name over the field length limit is refused", be);
+	json_decref(f);
+	/* Size: a value alone over the limit, and one that would take a
+	 * stored document over it. */
+	{
+		size_t big = 9u << 20;
+		char *s9 = malloc(big + 1);
+		json_t *b = NULL;
+
+		if (s9 != NULL) {
+			memset(s9, 'x', big);
+			s9[big] = '\0';
+			b = insert(db, "t_items", json_pack("{s:s}", "blob", s9));
+			f = json_pack("{s:s}", "more", s9);
+			CHECK(b != NULL && store_db_set(db, "t_items",
+			      json_string_value(json_object_get(b, "id")), 0, f, NULL) == STORE_ETOOBIG,
+			      "%s: set: a document that would pass the size limit: too big", be);
+			json_decref(f);
+			s9[big - 1] = '\0';
+			f = json_pack("{s:s,s:s}", "m1", s9, "m2", s9);
+			CHECK(store_db_set(db, "t_items", id, 1, f, NULL) == STORE_ETOOBIG,
+			      "%s: set: values over the size limit together: too big", be);
+			json_decref(f);
+			json_decref(b);
+			free(s9);
+		}
+	}
+	store_db_get(db, "t_items", id, &got);
+	CHECK(got != NULL && json_integer_value(json_object_get(got, "version")) == 1,
+	      "%s: set: nothing refused changed the document", be);
+	json_decref(got);
+	json_decref(many);
+	json_decref(d);
+	json_decref(u);
+	wipe(db, "t_items");
+	wipe(db, "t_users");
+}
+
 /* store_db_memo_get/put: found only under its key and changes value. */
 static void
 test_memo(store_db *db)
@@ -1029,6 +1158,7 @@ suite(const char *url, const char *name)
 	test_threads(db);
 	test_search(db, url);
 	test_changes(db, url);
+	test_set(db);
 	test_memo(db);
 	store_db_free(db);
 	test_processes(url);

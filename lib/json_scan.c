@@ -1,8 +1,9 @@
-/* catalog_scan.c - checks a stored document's JSON text whole, as
+/* json_scan.c - checks a stored document's JSON text whole, as
  * json_loadb would (one object, valid UTF-8, numbers in range, nothing
- * after it), and finds its top-level members (catalog_members), for
- * catalog_text.c's answers written straight from the stored text. */
-#include "catalog_impl.h"
+ * after it), and finds its top-level members (json_members), for
+ * catalog_text.c's answers and the outbox relay's messages written
+ * straight from the stored text (json_impl.h). */
+#include "json_impl.h"
 
 #include <errno.h>
 #include <math.h>
@@ -165,12 +166,12 @@ skip_digits(const char *p, const char *end)
 /* A number at s->p in JSON's grammar that jansson loads: an integer in
  * long long's range, a real that does not overflow. Only what could be out
  * of range is converted: an integer of at most 18 digits fits, and so does
- * a real with no exponent (at most CATALOG_NUMBER_MAX digits). */
+ * a real with no exponent (at most JSON_NUMBER_MAX digits). */
 static bool
 scan_number(struct scan *s)
 {
 	const char *start = s->p, *p = s->p, *end = s->end, *digits;
-	char tmp[CATALOG_NUMBER_MAX + 1], *stop;
+	char tmp[JSON_NUMBER_MAX + 1], *stop;
 	bool integer = true, exponent = false;
 	size_t n;
 
@@ -204,7 +205,7 @@ scan_number(struct scan *s)
 	}
 	s->p = p;
 	n = (size_t)(p - start);
-	if (n > CATALOG_NUMBER_MAX)
+	if (n > JSON_NUMBER_MAX)
 		return false;   /* left to jansson */
 	if (integer ? p - digits <= 18 : !exponent)
 		return true;
@@ -239,8 +240,8 @@ static bool scan_value(struct scan *s, int depth);
  * values of keys[] are noted in vals[] (the last of a repeated key wins,
  * as in jansson). */
 static bool
-scan_container(struct scan *s, int depth, const struct catalog_key *keys,
-               size_t nkeys, struct catalog_span *vals)
+scan_container(struct scan *s, int depth, const struct json_key *keys,
+               size_t nkeys, struct json_span *vals)
 {
 	char close = *s->p == '{' ? '}' : ']';
 	bool object = close == '}';
@@ -316,8 +317,8 @@ scan_value(struct scan *s, int depth)
 }
 
 bool
-catalog_members(const char *text, size_t len, const struct catalog_key *keys,
-                size_t nkeys, struct catalog_span *vals)
+json_members(const char *text, size_t len, const struct json_key *keys,
+                size_t nkeys, struct json_span *vals)
 {
 	struct scan s = { text, text + len, true };
 
