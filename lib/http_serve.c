@@ -33,7 +33,7 @@
 #define REQ_ID_MAX 128
 #define THREADS_MAX 256
 #define READ_TIMEOUT_S 30   /* a front server silent mid-request this long is dropped */
-#define DIRECT_BODY_MIN 8192   /* a body this long goes out as records of its own */
+#define HEAD_SMALL 2048        /* an answer's head, on the stack (longer: malloc) */
 #define RECORDS_PER_WRITE 16   /* FastCGI records (64 KB each at most) per writev */
 
 struct conn;
@@ -172,71 +172,114 @@ write_iov(int fd, struct iovec *iov, int n)
 	return true;
 }
 
-/* Writes len bytes of body as FastCGI stdout records of request rq, with
- * as few writev calls as the records allow, past libfcgi's stream: its
- * 8 KB buffer would send a 35 KB listing in five writes, and nginx would
- * read it in as many pieces. The stream must be empty (flushed). On a
- * failure the connection is shut down, so that nothing after it is taken
- * for the rest of this answer. */
-static void
-write_records(FCGX_Request *rq, const char *body, size_t len)
+static FCGI_Header
+record_header(int type, int request_id, size_t len)
 {
-	FCGI_Header hdrs[RECORDS_PER_WRITE];
-	struct iovec iov[2 * RECORDS_PER_WRITE];
-	size_t done = 0;
+	return (FCGI_Header){ FCGI_VERSION_1, (unsigned char)type,
+	                      (unsigned char)(request_id >> 8), (unsigned char)request_id,
+	                      (unsigned char)(len >> 8), (unsigned char)len, 0, 0 };
+}
 
-	while (done < len) {
-		int n = 0;
+/* Writes the whole answer of rq, past libfcgi's stream: the head and the
+ * body as FastCGI stdout records (64 KB each at most), the end of stdout
+ * and the end of the request, with as few writev calls as the records
+ * allow (one for an answer under 1 MB). libfcgi's stream would write an
+ * answer in 8 KB pieces and its ending apart, each a write and a wakeup of
+ * nginx. Its output stream is then marked closed, so that FCGX_Finish_r
+ * writes nothing more; a failed write is left as the stream's error, and
+ * FCGX_Finish_r closes the connection. */
+static void
+write_answer(FCGX_Request *rq, const char *head, size_t hlen, const char *body,
+             size_t blen)
+{
+	const struct { const char *s; size_t n; } part[2] = { { head, hlen }, { body, blen } };
+	FCGI_Header hdrs[RECORDS_PER_WRITE + 1];
+	FCGI_EndRequestRecord end = {
+		record_header(FCGI_END_REQUEST, rq->requestId, sizeof end.body),
+		{ 0, 0, 0, 0, FCGI_REQUEST_COMPLETE, { 0, 0, 0 } },
+	};
+	struct iovec iov[2 * RECORDS_PER_WRITE + 2];
+	size_t p = 0, done = 0;
+	bool ok = true;
 
-		for (int r = 0; r < RECORDS_PER_WRITE && done < len; r++) {
-			size_t part = len - done > 0xffff ? 0xffff : len - done;
+	while (ok && p < 2) {
+		int n = 0, r = 0;
 
-			hdrs[r] = (FCGI_Header){ FCGI_VERSION_1, FCGI_STDOUT,
-			                         (unsigned char)(rq->requestId >> 8),
-			                         (unsigned char)rq->requestId,
-			                         (unsigned char)(part >> 8), (unsigned char)part,
-			                         0, 0 };
+		for (; r < RECORDS_PER_WRITE && p < 2; r++) {
+			size_t left = part[p].n - done, len = left > 0xffff ? 0xffff : left;
+
+			if (len > 0) {
+				hdrs[r] = record_header(FCGI_STDOUT, rq->requestId, len);
+				iov[n++] = (struct iovec){ &hdrs[r], sizeof hdrs[r] };
+				iov[n++] = (struct iovec){ (char *)part[p].s + done, len };
+				done += len;
+			}
+			if (done == part[p].n) {
+				p++;
+				done = 0;
+			}
+		}
+		if (p == 2) {   /* the last write: the endings go with it */
+			hdrs[r] = record_header(FCGI_STDOUT, rq->requestId, 0);
 			iov[n++] = (struct iovec){ &hdrs[r], sizeof hdrs[r] };
-			iov[n++] = (struct iovec){ (char *)body + done, part };
-			done += part;
+			iov[n++] = (struct iovec){ &end, sizeof end };
 		}
-		if (!write_iov(rq->ipcFd, iov, n)) {
-			shutdown(rq->ipcFd, SHUT_RDWR);
-			return;
-		}
+		ok = write_iov(rq->ipcFd, iov, n);
 	}
+	if (!ok)
+		rq->out->FCGI_errno = errno != 0 ? errno : EIO;
+	rq->out->wasFCloseCalled = 1;
+	rq->out->isClosed = 1;
+	rq->out->rdNext = rq->out->stop = rq->out->wrNext;
+}
+
+/* The answer's head (status and header lines, then the blank line) into
+ * buf (cap bytes, NUL-terminated when it fits); its length, as snprintf. */
+static size_t
+head_text(const store_req *req, const store_res *res, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int w;
+
+#define HEAD(...) \
+	((w = snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)) > 0 ? \
+	 (void)(n += (size_t)w) : (void)0)
+	HEAD("Status: %d %s\r\n", res->status, reason(res->status));
+	HEAD("X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n", req->request_id);
+	if (!has_header(res, "Cache-Control"))
+		HEAD("Cache-Control: no-store\r\n");
+	if (res->set_cookie != NULL)
+		HEAD("Set-Cookie: %s\r\n", res->set_cookie);
+	for (size_t i = 0; i < res->nheaders; i++)
+		if (res->headers[i].name != NULL && res->headers[i].value != NULL)
+			HEAD("%s: %s\r\n", res->headers[i].name, res->headers[i].value);
+	if (res->body != NULL && res->status != 204)
+		HEAD("Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+		     res->content_type != NULL ? res->content_type : "application/octet-stream",
+		     res->body_len);
+	else
+		HEAD("Content-Length: 0\r\n\r\n");
+#undef HEAD
+	return n;
 }
 
 static void
 write_response(FCGX_Request *rq, const store_req *req, const store_res *res)
 {
-	FCGX_Stream *out = rq->out;
+	char small[HEAD_SMALL], *head = small;
+	bool body = res->body != NULL && res->status != 204;
+	size_t len = head_text(req, res, small, sizeof small);
 
-	FCGX_FPrintF(out, "Status: %d %s\r\n", res->status, reason(res->status));
-	FCGX_FPrintF(out, "X-Request-Id: %s\r\n", req->request_id);
-	FCGX_FPrintF(out, "X-Content-Type-Options: nosniff\r\n");
-	if (!has_header(res, "Cache-Control"))
-		FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
-	if (res->set_cookie != NULL)
-		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", res->set_cookie);
-	for (size_t i = 0; i < res->nheaders; i++)
-		if (res->headers[i].name != NULL && res->headers[i].value != NULL)
-			FCGX_FPrintF(out, "%s: %s\r\n", res->headers[i].name,
-			             res->headers[i].value);
-	if (res->body != NULL && res->status != 204) {
-		/* libfcgi's printf knows no %zu: format the length here. */
-		char len[32];
-		snprintf(len, sizeof len, "%zu", res->body_len);
-		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %s\r\n\r\n",
-		             res->content_type != NULL ? res->content_type
-		                                        : "application/octet-stream", len);
-		if (res->body_len < DIRECT_BODY_MIN || rq->ipcFd < 0)
-			FCGX_PutStr(res->body, (int)res->body_len, out);
-		else if (FCGX_FFlush(out) == 0)
-			write_records(rq, res->body, res->body_len);
-	} else {
-		FCGX_FPrintF(out, "Content-Length: 0\r\n\r\n");
+	if (len >= sizeof small) {
+		if ((head = malloc(len + 1)) == NULL) {
+			rq->out->FCGI_errno = ENOMEM;   /* FCGX_Finish_r drops the connection */
+			return;
+		}
+		head_text(req, res, head, len + 1);
 	}
+	write_answer(rq, head, len, body ? res->body : NULL, body ? res->body_len : 0);
+	if (head != small)
+		free(head);
 }
 
 /* The client's request id when it is 1-128 of [A-Za-z0-9._-], else a new
