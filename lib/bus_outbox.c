@@ -6,16 +6,17 @@
  * The relay reads unpublished rows in id order, RELAY_BATCH at a time, as
  * stored text (a message's body is its row's payload text, not decoded and
  * encoded again), and publishes them asynchronously on a JetStream
- * context of its own, with
- * two batches in flight: while JetStream answers one batch, the next is
- * read and sent; then the first one's acknowledged rows, and only those,
- * are marked published (with publishedAt) in one transaction while the
- * next one's answers come (store_db_set: the stored rows change in place). A row not acknowledged (NATS went away, a
- * timeout) stays unpublished and goes again in a later flush with the
- * same Nats-Msg-Id, as does a row published by a relay that died before
- * marking it: JetStream drops the second copy as a duplicate. Published rows are kept for
- * OUTBOX_KEEP_S (for on-call eyes and tests), then pruned; processed marks
- * are pruned once the stream no longer holds their events. */
+ * context of its own, with two batches in flight: while JetStream answers
+ * one batch, the next is read and sent; then the first one's acknowledged
+ * rows, and only those, are marked published (with publishedAt) in one
+ * transaction while the next one's answers come (store_db_set: the stored
+ * rows change in place).
+ * A row not acknowledged (NATS went away, a timeout) stays unpublished and
+ * goes again in a later flush with the same Nats-Msg-Id, as does a row
+ * published by a relay that died before marking it: JetStream drops the
+ * second copy as a duplicate. Published rows are kept for OUTBOX_KEEP_S
+ * (for on-call eyes and tests), then pruned; processed marks are pruned
+ * once the stream no longer holds their events. */
 #include "bus_impl.h"
 #include "json_impl.h"
 
@@ -194,9 +195,10 @@ span_str(struct json_span v, char *buf, size_t cap, const char **out)
 }
 
 /* row_msg from a row's stored text (store_db_find_text), without decoding
- * it: the payload's text is the message's body as it is stored. A row
- * whose strings hold escapes, or whose text jansson would write otherwise,
- * is decoded and goes through row_msg. */
+ * it: the payload's text is the message's body as it is stored. A row this
+ * cannot make a message of (strings with escapes, text jansson would write
+ * otherwise, a malformed or too big row) is decoded and goes through
+ * row_msg, which alone judges and logs it. */
 static store_err
 row_msg_text(const store_db_text *t, natsMsg **out)
 {
@@ -210,25 +212,21 @@ row_msg_text(const store_db_text *t, natsMsg **out)
 	if (json_members(t->body, t->len, row_keys, ROW_KEYS, v) &&
 	    span_str(v[ROW_SUBJECT], subject, sizeof subject, &sub) &&
 	    span_str(v[ROW_REQUEST], req, sizeof req, &rq) &&
-	    span_str(v[ROW_AT], at, sizeof at, &oc)) {
-		if (!bus_subject_ok(sub) || v[ROW_PAYLOAD].s == NULL ||
-		    v[ROW_PAYLOAD].s[0] != '{') {
-			store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is malformed, "
-			          "giving it up");
-			return STORE_EINVAL;
-		}
+	    span_str(v[ROW_AT], at, sizeof at, &oc) && bus_subject_ok(sub) &&
+	    v[ROW_PAYLOAD].s != NULL && v[ROW_PAYLOAD].s[0] == '{') {
 		e = bus_msg_new(sub, v[ROW_PAYLOAD].s, v[ROW_PAYLOAD].n, t->id, rq, oc, out);
-		if (e == STORE_ETOOBIG)
-			store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is too big, "
-			          "giving it up");
-		return e;
+		if (e == STORE_OK || e == STORE_ENOMEM)
+			return e;
 	}
+	/* Text that is no object decodes as an empty row: malformed. */
 	doc = json_loadb(t->body, t->len, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		doc = json_object();
+	}
 	if (doc == NULL || json_object_set_new(doc, "id", json_string(t->id)) != 0) {
 		json_decref(doc);
-		store_log(STORE_LOG_ERROR, NULL, t->id, "outbox row is malformed, "
-		          "giving it up");
-		return STORE_EINVAL;
+		return STORE_ENOMEM;
 	}
 	e = row_msg(doc, out);
 	json_decref(doc);
@@ -239,9 +237,7 @@ row_msg_text(const store_db_text *t, natsMsg **out)
 
 /* One outbox row in flight and what JetStream answered. */
 struct relay_row {
-	const store_db_text *t;       /* the stored row; the batch's */
-	const char *id;
-	long long version;            /* stored, for marking it published */
+	const store_db_text *t;       /* the stored row (id, version); the batch's */
 	bool answered;                /* JetStream (or the library) answered */
 	bool acked;                   /* stored, or a duplicate of a stored one */
 	bool bad;                     /* malformed: marked published, not sent */
@@ -285,7 +281,7 @@ relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure
 			size_t at = (b->hint + j) % b->n;
 
 			if (!b->rows[at].answered && !b->rows[at].bad &&
-			    strcmp(b->rows[at].id, id) == 0) {
+			    strcmp(b->rows[at].t->id, id) == 0) {
 				i = at;
 				break;
 			}
@@ -370,8 +366,6 @@ batch_read(store_bus *bus, const json_t *filter, size_t skip,
 	b->n = texts->n;
 	for (size_t i = 0; i < b->n; i++) {
 		b->rows[i].t = &texts->docs[i];
-		b->rows[i].id = texts->docs[i].id;
-		b->rows[i].version = texts->docs[i].version;
 	}
 	*out = b;
 	return STORE_OK;
@@ -463,7 +457,7 @@ mark_published(store_db *db, void *arg)
 		r = &c->b->rows[i];
 		if (!r->acked)
 			continue;
-		e = store_db_set(db, "outbox", r->id, r->version, r->bad ? set_bad : set,
+		e = store_db_set(db, "outbox", r->t->id, r->t->version, r->bad ? set_bad : set,
 		                 NULL);
 		/* Another relay marked it first: just as good. */
 		if (e == STORE_ECONFLICT || e == STORE_ENOTFOUND)

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "store/catalog.h"
-#include "json_impl.h"
 
 /* {id, name, description, userId}. New reference. */
 json_t *catalog_category_view(const json_t *doc);
@@ -33,7 +32,6 @@ struct catalog_buf {
 void catalog_buf_add(struct catalog_buf *b, const char *s, size_t n);
 void catalog_buf_str(struct catalog_buf *b, const char *s);
 void catalog_buf_free(struct catalog_buf *b);
-
 
 /* Appends the JSON array of API.md's categories of docs (as encoding each
  * catalog_category_view would). */

@@ -9,6 +9,7 @@
  * never writes, \u0000, which the views cut short), takes the parse/encode
  * path instead, so the answer is the same either way. */
 #include "catalog_impl.h"
+#include "json_impl.h"
 
 #include <errno.h>
 #include <math.h>

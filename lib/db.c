@@ -755,7 +755,7 @@ store_db_set(store_db *db, const char *coll, const char *id,
 {
 	const struct db_coll *c;
 	const char *key;
-	size_t len, grow = 0;
+	size_t len;
 	json_t *v;
 
 	if (field != NULL)
@@ -769,26 +769,17 @@ store_db_set(store_db *db, const char *coll, const char *id,
 		return db_fail(db, STORE_EINVAL, "set: 1 to %d fields and a version "
 		               "of 0 or more", STORE_DB_SET_FIELDS);
 	json_object_keylen_foreach((json_t *)fields, key, len, v) {
-		size_t vlen;
-
 		if (!set_name_ok(key, len))
 			return db_fail(db, STORE_EINVAL, "set: bad field '%.*s'",
 			               DB_FIELD_MAX, key);
 		if (doc_check(db, v, 1) != STORE_OK)
 			return STORE_EINVAL;
-		vlen = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (vlen == 0 || vlen > DB_DOC_MAX)
-			return db_fail(db, STORE_ETOOBIG, "set: value of '%s' is over "
-			               "%u bytes", key, DB_DOC_MAX);
-		grow += len + vlen + 4;     /* ,"key": */
 	}
 	if (!store_oid_valid(id))
 		return STORE_ENOTFOUND;
-	if (grow > DB_DOC_MAX)
-		return db_fail(db, STORE_ETOOBIG, "set: fields over %u bytes", DB_DOC_MAX);
 	if (db->ops->set == NULL)
 		return set_by_update(db, c, id, version, fields, field);
-	return db->ops->set(db, c, id, version, fields, grow, field);
+	return db->ops->set(db, c, id, version, fields, field);
 }
 
 store_err

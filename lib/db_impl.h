@@ -86,12 +86,11 @@ struct db_ops {
 	 * stored document is doc with "version" version + 1. */
 	store_err (*update)(store_db *db, const struct db_coll *c, json_t *doc,
 	                    long long version, const char **field);
-	/* id is a valid ObjectId; fields is checked (store_db_set); grow is
-	 * at most how many bytes the stored text may gain. NULL: db.c reads
-	 * the document and updates it whole. */
+	/* id is a valid ObjectId; fields' names and values are checked
+	 * (store_db_set), their size is not. NULL: db.c reads the document
+	 * and updates it whole. */
 	store_err (*set)(store_db *db, const struct db_coll *c, const char *id,
-	                 long long version, const json_t *fields, size_t grow,
-	                 const char **field);
+	                 long long version, const json_t *fields, const char **field);
 	store_err (*delete)(store_db *db, const struct db_coll *c, const char *id,
 	                    long long version);
 	/* The sum of colls' change counters (store_db_changes), n from 1 to

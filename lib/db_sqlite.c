@@ -464,6 +464,26 @@ sq_why_unchanged(store_db *db, struct sq_conn *k, const struct db_coll *c,
 	return e;
 }
 
+/* Steps a version-guarded write whose values are bound (rc: the binding's
+ * result): STORE_OK with *unchanged false when it changed the row, *unchanged
+ * true when the guard held it back (sq_why_unchanged tells why, once the
+ * statement is done), a duplicate on a unique field, or SQLite's failure. */
+static store_err
+sq_guarded_step(store_db *db, struct sq_conn *k, const struct db_coll *c,
+                sqlite3_stmt *st, int rc, const char **field, bool *unchanged)
+{
+	*unchanged = false;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		*unchanged = sqlite3_changes(k->h) != 1;
+		return STORE_OK;
+	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return sq_duplicate(db, c, k->h, field);
+	return sq_fail(db, k->h, rc, c->name);
+}
+
 /* ---- operations --------------------------------------------------------- */
 
 static store_err
@@ -903,16 +923,7 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 		rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 3, version);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
-		e = STORE_OK;
-	else if (rc == SQLITE_DONE)
-		unchanged = true;
-	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		e = sq_duplicate(db, c, k->h, field);
-	else
-		e = sq_fail(db, k->h, rc, c->name);
+	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
 out:
 	sq_done(st);   /* before another prepare may evict st */
 	if (k != NULL)
@@ -938,9 +949,11 @@ set_sql(struct sb *b, const struct db_coll *c, const json_t *fields)
 	       "length(CAST(doc AS BLOB)) <= ?");
 }
 
+/* store_db_set: each value encoded once, bound to json(?); the stored text
+ * may grow by at most every member written anew (,"key":value). */
 static store_err
 sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
-       const json_t *fields, size_t grow, const char **field)
+       const json_t *fields, const char **field)
 {
 	char *vals[STORE_DB_SET_FIELDS] = { NULL };
 	struct sb b = { .n = 0 };
@@ -948,10 +961,22 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 	struct sq_conn *k = NULL;
 	bool unchanged = false, took = false;
 	const char *key;
+	size_t grow = 0;
 	int rc = SQLITE_OK, i = 0;
 	json_t *v;
 	store_err e;
 
+	json_object_foreach((json_t *)fields, key, v) {
+		if ((vals[i] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+			e = STORE_ENOMEM;
+			goto out;
+		}
+		grow += strlen(key) + strlen(vals[i++]) + 4;
+	}
+	if (grow > DB_DOC_MAX) {
+		e = db_fail(db, STORE_ETOOBIG, "set: fields over %u bytes", DB_DOC_MAX);
+		goto out;
+	}
 	if ((e = sq_conn(db, &k)) != STORE_OK)
 		goto out;
 	set_sql(&b, c, fields);
@@ -963,31 +988,15 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 		goto out;
 	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
-	json_object_foreach((json_t *)fields, key, v) {
-		if ((vals[i] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
-			e = STORE_ENOMEM;
-			goto out;
-		}
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
-		i++;
-	}
+	for (int j = 0; j < i && rc == SQLITE_OK; j++)
+		rc = sqlite3_bind_text(st, j + 1, vals[j], -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, i + 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, i + 2, version);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, i + 3, (sqlite3_int64)(DB_DOC_MAX - grow));
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
-		e = STORE_OK;
-	else if (rc == SQLITE_DONE)
-		unchanged = true;
-	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		e = sq_duplicate(db, c, k->h, field);
-	else
-		e = sq_fail(db, k->h, rc, c->name);
+	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
 out:
 	sq_done(st);   /* before another prepare may evict st */
 	if (k != NULL)
@@ -1021,14 +1030,7 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 2, version);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE && sqlite3_changes(k->h) == 1)
-		e = STORE_OK;
-	else if (rc == SQLITE_DONE)
-		unchanged = true;
-	else
-		e = sq_fail(db, k->h, rc, c->name);
+	e = sq_guarded_step(db, k, c, st, rc, NULL, &unchanged);
 out:
 	sq_done(st);   /* before another prepare may evict st */
 	if (k != NULL)

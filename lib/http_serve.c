@@ -180,14 +180,24 @@ record_header(int type, int request_id, size_t len)
 	                      (unsigned char)(len >> 8), (unsigned char)len, 0, 0 };
 }
 
+/* Marks rq's output stream closed, so that FCGX_Finish_r writes nothing
+ * more on it: the answer went out whole (err 0), or could not, and err left
+ * as the stream's error has FCGX_Finish_r drop the connection. */
+static void
+answer_done(FCGX_Request *rq, int err)
+{
+	rq->out->FCGI_errno = err;
+	rq->out->wasFCloseCalled = 1;
+	rq->out->isClosed = 1;
+	rq->out->rdNext = rq->out->stop = rq->out->wrNext;
+}
+
 /* Writes the whole answer of rq, past libfcgi's stream: the head and the
  * body as FastCGI stdout records (64 KB each at most), the end of stdout
  * and the end of the request, with as few writev calls as the records
  * allow (one for an answer under 1 MB). libfcgi's stream would write an
  * answer in 8 KB pieces and its ending apart, each a write and a wakeup of
- * nginx. Its output stream is then marked closed, so that FCGX_Finish_r
- * writes nothing more; a failed write is left as the stream's error, and
- * FCGX_Finish_r closes the connection. */
+ * nginx. Then answer_done. */
 static void
 write_answer(FCGX_Request *rq, const char *head, size_t hlen, const char *body,
              size_t blen)
@@ -226,17 +236,15 @@ write_answer(FCGX_Request *rq, const char *head, size_t hlen, const char *body,
 		}
 		ok = write_iov(rq->ipcFd, iov, n);
 	}
-	if (!ok)
-		rq->out->FCGI_errno = errno != 0 ? errno : EIO;
-	rq->out->wasFCloseCalled = 1;
-	rq->out->isClosed = 1;
-	rq->out->rdNext = rq->out->stop = rq->out->wrNext;
+	answer_done(rq, ok ? 0 : errno != 0 ? errno : EIO);
 }
 
-/* The answer's head (status and header lines, then the blank line) into
- * buf (cap bytes, NUL-terminated when it fits); its length, as snprintf. */
+/* The answer's head (status and header lines, then the blank line; body:
+ * whether the answer has one) into buf (cap bytes, NUL-terminated when it
+ * fits); its length, as snprintf. */
 static size_t
-head_text(const store_req *req, const store_res *res, char *buf, size_t cap)
+head_text(const store_req *req, const store_res *res, bool body, char *buf,
+          size_t cap)
 {
 	size_t n = 0;
 	int w;
@@ -253,7 +261,7 @@ head_text(const store_req *req, const store_res *res, char *buf, size_t cap)
 	for (size_t i = 0; i < res->nheaders; i++)
 		if (res->headers[i].name != NULL && res->headers[i].value != NULL)
 			HEAD("%s: %s\r\n", res->headers[i].name, res->headers[i].value);
-	if (res->body != NULL && res->status != 204)
+	if (body)
 		HEAD("Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
 		     res->content_type != NULL ? res->content_type : "application/octet-stream",
 		     res->body_len);
@@ -268,14 +276,14 @@ write_response(FCGX_Request *rq, const store_req *req, const store_res *res)
 {
 	char small[HEAD_SMALL], *head = small;
 	bool body = res->body != NULL && res->status != 204;
-	size_t len = head_text(req, res, small, sizeof small);
+	size_t len = head_text(req, res, body, small, sizeof small);
 
 	if (len >= sizeof small) {
 		if ((head = malloc(len + 1)) == NULL) {
-			rq->out->FCGI_errno = ENOMEM;   /* FCGX_Finish_r drops the connection */
+			answer_done(rq, ENOMEM);
 			return;
 		}
-		head_text(req, res, head, len + 1);
+		head_text(req, res, body, head, len + 1);
 	}
 	write_answer(rq, head, len, body ? res->body : NULL, body ? res->body_len : 0);
 	if (head != small)
