@@ -1,12 +1,15 @@
 /* db_sqlite.c - the embedded backend: one SQLite file, one table per
  * collection (id, version, doc without id and version), unique and plain
  * expression indexes on json_extract(doc, '$.field'). Each thread has its
- * own connection with a small cache of prepared statements. WAL, a busy
- * timeout and BEGIN IMMEDIATE let several processes share the file.
- * Within one process, writers take turns on a mutex (a transaction from
- * BEGIN to COMMIT or ROLLBACK, a write outside one for its statement):
- * SQLite's busy handler would have them sleep and poll for the file's
- * write lock instead. Between processes the busy timeout still bounds the
+ * own connection for reading, with a small cache of prepared statements.
+ * WAL, a busy timeout and BEGIN IMMEDIATE let several processes share the
+ * file. Within one process, writers take turns on a mutex (a transaction
+ * from BEGIN to COMMIT or ROLLBACK, a write outside one for its statement)
+ * and write on the process's one writer connection: SQLite's busy handler
+ * would have them sleep and poll for the file's write lock instead, and
+ * the writer's page cache stays warm (a write through one connection
+ * empties the page cache of every other; reads inside a transaction go to
+ * the writer too). Between processes the busy timeout still bounds the
  * wait. */
 #include "db_impl.h"
 
@@ -29,6 +32,7 @@
 struct sq_db {
 	char *path;
 	pthread_mutex_t writer;    /* held by the process's one writer */
+	struct sq_conn *w;         /* the writer connection, under writer */
 };
 
 struct sq_stmt {
@@ -38,7 +42,7 @@ struct sq_stmt {
 
 struct sq_conn {
 	sqlite3 *h;
-	bool writing;              /* holds the writer mutex */
+	bool writing;              /* a thread's: it holds the writer mutex */
 	struct sq_stmt cache[SQ_CACHE];
 	unsigned next;             /* the cache slot to reuse when full */
 };
@@ -182,9 +186,9 @@ sq_conn_open(store_db *db, struct sq_conn **out)
 	return STORE_OK;
 }
 
-/* The calling thread's connection, opened on first use. */
+/* The calling thread's own connection, opened on first use. */
 static store_err
-sq_conn(store_db *db, struct sq_conn **out)
+sq_own(store_db *db, struct sq_conn **out)
 {
 	struct db_thread *t = db_thread_get(db);
 	struct sq_conn *k = NULL;
@@ -202,19 +206,39 @@ sq_conn(store_db *db, struct sq_conn **out)
 	return STORE_OK;
 }
 
-/* Takes the writer mutex, unless k holds it already (inside a
- * transaction); *took says whether it did. Waits at most the busy timeout,
- * as SQLite would for the file's lock: then STORE_EUNAVAIL, transient. */
+/* The connection to read on: the writer's while the calling thread holds
+ * the writer mutex (inside a transaction), else the thread's own. */
 static store_err
-sq_write_begin(store_db *db, struct sq_conn *k, bool *took)
+sq_conn(store_db *db, struct sq_conn **out)
 {
 	struct sq_db *s = db->impl;
+	store_err e = sq_own(db, out);
+
+	if (e == STORE_OK && (*out)->writing)
+		*out = s->w;
+	return e;
+}
+
+/* The writer connection, with the writer mutex: taken unless the calling
+ * thread holds it already (inside a transaction); *took says whether it
+ * was. Waits at most the busy timeout, as SQLite would for the file's
+ * lock: then STORE_EUNAVAIL, transient. Give it back with sq_write_end. */
+static store_err
+sq_writer(store_db *db, struct sq_conn **out, bool *took)
+{
+	struct sq_db *s = db->impl;
+	struct sq_conn *own;
 	struct timespec until;
+	store_err e;
 	int rc;
 
 	*took = false;
-	if (k->writing)
+	if ((e = sq_own(db, &own)) != STORE_OK)
+		return e;
+	if (own->writing) {
+		*out = s->w;
 		return STORE_OK;
+	}
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += SQ_BUSY_MS / 1000;
 	until.tv_nsec += (SQ_BUSY_MS % 1000) * 1000000L;
@@ -228,19 +252,28 @@ sq_write_begin(store_db *db, struct sq_conn *k, bool *took)
 		return db_fail(db, STORE_EUNAVAIL, "sqlite database '%s' is busy: "
 		               "no turn to write within %d ms", s->path, SQ_BUSY_MS);
 	}
-	k->writing = true;
+	if (s->w == NULL && (e = sq_conn_open(db, &s->w)) != STORE_OK) {
+		pthread_mutex_unlock(&s->writer);
+		return e;
+	}
+	own->writing = true;
 	*took = true;
+	*out = s->w;
 	return STORE_OK;
 }
 
+/* Gives the writer mutex back if sq_writer took it (took). */
 static void
-sq_write_end(store_db *db, struct sq_conn *k, bool took)
+sq_write_end(store_db *db, bool took)
 {
 	struct sq_db *s = db->impl;
+	struct db_thread *t;
+	struct sq_conn *own;
 
-	if (!took || !k->writing)
+	if (!took || (t = db_thread_get(db)) == NULL || (own = t->conn) == NULL ||
+	    !own->writing)
 		return;
-	k->writing = false;
+	own->writing = false;
 	pthread_mutex_unlock(&s->writer);
 }
 
@@ -499,17 +532,15 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 	size_t len = 0;
 	int rc;
 
-	e = sq_conn(db, &k);
+	e = sq_body_text(db, c->name, doc, &text, &len);
 	if (e == STORE_OK)
-		e = sq_body_text(db, c->name, doc, &text, &len);
+		e = sq_writer(db, &k, &took);
 	if (e != STORE_OK)
 		goto out;
 	snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (id, version, doc) "
 	         "VALUES (?, 0, ?)", c->name);
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
-		goto out;
-	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
 		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -525,8 +556,7 @@ sq_insert(store_db *db, const struct db_coll *c, json_t *doc,
 		e = sq_fail(db, k->h, rc, c->name);
 out:
 	sq_done(st);
-	if (k != NULL)
-		sq_write_end(db, k, took);
+	sq_write_end(db, took);
 	free(text);
 	return e;
 }
@@ -906,9 +936,9 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	size_t len = 0;
 	int rc;
 
-	e = sq_conn(db, &k);
+	e = sq_body_text(db, c->name, doc, &text, &len);
 	if (e == STORE_OK)
-		e = sq_body_text(db, c->name, doc, &text, &len);
+		e = sq_writer(db, &k, &took);
 	if (e != STORE_OK)
 		goto out;
 	snprintf(sql, sizeof sql, "UPDATE \"%s\" SET version = version + 1, "
@@ -916,20 +946,21 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
 		goto out;
-	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
-		goto out;
 	rc = sqlite3_bind_text64(st, 1, text, len, SQLITE_STATIC, SQLITE_UTF8);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 3, version);
 	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
-out:
 	sq_done(st);   /* before another prepare may evict st */
-	if (k != NULL)
-		sq_write_end(db, k, took);
+	st = NULL;
+	if (unchanged)
+		e = sq_why_unchanged(db, k, c, id, version, false);
+out:
+	sq_done(st);
+	sq_write_end(db, took);
 	free(text);
-	return unchanged ? sq_why_unchanged(db, k, c, id, version, false) : e;
+	return e;
 }
 
 /* The statement for store_db_set of fields' members, in their order:
@@ -977,16 +1008,14 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 		e = db_fail(db, STORE_ETOOBIG, "set: fields over %u bytes", DB_DOC_MAX);
 		goto out;
 	}
-	if ((e = sq_conn(db, &k)) != STORE_OK)
-		goto out;
 	set_sql(&b, c, fields);
 	if (b.over) {
 		e = db_fail(db, STORE_EINVAL, "set: statement too long");
 		goto out;
 	}
-	if ((e = sq_prepare(db, k, b.s, c->name, &st)) != STORE_OK)
+	if ((e = sq_writer(db, &k, &took)) != STORE_OK)
 		goto out;
-	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
+	if ((e = sq_prepare(db, k, b.s, c->name, &st)) != STORE_OK)
 		goto out;
 	for (int j = 0; j < i && rc == SQLITE_OK; j++)
 		rc = sqlite3_bind_text(st, j + 1, vals[j], -1, SQLITE_STATIC);
@@ -997,13 +1026,16 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, i + 3, (sqlite3_int64)(DB_DOC_MAX - grow));
 	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
-out:
 	sq_done(st);   /* before another prepare may evict st */
-	if (k != NULL)
-		sq_write_end(db, k, took);
+	st = NULL;
+	if (unchanged)
+		e = sq_why_unchanged(db, k, c, id, version, true);
+out:
+	sq_done(st);
+	sq_write_end(db, took);
 	for (int j = 0; j < i; j++)
 		free(vals[j]);
-	return unchanged ? sq_why_unchanged(db, k, c, id, version, true) : e;
+	return e;
 }
 
 static store_err
@@ -1017,7 +1049,7 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	store_err e;
 	int rc;
 
-	e = sq_conn(db, &k);
+	e = sq_writer(db, &k, &took);
 	if (e != STORE_OK)
 		goto out;
 	snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ? AND "
@@ -1025,17 +1057,18 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	e = sq_prepare(db, k, sql, c->name, &st);
 	if (e != STORE_OK)
 		goto out;
-	if ((e = sq_write_begin(db, k, &took)) != STORE_OK)
-		goto out;
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 2, version);
 	e = sq_guarded_step(db, k, c, st, rc, NULL, &unchanged);
-out:
 	sq_done(st);   /* before another prepare may evict st */
-	if (k != NULL)
-		sq_write_end(db, k, took);
-	return unchanged ? sq_why_unchanged(db, k, c, id, version, false) : e;
+	st = NULL;
+	if (unchanged)
+		e = sq_why_unchanged(db, k, c, id, version, false);
+out:
+	sq_done(st);
+	sq_write_end(db, took);
+	return e;
 }
 
 static store_err
@@ -1076,45 +1109,45 @@ static store_err
 sq_begin(store_db *db, struct db_thread *t)
 {
 	struct sq_conn *k;
-	store_err e = sq_conn(db, &k);
 	bool took = false;
+	store_err e = sq_writer(db, &k, &took);
 
 	(void)t;
-	if (e == STORE_OK)
-		e = sq_write_begin(db, k, &took);
 	if (e != STORE_OK)
 		return e;
 	e = sq_exec(db, k, "BEGIN IMMEDIATE", "begin");
 	if (e != STORE_OK)
-		sq_write_end(db, k, took);
+		sq_write_end(db, took);
 	return e;
 }
 
 static void
 sq_rollback(store_db *db, struct db_thread *t)
 {
-	struct sq_conn *k = t->conn;
+	struct sq_db *s = db->impl;
+	struct sq_conn *own = t->conn;
 
-	if (k == NULL)
+	if (own == NULL || !own->writing)
 		return;
-	if (!sqlite3_get_autocommit(k->h))
-		sqlite3_exec(k->h, "ROLLBACK", NULL, NULL, NULL);
-	sq_write_end(db, k, true);
+	if (!sqlite3_get_autocommit(s->w->h))
+		sqlite3_exec(s->w->h, "ROLLBACK", NULL, NULL, NULL);
+	sq_write_end(db, true);
 }
 
 static store_err
 sq_commit(store_db *db, struct db_thread *t)
 {
-	struct sq_conn *k = t->conn;
+	struct sq_db *s = db->impl;
+	struct sq_conn *own = t->conn;
 	store_err e;
 
-	if (k == NULL)
+	if (own == NULL || !own->writing)
 		return STORE_EINTERNAL;
-	e = sq_exec(db, k, "COMMIT", "commit");
+	e = sq_exec(db, s->w, "COMMIT", "commit");
 	if (e != STORE_OK)
 		sq_rollback(db, t);
 	else
-		sq_write_end(db, k, true);
+		sq_write_end(db, true);
 	return e;
 }
 
@@ -1332,7 +1365,7 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	s->path = strdup(path);
 	if (s->path == NULL)
 		return STORE_ENOMEM;
-	e = sq_conn(db, &k);
+	e = sq_own(db, &k);
 	if (e != STORE_OK) {
 		snprintf(err, errlen, "%s", store_db_errmsg(db));
 		return e;
@@ -1363,6 +1396,8 @@ sq_close(store_db *db)
 
 	if (s == NULL)
 		return;
+	if (s->w != NULL)
+		sq_conn_free(db, s->w);
 	pthread_mutex_destroy(&s->writer);
 	free(s->path);
 	free(s);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -591,6 +592,84 @@ test_threads(store_db *db)
 	wipe(db, "t_counters");
 }
 
+/* One transaction held open while another thread reads and writes: the
+ * other thread neither sees its uncommitted writes nor joins it (its own
+ * write outside a transaction stays when the transaction rolls back). */
+struct overlap {
+	store_db *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;                 /* the transaction has written */
+	store_err result;          /* the transaction's fn returns it */
+	long long seen;            /* rows of t_a the other thread saw, -1 */
+	store_err wrote;           /* the other thread's insert */
+};
+
+static store_err
+overlap_fn(store_db *db, void *p)
+{
+	struct overlap *o = p;
+	const struct timespec hold = { 0, 50 * 1000000L };
+	json_t *a = json_pack("{s:s}", "in", "held");
+	store_err e = store_db_insert(db, "t_a", a, NULL);
+
+	json_decref(a);
+	pthread_mutex_lock(&o->mu);
+	o->open = true;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	nanosleep(&hold, NULL);    /* the other thread runs meanwhile */
+	return e != STORE_OK ? e : o->result;
+}
+
+static void *
+overlap_other(void *p)
+{
+	struct overlap *o = p;
+	json_t *b = json_pack("{s:s}", "in", "beside");
+
+	pthread_mutex_lock(&o->mu);
+	while (!o->open)
+		pthread_cond_wait(&o->cv, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+	o->seen = (long long)count(o->db, "t_a", NULL);
+	o->wrote = store_db_insert(o->db, "t_b", b, NULL);
+	json_decref(b);
+	return NULL;
+}
+
+static void
+test_overlap(store_db *db)
+{
+	for (int commit = 0; commit < 2; commit++) {
+		struct overlap o = { .db = db, .result = commit ? STORE_OK : STORE_ECONFLICT,
+		                     .seen = -1, .wrote = STORE_EINTERNAL };
+		pthread_t th;
+		store_err e;
+		bool started;
+
+		pthread_mutex_init(&o.mu, NULL);
+		pthread_cond_init(&o.cv, NULL);
+		started = pthread_create(&th, NULL, overlap_other, &o) == 0;
+		e = store_db_txn(db, overlap_fn, &o);
+		if (started)
+			pthread_join(th, NULL);
+		CHECK(started && e == o.result, "%s: the held transaction %s (%s)", be,
+		      commit ? "commits" : "rolls back", store_strerror(e));
+		CHECK(o.seen == 0, "%s: another thread does not see a transaction's "
+		      "uncommitted insert (saw %lld)", be, o.seen);
+		CHECK(o.wrote == STORE_OK && count(db, "t_b", NULL) == 1,
+		      "%s: another thread's write during a transaction that %s stays "
+		      "(%s)", be, commit ? "commits" : "rolls back", store_strerror(o.wrote));
+		CHECK(count(db, "t_a", NULL) == (size_t)commit, "%s: the transaction's own "
+		      "insert %s", be, commit ? "stays" : "is rolled back");
+		pthread_cond_destroy(&o.cv);
+		pthread_mutex_destroy(&o.mu);
+		wipe(db, "t_a");
+		wipe(db, "t_b");
+	}
+}
+
 /* NPROCS processes, each with its own store_db on url. */
 static void
 test_processes(const char *url)
@@ -1156,6 +1235,7 @@ suite(const char *url, const char *name)
 	test_invalid(db);
 	test_txn(db);
 	test_threads(db);
+	test_overlap(db);
 	test_search(db, url);
 	test_changes(db, url);
 	test_set(db);
