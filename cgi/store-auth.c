@@ -30,7 +30,7 @@ static const char usage[] =
 	"                        (lib/store beside the program's folder)\n"
 	"  STORE_LISTEN          unix socket path or host:port (required)\n"
 	"  JWT_KEY               session signing key, at least 32 characters (required)\n"
-	"  STORE_THREADS         worker threads (4)\n"
+	"  STORE_THREADS         worker threads (one per CPU, 2 to 16)\n"
 	"  STORE_BODY_LIMIT      largest request body in bytes (16384)\n"
 	"  STORE_ORIGIN          the store's origin for the CSRF check (the request's Host)\n"
 	"  STORE_COOKIE_SECURE   mark the session cookie Secure (false)\n"

@@ -19,6 +19,9 @@
 #include "store/service.h"
 
 #define BODY_LIMIT 16384
+/* Workers by default: a charge waits on the card provider (the sandbox's
+ * own delay or Stripe's round trip), not on this machine's processors. */
+#define PAYMENTS_THREADS 4
 #define KEY_MAX 255
 
 static const char usage[] =
@@ -43,7 +46,8 @@ static const char usage[] =
 	"  STRIPE_CONNECT_TIMEOUT_MS, STRIPE_TIMEOUT_MS   (5000, 30000)\n"
 	"  STORE_HOLD_MARGIN_SECONDS  a unit is paid for only while its hold lasts\n"
 	"                        this much longer (60; above the Stripe timeouts)\n"
-	"  STORE_THREADS, STORE_BODY_LIMIT (16384), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
+	"  STORE_THREADS (4), STORE_BODY_LIMIT (16384),\n"
+	"  STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
 	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL, STORE_STREAM_MAX_AGE, STORE_ACK_WAIT_MS,\n"
 	"  STORE_MAX_DELIVER, STORE_NAK_DELAY_MS: see store(7)\n"
 	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
@@ -174,7 +178,8 @@ main(int argc, char **argv)
 	const store_service_def def = {
 		"payments", routes, sizeof routes / sizeof *routes,
 		store_payments_collections, store_payments_ncollections, BODY_LIMIT, 1,
-		settings, sizeof settings / sizeof *settings, start, stop,
+		settings, sizeof settings / sizeof *settings, start, stop, NULL, 0,
+		PAYMENTS_THREADS,
 	};
 
 	if (argc > 1) {

@@ -7,6 +7,7 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -59,20 +60,33 @@ typedef struct req_priv {
 	const store_http_config *cfg;
 } req_priv;
 
+long
+store_http_threads_per_cpu(void)
+{
+	cpu_set_t set;
+	long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) :
+	         sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 2 ? 2 : n > 16 ? 16 : n;
+}
+
 store_err
 store_http_config_load(store_http_config *cfg, long default_body_limit,
-                       char *err, size_t errlen)
+                       long default_threads, char *err, size_t errlen)
 {
-	char deflimit[32], deflevel[8] = "info";
+	char deflimit[32], defthreads[32], deflevel[8] = "info";
 	const char *level = NULL;
 	store_err e;
 
 	memset(cfg, 0, sizeof *cfg);
 	snprintf(deflimit, sizeof deflimit, "%ld", default_body_limit);
+	snprintf(defthreads, sizeof defthreads, "%ld", default_threads > 0 ?
+	         default_threads : store_http_threads_per_cpu());
 	const store_setting table[] = {
 		{ "STORE_LISTEN", STORE_SETTING_STR, NULL, 0, 0, &cfg->listen, NULL },
 		{ "JWT_KEY", STORE_SETTING_SECRET, NULL, 32, 0, &cfg->jwt_key, NULL },
-		{ "STORE_THREADS", STORE_SETTING_INT, "4", 1, THREADS_MAX, NULL, &cfg->threads },
+		{ "STORE_THREADS", STORE_SETTING_INT, defthreads, 1, THREADS_MAX, NULL,
+		  &cfg->threads },
 		{ "STORE_BODY_LIMIT", STORE_SETTING_INT, deflimit, 1024, 64L << 20, NULL,
 		  &cfg->body_limit },
 		{ "STORE_ORIGIN", STORE_SETTING_STR, "-", 0, 0, &cfg->origin, NULL },

@@ -84,7 +84,8 @@ store_service_run(const store_service_def *def)
 	app.ready_without_bus = def->ready_without_bus;
 	store_process_init();
 	store_log_init(def->name, STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, def->body_limit, msg, sizeof msg) != STORE_OK ||
+	if (store_http_config_load(&cfg, def->body_limit, def->threads, msg,
+	                           sizeof msg) != STORE_OK ||
 	    store_config_load(db_setting, 1, msg, sizeof msg) != STORE_OK ||
 	    (def->settings != NULL &&
 	     store_config_load(def->settings, def->nsettings, msg, sizeof msg) != STORE_OK) ||

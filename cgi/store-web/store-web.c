@@ -12,6 +12,9 @@
 #include "store/process.h"
 #include "web.h"
 
+/* Workers by default: a page waits on the services it is drawn from. */
+#define WEB_THREADS 4
+
 static const char usage[] =
 	"usage: store-web [--help]\n"
 	"\n"
@@ -29,7 +32,8 @@ static const char usage[] =
 	"                        the sandbox's test cards by name)\n"
 	"  STORE_API_TIMEOUT_MS  one API call (35000)\n"
 	"  STORE_API_CONNECT_TIMEOUT_MS  connecting to the front server (3000)\n"
-	"  STORE_THREADS, STORE_BODY_LIMIT (3145728), STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
+	"  STORE_THREADS (4), STORE_BODY_LIMIT (3145728),\n"
+	"  STORE_ORIGIN, STORE_COOKIE_SECURE,\n"
 	"  STORE_SESSION_SECONDS, STORE_LOG_LEVEL: see store(7)\n"
 	"  STORE_METRICS_LISTEN  host:port serving GET /metrics, Prometheus text\n"
 	"                        (unset: off; docs/METRICS.md)\n"
@@ -93,7 +97,8 @@ main(int argc, char **argv)
 	}
 	store_process_init();
 	store_log_init("web", STORE_LOG_INFO);
-	if (store_http_config_load(&cfg, STORE_WEB_BODY_LIMIT, msg, sizeof msg) != STORE_OK ||
+	if (store_http_config_load(&cfg, STORE_WEB_BODY_LIMIT, WEB_THREADS, msg,
+	                           sizeof msg) != STORE_OK ||
 	    store_web_config_load(&wcfg, msg, sizeof msg) != STORE_OK) {
 		store_error("%s", msg);
 		return 78;

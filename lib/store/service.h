@@ -47,6 +47,8 @@ typedef struct store_service_def {
 	 * events wait in its outbox and nothing it serves needs the bus: auth,
 	 * whose sign-ins must not stop with NATS). */
 	int ready_without_bus;
+	/* Default of STORE_THREADS; 0: store_http_threads_per_cpu (http.h). */
+	long threads;
 } store_service_def;
 
 /* Runs the service and returns the program's exit status: 0 after

@@ -40,6 +40,43 @@ programs() {
 	done
 }
 
+# Starts program $1 (more settings or a command prefix after it: "taskset
+# -c 0"), prints the worker count of its "listening on" line, stops it.
+threads_of() {
+	local p=$1 log pid i
+	shift
+	log=$(mktemp "$BATS_TEST_TMPDIR/$p.XXXXXX")
+	env -i PATH="$PATH" STORE_LISTEN="$log.sock" STORE_DB="sqlite:$log.db" \
+		JWT_KEY=0123456789abcdef0123456789abcdef NATS_URL=nats://127.0.0.1:1 \
+		STORE_API_URL=http://127.0.0.1:1 "$@" "$STORE_BUILD/bin/$p" 2>"$log" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$log" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || true
+	sed -n 's/.*listening on .* with \([0-9]*\) threads.*/\1/p' "$log"
+}
+
+@test "workers: one per CPU (2 to 16) where requests only use the processor, 4 where they wait on another server, STORE_THREADS over both" {
+	local cpus want p got
+	cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+	want=$((cpus < 2 ? 2 : cpus > 16 ? 16 : cpus))
+	for p in store-auth store-products store-cart; do
+		got=$(threads_of "$p")
+		[[ $got == "$want" ]] || { echo "$p: $got workers on $cpus CPUs, not $want" >&2; return 1; }
+		got=$(threads_of "$p" taskset -c 0)
+		[[ $got == 2 ]] || { echo "$p on one CPU: $got workers, not 2" >&2; return 1; }
+	done
+	for p in store-payments store-web; do
+		got=$(threads_of "$p" taskset -c 0)
+		[[ $got == 4 ]] || { echo "$p: $got workers, not 4" >&2; return 1; }
+	done
+	[[ $(threads_of store-products STORE_THREADS=3) == 3 ]]
+	[[ $(threads_of store-payments STORE_THREADS=7) == 7 ]]
+}
+
 @test "a short JWT_KEY is named, and its value is not echoed" {
 	run env -i PATH="$PATH" STORE_LISTEN="$BATS_TEST_TMPDIR/a.sock" STORE_DB="sqlite:$BATS_TEST_TMPDIR/a.db" \
 		JWT_KEY=tooshort-secret "$STORE_BUILD/bin/store-auth"
