@@ -497,24 +497,31 @@ sq_why_unchanged(store_db *db, struct sq_conn *k, const struct db_coll *c,
 	return e;
 }
 
-/* Steps a version-guarded write whose values are bound (rc: the binding's
- * result): STORE_OK with *unchanged false when it changed the row, *unchanged
- * true when the guard held it back (sq_why_unchanged tells why, once the
- * statement is done), a duplicate on a unique field, or SQLite's failure. */
+/* Steps a version-guarded write of the row id whose values are bound (rc:
+ * the binding's result) and gives st back: STORE_OK when it changed the
+ * row; when the guard held it back, why (sq_why_unchanged; sized: the
+ * write was also guarded by the stored size); a duplicate on a unique
+ * field; or SQLite's failure. k is the writer connection, still held. */
 static store_err
-sq_guarded_step(store_db *db, struct sq_conn *k, const struct db_coll *c,
-                sqlite3_stmt *st, int rc, const char **field, bool *unchanged)
+sq_guarded_write(store_db *db, struct sq_conn *k, const struct db_coll *c,
+                 sqlite3_stmt *st, int rc, const char *id, long long version,
+                 bool sized, const char **field)
 {
-	*unchanged = false;
+	bool unchanged = false;
+	store_err e;
+
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		*unchanged = sqlite3_changes(k->h) != 1;
-		return STORE_OK;
+		unchanged = sqlite3_changes(k->h) != 1;
+		e = STORE_OK;
+	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		e = sq_duplicate(db, c, k->h, field);
+	} else {
+		e = sq_fail(db, k->h, rc, c->name);
 	}
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return sq_duplicate(db, c, k->h, field);
-	return sq_fail(db, k->h, rc, c->name);
+	sq_done(st);   /* before sq_why_unchanged's prepare may evict st */
+	return unchanged ? sq_why_unchanged(db, k, c, id, version, sized) : e;
 }
 
 /* ---- operations --------------------------------------------------------- */
@@ -931,7 +938,7 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 	char sql[256], *text = NULL;
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false, took = false;
+	bool took = false;
 	store_err e;
 	size_t len = 0;
 	int rc;
@@ -951,11 +958,8 @@ sq_update(store_db *db, const struct db_coll *c, json_t *doc,
 		rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 3, version);
-	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
-	sq_done(st);   /* before another prepare may evict st */
+	e = sq_guarded_write(db, k, c, st, rc, id, version, false, field);
 	st = NULL;
-	if (unchanged)
-		e = sq_why_unchanged(db, k, c, id, version, false);
 out:
 	sq_done(st);
 	sq_write_end(db, took);
@@ -990,7 +994,7 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 	struct sb b = { .n = 0 };
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false, took = false;
+	bool took = false;
 	const char *key;
 	size_t grow = 0;
 	int rc = SQLITE_OK, i = 0;
@@ -1025,11 +1029,8 @@ sq_set(store_db *db, const struct db_coll *c, const char *id, long long version,
 		rc = sqlite3_bind_int64(st, i + 2, version);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, i + 3, (sqlite3_int64)(DB_DOC_MAX - grow));
-	e = sq_guarded_step(db, k, c, st, rc, field, &unchanged);
-	sq_done(st);   /* before another prepare may evict st */
+	e = sq_guarded_write(db, k, c, st, rc, id, version, true, field);
 	st = NULL;
-	if (unchanged)
-		e = sq_why_unchanged(db, k, c, id, version, true);
 out:
 	sq_done(st);
 	sq_write_end(db, took);
@@ -1045,7 +1046,7 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	char sql[256];
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k = NULL;
-	bool unchanged = false, took = false;
+	bool took = false;
 	store_err e;
 	int rc;
 
@@ -1060,11 +1061,8 @@ sq_delete(store_db *db, const struct db_coll *c, const char *id,
 	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 2, version);
-	e = sq_guarded_step(db, k, c, st, rc, NULL, &unchanged);
-	sq_done(st);   /* before another prepare may evict st */
+	e = sq_guarded_write(db, k, c, st, rc, id, version, false, NULL);
 	st = NULL;
-	if (unchanged)
-		e = sq_why_unchanged(db, k, c, id, version, false);
 out:
 	sq_done(st);
 	sq_write_end(db, took);
