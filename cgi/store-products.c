@@ -173,14 +173,15 @@ answer_page(store_req *req, store_res *res, store_err e, const char *key,
 }
 
 /* Answers JSON text (a listing's, from the catalog) with 200, or the
- * error. text is freed. */
+ * error. text is stolen (the answer's body) or freed. */
 static void
 answer_text(store_req *req, store_res *res, store_err e, char *text, size_t len)
 {
-	if (e == STORE_OK)
-		store_res_body(res, 200, "application/json; charset=utf-8", text, len);
-	else
-		store_res_from_err(res, req, e);
+	if (e == STORE_OK) {
+		store_res_body_take(res, 200, "application/json; charset=utf-8", text, len);
+		return;
+	}
+	store_res_from_err(res, req, e);
 	free(text);
 }
 

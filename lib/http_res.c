@@ -57,6 +57,17 @@ store_res_body(store_res *res, int status, const char *content_type,
 }
 
 void
+store_res_body_take(store_res *res, int status, const char *content_type,
+                    char *body, size_t len)
+{
+	if (body == NULL) {
+		set_body(res, 500, NULL, NULL, 0);
+		return;
+	}
+	set_body(res, status, content_type, body, len);
+}
+
+void
 store_res_from_err(store_res *res, const store_req *req, store_err e)
 {
 	switch (e) {

@@ -140,6 +140,10 @@ void store_res_error(store_res *res, int status, const char *message,
 /* A body of another type (copied), e.g. text/html. */
 void store_res_body(store_res *res, int status, const char *content_type,
                     const char *body, size_t len);
+/* As store_res_body, but body (malloc'd, len bytes and a NUL) is stolen,
+ * not copied: res frees it, also when it answers 500 out of memory. */
+void store_res_body_take(store_res *res, int status, const char *content_type,
+                         char *body, size_t len);
 /* Maps a library error to its status and API message: ENOTFOUND 404,
  * EAUTH 401, EFORBIDDEN 403, ECONFLICT 409, ETOOBIG 413, EUNAVAIL 503,
  * anything else 500 `Something went wrong` (logged with the request id). */
