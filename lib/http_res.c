@@ -42,29 +42,26 @@ store_res_error(store_res *res, int status, const char *message, const char *fie
 }
 
 void
+store_res_body_take(store_res *res, int status, const char *content_type,
+                    char *body, size_t len)
+{
+	if (body == NULL)
+		set_body(res, 500, NULL, NULL, 0);
+	else
+		set_body(res, status, content_type, body, len);
+}
+
+void
 store_res_body(store_res *res, int status, const char *content_type,
                const char *body, size_t len)
 {
 	char *copy = malloc(len + 1);
 
-	if (copy == NULL) {
-		set_body(res, 500, NULL, NULL, 0);
-		return;
+	if (copy != NULL) {
+		memcpy(copy, body, len);
+		copy[len] = '\0';
 	}
-	memcpy(copy, body, len);
-	copy[len] = '\0';
-	set_body(res, status, content_type, copy, len);
-}
-
-void
-store_res_body_take(store_res *res, int status, const char *content_type,
-                    char *body, size_t len)
-{
-	if (body == NULL) {
-		set_body(res, 500, NULL, NULL, 0);
-		return;
-	}
-	set_body(res, status, content_type, body, len);
+	store_res_body_take(res, status, content_type, copy, len);
 }
 
 void

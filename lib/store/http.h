@@ -141,7 +141,7 @@ void store_res_error(store_res *res, int status, const char *message,
 void store_res_body(store_res *res, int status, const char *content_type,
                     const char *body, size_t len);
 /* As store_res_body, but body (malloc'd, len bytes and a NUL) is stolen,
- * not copied: res frees it, also when it answers 500 out of memory. */
+ * not copied: res frees it. A NULL body (out of memory) answers 500. */
 void store_res_body_take(store_res *res, int status, const char *content_type,
                          char *body, size_t len);
 /* Maps a library error to its status and API message: ENOTFOUND 404,

@@ -1,6 +1,4 @@
-/* test_route.c - route tables: parameters, 404 and 405 before dispatch;
- * answers' bodies, copied or stolen. */
-#include <stdlib.h>
+/* test_route.c - route tables: parameters, 404 and 405 before dispatch. */
 #include <string.h>
 
 #include "check.h"
@@ -33,35 +31,12 @@ match(const char *method, const char *path, int *status, const char **p0,
 	return i;
 }
 
-/* store_res_body copies, store_res_body_take keeps the very buffer, and a
- * NULL one is a 500 without a body. */
-static void
-bodies(void)
-{
-	store_res res = { 0 };
-	char text[] = "[1,2]", *own = strdup("[3]");
-
-	store_res_body(&res, 200, "application/json", text, 5);
-	CHECK(res.status == 200 && res.body != text && res.body_len == 5 &&
-	      strcmp(res.body, "[1,2]") == 0, "store_res_body answers a copy");
-	store_res_body_take(&res, 201, "application/json", own, 3);
-	CHECK(res.status == 201 && res.body == own && res.body_len == 3 &&
-	      strcmp(res.content_type, "application/json") == 0,
-	      "store_res_body_take answers the buffer it was given, not a copy");
-	store_res_body_take(&res, 200, "application/json", NULL, 0);
-	CHECK(res.status == 500 && res.body == NULL && res.body_len == 0,
-	      "store_res_body_take of no buffer (out of memory) is a 500");
-	store_res_free(&res);
-}
-
 int
 main(void)
 {
 	const char *a, *b;
 	char allow[64];
 	int st;
-
-	bodies();
 
 	CHECK(match("GET", "/api/products/user/abc", &st, &a, &b, allow) == 0 &&
 	      strcmp(a, "abc") == 0, "the first fitting route wins and takes its parameter");
