@@ -4,25 +4,28 @@
  * now, scheduled through the library (store_jobs_schedule, with the prefix
  * the running expirerd uses and payloads shaped like the ones it makes of
  * product.selected), fired by expirerd, which publishes one
- * store.expiration.complete per job. A durable pull consumer of this
- * program (delivering new messages, no acks) reads them from the STORE
- * stream; a job's lateness is its message's JetStream timestamp (when the
- * server stored it) minus its due time. jobs/s is N over the time from the
- * first due time to the last message.
+ * store.expiration.complete per job. A job's lateness is its message's
+ * JetStream timestamp (when the server stored it) minus its due time;
+ * jobs/s is N over the time from the first due time to the last message.
+ * The messages are read after the run, once its jobs are all done (none
+ * left in Redis: a job is deleted once its publish is acknowledged), by
+ * an ephemeral push consumer (no acks) from the stream sequence the run
+ * started at: the timestamps are the server's, so reading later changes
+ * none of them, and reading takes no CPU from what is measured.
  *
  * The baseline, the floor of this machine: the same schedule (a new
  * window, same shape) kept in this process's memory and fired by a loop
  * that sleeps until each due time (clock_nanosleep, absolute) and
  * publishes the job raw with nats.c (js_PublishMsgAsync, at most
  * STORE_EXPIRATION_PENDING in flight, as many as expirerd keeps) to a
- * scratch stream on the same server, measured the same way.
+ * scratch stream on the same server, measured the same way (read once
+ * every publish is acknowledged).
  * No Redis, no lease, no library: what firing on time through JetStream
  * costs here.
  *
  * Prints one JSON object on stdout. Exit status: 0 measured (see "valid"),
  * 1 failure, 64 usage. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +42,8 @@
 
 #define PROG          "bench_expirer"
 #define DRAIN_WAIT_S  180          /* after the window, for the last jobs */
+#define COLLECT_IDLE_MS 5000       /* reading: no message for this long, done */
+#define POLL_MS       20           /* how often Redis is asked what is left */
 #define LEAD_MIN_MS   3000         /* the default lead: this, plus */
 #define LEAD_PER_MS   8            /* 1 ms per this many jobs, to schedule them
                                     * (a loaded 2-core machine: ~8k/s) */
@@ -47,7 +52,6 @@
 #define BASE_STREAM   "BENCH_EXPIRER"
 #define BASE_SUBJECT  "bench.expirer.expiration.complete"
 #define STORE_SUBJECT "store.expiration.complete"
-#define DURABLE       "bench-expirer"
 
 static const char usage[] =
 	"usage: bench_expirer [-n N] [--window-ms W] [--lead-ms L] [--threads T]\n"
@@ -69,10 +73,11 @@ typedef struct run {
 	long long *due;               /* ms since the epoch */
 	double *fired;                /* JetStream timestamp, ms; < 0: not yet */
 	natsSubscription *sub;
-	atomic_long got;              /* distinct jobs seen */
-	atomic_long dups;             /* a job seen again */
-	atomic_long foreign;          /* messages not of this run */
-	double deadline;              /* wall ms: stop collecting */
+	long got;                     /* distinct jobs seen */
+	long dups;                    /* a job seen again */
+	long foreign;                 /* messages not of this run */
+	double deadline;              /* wall ms: stop waiting for the jobs */
+	uint64_t from_seq;            /* the stream's first sequence of the run */
 } run;
 
 static void
@@ -91,9 +96,7 @@ run_init(run *r, long n, long long start, long window)
 		r->due[i] = start + (long long)((double)i * window / n);
 		r->fired[i] = -1;
 	}
-	atomic_init(&r->got, 0);
-	atomic_init(&r->dups, 0);
-	atomic_init(&r->foreign, 0);
+	r->got = r->dups = r->foreign = 0;
 	r->deadline = (double)start + window + DRAIN_WAIT_S * 1000.0;
 }
 
@@ -140,45 +143,39 @@ collect_one(run *r, natsMsg *m)
 	if (sel == NULL || strlen(sel) != STORE_OID_LEN || strncmp(sel, r->tag, 16) != 0 ||
 	    (i = strtoul(sel + 16, NULL, 16)) >= (unsigned long)r->n ||
 	    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
-		atomic_fetch_add(&r->foreign, 1);
+		r->foreign++;
 	} else if (r->fired[i] >= 0) {
-		atomic_fetch_add(&r->dups, 1);
+		r->dups++;
 	} else {
 		r->fired[i] = (double)meta->Timestamp / 1e6;
-		atomic_fetch_add(&r->got, 1);
+		r->got++;
 	}
 	jsMsgMetaData_Destroy(meta);
 	json_decref(p);
 	natsMsg_Destroy(m);
 }
 
-/* Reads the run's messages, one at a time, from a push consumer. (Pull
- * Fetch batches were used before: with nats.c 3.4.1, natsMsgList_Destroy
- * of a fetched list aborted this program under load with "double free or
- * corruption", twice in collect_main, seen in core dumps.) */
-static void *
-collect_main(void *arg)
+/* The last sequence of stream now (0: empty). */
+static uint64_t
+last_seq(const char *stream)
 {
-	run *r = arg;
-	natsMsg *m;
+	jsStreamInfo *si = NULL;
+	jsErrCode je = 0;
 	natsStatus s;
+	uint64_t seq;
 
-	while (atomic_load(&r->got) < r->n && bench_wall_ms() < r->deadline) {
-		m = NULL;
-		s = natsSubscription_NextMsg(&m, r->sub, 500);
-		if (s == NATS_OK)
-			collect_one(r, m);
-		else if (s != NATS_TIMEOUT)
-			bench_sleep_ms(10);
-	}
-	return NULL;
+	if ((s = js_GetStreamInfo(&si, js, stream, NULL, &je)) != NATS_OK)
+		bench_die(PROG, "cannot read stream '%s': %s", stream, natsStatus_GetText(s));
+	seq = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return seq;
 }
 
-/* A push subscription on subject of stream, new messages only, no acks,
+/* A push subscription on subject of stream from sequence seq on, no acks,
  * its consumer ephemeral (gone with the subscription), nothing dropped
  * for a slow reader. */
 static natsStatus
-push_sub(const char *stream, const char *subject, natsSubscription **sub)
+push_sub(const char *stream, const char *subject, uint64_t seq, natsSubscription **sub)
 {
 	jsSubOptions so;
 	jsErrCode je = 0;
@@ -186,13 +183,41 @@ push_sub(const char *stream, const char *subject, natsSubscription **sub)
 
 	jsSubOptions_Init(&so);
 	so.Stream = stream;
-	so.Config.DeliverPolicy = js_DeliverNew;
+	so.Config.DeliverPolicy = js_DeliverByStartSequence;
+	so.Config.OptStartSeq = seq;
 	so.Config.AckPolicy = js_AckNone;
 	so.Config.ReplayPolicy = js_ReplayInstant;
 	s = js_SubscribeSync(sub, js, subject, NULL, &so, &je);
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(*sub, -1, -1);
 	return s;
+}
+
+/* Reads the run's messages from stream, one at a time, from a push
+ * consumer, until all N are seen or none came for COLLECT_IDLE_MS. (Pull
+ * Fetch batches were used before: with nats.c 3.4.1, natsMsgList_Destroy
+ * of a fetched list aborted this program under load with "double free or
+ * corruption", twice in the collector, seen in core dumps.) */
+static void
+collect(run *r, const char *stream, const char *subject)
+{
+	double idle_since = bench_mono_ms();
+	natsMsg *m;
+	natsStatus s;
+
+	if ((s = push_sub(stream, subject, r->from_seq, &r->sub)) != NATS_OK)
+		bench_die(PROG, "cannot read stream '%s': %s", stream, natsStatus_GetText(s));
+	while (r->got < r->n &&
+	       bench_mono_ms() - idle_since < COLLECT_IDLE_MS) {
+		m = NULL;
+		s = natsSubscription_NextMsg(&m, r->sub, 500);
+		if (s == NATS_OK) {
+			collect_one(r, m);
+			idle_since = bench_mono_ms();
+		} else if (s != NATS_TIMEOUT) {
+			bench_sleep_ms(10);
+		}
+	}
 }
 
 /* The figures of a finished run. */
@@ -217,7 +242,7 @@ run_figures(run *r, const char *path, long window)
 	out = json_pack("{s:s,s:i,s:i,s:i,s:{s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:f,s:b}",
 	                "path", path,
 	                "fired", (json_int_t)k,
-	                "duplicates", (json_int_t)atomic_load(&r->dups),
+	                "duplicates", (json_int_t)r->dups,
 	                "missing", (json_int_t)(r->n - (long)k),
 	                "lateness_ms",
 	                "min", k > 0 ? late[0] : 0.0,
@@ -311,13 +336,10 @@ run_store(long n, long window, long lead, long threads)
 	store_jobs *jobs = NULL;
 	struct sched *ts;
 	char msg[256] = "";
-	jsErrCode je = 0;
-	pthread_t tid;
 	run r;
 	long late = 0;
-	size_t waiting = 0, leased = 0;
 	double t0, t1;
-	natsStatus s;
+	size_t waiting = 0, leased = 0;
 	json_t *out;
 
 	if (url == NULL || *url == '\0')
@@ -328,12 +350,8 @@ run_store(long n, long window, long lead, long threads)
 		bench_die(PROG, "jobs: %s", msg);
 	if (store_jobs_ping(jobs) != STORE_OK)
 		bench_die(PROG, "redis at '%s' does not answer", url);
-	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
-	if ((s = push_sub("STORE", STORE_SUBJECT, &r.sub)) != NATS_OK)
-		bench_die(PROG, "cannot read stream 'STORE': %s", natsStatus_GetText(s));
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
-	if (pthread_create(&tid, NULL, collect_main, &r) != 0)
-		bench_die(PROG, "cannot start a thread");
+	r.from_seq = last_seq("STORE") + 1;
 
 	if ((ts = calloc((size_t)threads, sizeof *ts)) == NULL)
 		bench_die(PROG, "out of memory");
@@ -351,9 +369,14 @@ run_store(long n, long window, long lead, long threads)
 	}
 	t1 = bench_mono_ms();
 	free(ts);
-	pthread_join(tid, NULL);
-	bench_sleep_ms(500);          /* jobs are done just after their publish */
-	(void)store_jobs_count(jobs, &waiting, &leased);
+	/* A job is done (gone from Redis) once its publish is acknowledged. */
+	while (store_jobs_count(jobs, &waiting, &leased) != STORE_OK ||
+	       waiting + leased > 0) {
+		if (bench_wall_ms() > r.deadline)
+			break;
+		bench_sleep_ms(POLL_MS);
+	}
+	collect(&r, "STORE", STORE_SUBJECT);
 
 	out = run_figures(&r, "store_jobs_schedule -> redis -> expirerd (take_next a "
 	                  "batch, store_bus_publish_send, sleep; publish_wait, done_many) -> "
@@ -367,7 +390,6 @@ run_store(long n, long window, long lead, long threads)
 	if (late > 0)
 		json_object_set_new(out, "valid", json_false());
 	sub_close(r.sub);
-	(void)js_DeleteConsumer(js, "STORE", DURABLE, NULL, &je);
 	run_free(&r);
 	store_jobs_free(jobs);
 	return out;
@@ -381,18 +403,15 @@ run_baseline(long n, long window, long lead)
 	char id[STORE_OID_LEN + 1], payload[256];
 	jsPubOptions po;
 	jsErrCode je = 0;
-	pthread_t tid;
 	run r;
 	natsStatus s;
 	json_t *out;
 
-	if ((s = bench_scratch_stream(js, BASE_STREAM, "bench.expirer.>")) != NATS_OK ||
-	    (s = push_sub(BASE_STREAM, BASE_SUBJECT, &r.sub)) != NATS_OK)
+	if ((s = bench_scratch_stream(js, BASE_STREAM, "bench.expirer.>")) != NATS_OK)
 		bench_die(PROG, "baseline: cannot make the scratch stream: %s",
 		          natsStatus_GetText(s));
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
-	if (pthread_create(&tid, NULL, collect_main, &r) != 0)
-		bench_die(PROG, "cannot start a thread");
+	r.from_seq = last_seq(BASE_STREAM) + 1;
 	jsPubOptions_Init(&po);
 	po.MaxWait = 5000;
 	for (long i = 0; i < n; i++) {
@@ -421,12 +440,11 @@ run_baseline(long n, long window, long lead)
 	}
 	po.MaxWait = 60000;
 	(void)js_PublishAsyncComplete(js, &po);
-	pthread_join(tid, NULL);
+	collect(&r, BASE_STREAM, BASE_SUBJECT);
 
 	out = run_figures(&r, "in-process sleep-until-due loop -> js_PublishMsgAsync "
 	                  "(STORE_EXPIRATION_PENDING in flight) -> scratch stream", window);
 	sub_close(r.sub);
-	(void)js_DeleteConsumer(js, BASE_STREAM, DURABLE, NULL, &je);
 	(void)js_DeleteStream(js, BASE_STREAM, NULL, &je);
 	run_free(&r);
 	return out;
