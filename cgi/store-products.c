@@ -421,9 +421,8 @@ picture(store_req *req, store_res *res)
 	}
 	/* A picture never changes: a new upload gets a new id. */
 	store_res_header(res, "Cache-Control", "public, max-age=31536000, immutable");
-	store_res_body(res, 200, type, (const char *)data, len);
+	store_res_body_take(res, 200, type, (char *)data, len);
 	free(type);
-	free(data);
 }
 
 static const store_route routes[] = {

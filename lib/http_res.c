@@ -21,18 +21,16 @@ set_body(store_res *res, int status, const char *type, char *body, size_t len)
 void
 store_res_json(store_res *res, int status, json_t *body)
 {
-	char *text = NULL;
+	char *text;
 
-	if (body != NULL) {
-		text = store_json_dump(body);
-		json_decref(body);
-		if (text == NULL) {
-			set_body(res, 500, NULL, NULL, 0);
-			return;
-		}
+	if (body == NULL) {
+		set_body(res, status, NULL, NULL, 0);
+		return;
 	}
-	set_body(res, status, text != NULL ? "application/json; charset=utf-8" : NULL,
-	         text, text != NULL ? strlen(text) : 0);
+	text = store_json_dump(body);
+	json_decref(body);
+	store_res_body_take(res, status, "application/json; charset=utf-8", text,
+	                    text != NULL ? strlen(text) : 0);
 }
 
 void

@@ -140,8 +140,8 @@ void store_res_error(store_res *res, int status, const char *message,
 /* A body of another type (copied), e.g. text/html. */
 void store_res_body(store_res *res, int status, const char *content_type,
                     const char *body, size_t len);
-/* As store_res_body, but body (malloc'd, len bytes and a NUL) is stolen,
- * not copied: res frees it. A NULL body (out of memory) answers 500. */
+/* As store_res_body, but body (malloc'd, len bytes) is stolen, not
+ * copied: res frees it. A NULL body (out of memory) answers 500. */
 void store_res_body_take(store_res *res, int status, const char *content_type,
                          char *body, size_t len);
 /* Maps a library error to its status and API message: ENOTFOUND 404,

@@ -72,12 +72,10 @@ typedef struct run {
 	char tag[17];                 /* the selection ids' first 16 hex */
 	long long *due;               /* ms since the epoch */
 	double *fired;                /* JetStream timestamp, ms; < 0: not yet */
-	natsSubscription *sub;
 	long got;                     /* distinct jobs seen */
 	long dups;                    /* a job seen again */
 	long foreign;                 /* messages not of this run */
 	double deadline;              /* wall ms: stop waiting for the jobs */
-	uint64_t from_seq;            /* the stream's first sequence of the run */
 } run;
 
 static void
@@ -193,24 +191,39 @@ push_sub(const char *stream, const char *subject, uint64_t seq, natsSubscription
 	return s;
 }
 
-/* Reads the run's messages from stream, one at a time, from a push
- * consumer, until all N are seen or none came for COLLECT_IDLE_MS. (Pull
+/* Unsubscribes sub (its ephemeral consumer goes), lets the connection's
+ * reader finish whatever it was delivering to it (the server answers the
+ * flush's PING after every message it sent before), then frees it: nats.c
+ * before 3.6 could deliver a message for a subscription being destroyed to
+ * freed memory (nats.c#638). */
+static void
+sub_close(natsSubscription *sub)
+{
+	(void)natsSubscription_Unsubscribe(sub);
+	(void)natsConnection_FlushTimeout(nc, 5000);
+	natsSubscription_Destroy(sub);
+}
+
+/* Reads the run's messages from stream, sequence from_seq on, one at a
+ * time, from a push consumer, until all N are seen or none came for
+ * COLLECT_IDLE_MS; then closes it. (Pull
  * Fetch batches were used before: with nats.c 3.4.1, natsMsgList_Destroy
  * of a fetched list aborted this program under load with "double free or
  * corruption", twice in the collector, seen in core dumps.) */
 static void
-collect(run *r, const char *stream, const char *subject)
+collect(run *r, const char *stream, const char *subject, uint64_t from_seq)
 {
 	double idle_since = bench_mono_ms();
+	natsSubscription *sub = NULL;
 	natsMsg *m;
 	natsStatus s;
 
-	if ((s = push_sub(stream, subject, r->from_seq, &r->sub)) != NATS_OK)
+	if ((s = push_sub(stream, subject, from_seq, &sub)) != NATS_OK)
 		bench_die(PROG, "cannot read stream '%s': %s", stream, natsStatus_GetText(s));
 	while (r->got < r->n &&
 	       bench_mono_ms() - idle_since < COLLECT_IDLE_MS) {
 		m = NULL;
-		s = natsSubscription_NextMsg(&m, r->sub, 500);
+		s = natsSubscription_NextMsg(&m, sub, 500);
 		if (s == NATS_OK) {
 			collect_one(r, m);
 			idle_since = bench_mono_ms();
@@ -218,6 +231,7 @@ collect(run *r, const char *stream, const char *subject)
 			bench_sleep_ms(10);
 		}
 	}
+	sub_close(sub);
 }
 
 /* The figures of a finished run. */
@@ -277,19 +291,6 @@ nats_open(void)
 		bench_die(PROG, "jetstream: %s", natsStatus_GetText(s));
 }
 
-/* Unsubscribes sub (its ephemeral consumer goes), lets the connection's
- * reader finish whatever it was delivering to it (the server answers the
- * flush's PING after every message it sent before), then frees it: nats.c
- * before 3.6 could deliver a message for a subscription being destroyed to
- * freed memory (nats.c#638). */
-static void
-sub_close(natsSubscription *sub)
-{
-	(void)natsSubscription_Unsubscribe(sub);
-	(void)natsConnection_FlushTimeout(nc, 5000);
-	natsSubscription_Destroy(sub);
-}
-
 /* ---- the store ---------------------------------------------------------- */
 
 /* One scheduling thread: jobs first, first + step, ... in due order, on
@@ -337,6 +338,7 @@ run_store(long n, long window, long lead, long threads)
 	struct sched *ts;
 	char msg[256] = "";
 	run r;
+	uint64_t from_seq;
 	long late = 0;
 	double t0, t1;
 	size_t waiting = 0, leased = 0;
@@ -351,7 +353,7 @@ run_store(long n, long window, long lead, long threads)
 	if (store_jobs_ping(jobs) != STORE_OK)
 		bench_die(PROG, "redis at '%s' does not answer", url);
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
-	r.from_seq = last_seq("STORE") + 1;
+	from_seq = last_seq("STORE") + 1;
 
 	if ((ts = calloc((size_t)threads, sizeof *ts)) == NULL)
 		bench_die(PROG, "out of memory");
@@ -376,7 +378,7 @@ run_store(long n, long window, long lead, long threads)
 			break;
 		bench_sleep_ms(POLL_MS);
 	}
-	collect(&r, "STORE", STORE_SUBJECT);
+	collect(&r, "STORE", STORE_SUBJECT, from_seq);
 
 	out = run_figures(&r, "store_jobs_schedule -> redis -> expirerd (take_next a "
 	                  "batch, store_bus_publish_send, sleep; publish_wait, done_many) -> "
@@ -389,7 +391,6 @@ run_store(long n, long window, long lead, long threads)
 	json_object_set_new(out, "prefix", json_string(prefix));
 	if (late > 0)
 		json_object_set_new(out, "valid", json_false());
-	sub_close(r.sub);
 	run_free(&r);
 	store_jobs_free(jobs);
 	return out;
@@ -403,6 +404,7 @@ run_baseline(long n, long window, long lead)
 	char id[STORE_OID_LEN + 1], payload[256];
 	jsPubOptions po;
 	jsErrCode je = 0;
+	uint64_t from_seq;
 	run r;
 	natsStatus s;
 	json_t *out;
@@ -411,7 +413,7 @@ run_baseline(long n, long window, long lead)
 		bench_die(PROG, "baseline: cannot make the scratch stream: %s",
 		          natsStatus_GetText(s));
 	run_init(&r, n, (long long)bench_wall_ms() + lead, window);
-	r.from_seq = last_seq(BASE_STREAM) + 1;
+	from_seq = last_seq(BASE_STREAM) + 1;
 	jsPubOptions_Init(&po);
 	po.MaxWait = 5000;
 	for (long i = 0; i < n; i++) {
@@ -440,11 +442,10 @@ run_baseline(long n, long window, long lead)
 	}
 	po.MaxWait = 60000;
 	(void)js_PublishAsyncComplete(js, &po);
-	collect(&r, BASE_STREAM, BASE_SUBJECT);
+	collect(&r, BASE_STREAM, BASE_SUBJECT, from_seq);
 
 	out = run_figures(&r, "in-process sleep-until-due loop -> js_PublishMsgAsync "
 	                  "(STORE_EXPIRATION_PENDING in flight) -> scratch stream", window);
-	sub_close(r.sub);
 	(void)js_DeleteStream(js, BASE_STREAM, NULL, &je);
 	run_free(&r);
 	return out;
