@@ -423,11 +423,29 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 	natsMsg_Ack(m->msg, NULL);
 }
 
+/* Wakes the relay when this thread added outbox rows since *added (a
+ * bus_outbox_added reading), and takes a new reading. Called after a
+ * commit: the relay would not see the rows before it. */
+static void
+kick_if_added(struct lthread *t, uint64_t *added)
+{
+	uint64_t now = bus_outbox_added();
+
+	if (now != *added)
+		store_bus_kick(t->bus);
+	*added = now;
+}
+
 /* Handles m alone: the handler's own transaction, then the answer. */
 static void
 lmsg_single(struct lthread *t, struct lmsg *m)
 {
-	lmsg_answer(t, m, lmsg_handled(m) ? lmsg_call(t, m) : STORE_OK);
+	uint64_t added = bus_outbox_added();
+	store_err e = lmsg_handled(m) ? lmsg_call(t, m) : STORE_OK;
+
+	if (e == STORE_OK)
+		kick_if_added(t, &added);
+	lmsg_answer(t, m, e);
 }
 
 /* ---- a fetch in one transaction ----------------------------------------- */
@@ -484,6 +502,7 @@ run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
           size_t *end, size_t *failed, store_err *failed_e)
 {
 	struct run_ctx c = { t, m, from, to, from, SIZE_MAX, STORE_OK };
+	uint64_t added = bus_outbox_added();
 	store_err e = store_db_txn(t->bus->db, run_tx, &c);
 
 	*end = c.end;
@@ -491,10 +510,10 @@ run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
 	*failed_e = c.failed_e;
 	if (e != STORE_OK)
 		return e;
+	/* The handlers' events are committed now, not when they returned. */
+	kick_if_added(t, &added);
 	for (size_t i = from; i < c.end; i++)
 		lmsg_answer(t, &m[i], STORE_OK);
-	/* The handlers' events are committed now, not when they returned. */
-	store_bus_kick(t->bus);
 	return STORE_OK;
 }
 

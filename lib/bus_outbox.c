@@ -50,6 +50,15 @@ const size_t store_bus_ncollections =
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* Rows added by this thread (bus_outbox_added). */
+static _Thread_local uint64_t outbox_added;
+
+uint64_t
+bus_outbox_added(void)
+{
+	return outbox_added;
+}
+
 store_err
 store_outbox_add(store_db *db, const char *subject, const json_t *payload,
                  const char *request_id, char event_id[25])
@@ -76,6 +85,8 @@ store_outbox_add(store_db *db, const char *subject, const json_t *payload,
 	if (doc == NULL)
 		return STORE_ENOMEM;
 	e = store_db_insert(db, "outbox", doc, NULL);
+	if (e == STORE_OK)
+		outbox_added++;
 	if (e == STORE_OK && event_id != NULL)
 		memcpy(event_id, id, sizeof id);
 	json_decref(doc);

@@ -24,22 +24,17 @@ on_signal(int sig)
 	stopping = 1;
 }
 
-/* Finds the listener of the event's subject, runs it, kicks the relay. */
+/* Finds the listener of the event's subject and runs it (the listener
+ * loop wakes the relay after a commit that added events). */
 static store_err
 dispatch(void *ctx, const store_event *ev)
 {
 	run *r = ctx;
 	const char *event = ev->subject + strlen("store.");
-	store_err e;
 
-	for (size_t i = 0; i < r->d->nlisteners; i++) {
-		if (strcmp(r->d->listeners[i].event, event) != 0)
-			continue;
-		e = r->d->listeners[i].fn(r->db, ev);
-		if (e == STORE_OK)
-			store_bus_kick(r->bus);
-		return e;
-	}
+	for (size_t i = 0; i < r->d->nlisteners; i++)
+		if (strcmp(r->d->listeners[i].event, event) == 0)
+			return r->d->listeners[i].fn(r->db, ev);
 	return STORE_EINTERNAL;
 }
 

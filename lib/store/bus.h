@@ -217,7 +217,10 @@ typedef struct store_listener {
 
 /* Consumes until *stop becomes nonzero, then finishes and acks the
  * messages in hand and returns STORE_OK. One thread per listener.
- * Survives nats-server restarts. */
+ * Survives nats-server restarts. After a commit in which its handlers
+ * added outbox rows (store_outbox_add, on the listener's thread), it
+ * wakes the relay (store_bus_kick); after one that added none, it does
+ * not. */
 store_err store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
                            void *ctx, volatile sig_atomic_t *stop);
 
