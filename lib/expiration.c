@@ -15,6 +15,7 @@
 #include "store/json.h"
 #include "store/log.h"
 #include "store/metrics.h"
+#include "store/oid.h"
 #include "store/time.h"
 
 #define WAIT_MAX_MS     300000    /* a safety net: waits end on time anyway */
@@ -126,13 +127,20 @@ store_expiration_event_id(const char *selection_id, char out[STORE_OID_LEN + 1])
 	static const char tag[] = "expiration:";
 	crypto_generichash_state st;
 	unsigned char h[16];
+	size_t k = 0;
 
 	crypto_generichash_init(&st, NULL, 0, sizeof h);
 	crypto_generichash_update(&st, (const unsigned char *)tag, sizeof tag - 1);
 	crypto_generichash_update(&st, (const unsigned char *)selection_id,
 	                          strlen(selection_id));
 	crypto_generichash_final(&st, h, sizeof h);
-	sodium_bin2hex(out, STORE_OID_LEN + 1, h, STORE_OID_LEN / 2);
+	if (store_oid_valid(selection_id)) {
+		/* Seconds (hex 0-7) and counter (hex 18-23) of the ObjectId. */
+		memcpy(out, selection_id, 8);
+		memcpy(out + 8, selection_id + 18, 6);
+		k = 14;
+	}
+	sodium_bin2hex(out + k, STORE_OID_LEN + 1 - k, h, (STORE_OID_LEN - k) / 2);
 }
 
 static bool

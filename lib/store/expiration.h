@@ -57,10 +57,14 @@ store_err store_expiration_on_selected(void *ctx, const store_event *ev);
  * returns. Waits and retries while Redis or NATS is down. */
 void store_expiration_fire(store_expiration *x, volatile sig_atomic_t *stop);
 
-/* The event id of a selection's expiration: the first 12 bytes of
- * BLAKE2b-128 of "expiration:" + the selection id, in lowercase hex (24
- * characters, shaped like every other event id). libsodium must be
- * initialised. */
+/* The event id of a selection's expiration, 24 lowercase hex characters
+ * shaped like every other event id. For an ObjectId (every selection the
+ * products service makes): its seconds (hex 0-7) and its counter (hex
+ * 18-23), then the first 5 bytes of BLAKE2b-128 of "expiration:" + the
+ * selection id; so ids sort as the selections were made, and a consumer's
+ * processed marks of expirations go in at the end of their index instead
+ * of all over it. For any other job id: the first 12 bytes of that digest.
+ * libsodium must be initialised. */
 void store_expiration_event_id(const char *selection_id, char out[STORE_OID_LEN + 1]);
 
 /* What expirerd runs: reads REDIS_URL, STORE_JOBS_PREFIX,
