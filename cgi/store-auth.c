@@ -137,7 +137,6 @@ signout(store_req *req, store_res *res)
 	if (req->user != NULL) {
 		e = store_users_signout(a->db, req->user, req->request_id, &gen);
 		if (e == STORE_OK) {
-			store_app_changed(a);
 			store_log(STORE_LOG_INFO, req->request_id, NULL,
 			          "user '%s' signed out everywhere (generation %lld)",
 			          req->user->id, gen);

@@ -80,7 +80,6 @@ item_add_remove(store_req *req, store_res *res)
 		store_res_from_err(res, req, e);
 		return;
 	}
-	store_app_changed(a);
 	store_res_json(res, out != NULL ? 200 : 204, out);
 }
 
@@ -95,7 +94,6 @@ item_remove(store_req *req, store_res *res)
 		store_res_from_err(res, req, e);
 		return;
 	}
-	store_app_changed(a);
 	store_res_json(res, 204, NULL);
 }
 

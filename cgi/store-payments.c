@@ -108,7 +108,6 @@ pay(store_req *req, store_res *res)
 	e = store_payments_create(a->db, a->ctx, &preq, &out, &why);
 	switch (e) {
 	case STORE_OK:
-		store_app_changed(a);
 		store_res_json(res, 201, out);
 		return;
 	case STORE_EINVAL:

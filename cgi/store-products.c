@@ -113,14 +113,12 @@ static const store_field select_fields[] = {
 };
 
 /* Answers a domain result: the value with status, a refusal as 400, any
- * other error by its kind. Kicks the relay after a change. */
+ * other error by its kind. */
 static void
 answer(store_req *req, store_res *res, store_err e, int status, json_t *value,
-       const store_refusal *why, int changed)
+       const store_refusal *why)
 {
 	if (e == STORE_OK) {
-		if (changed)
-			store_app_changed(req->app);
 		store_res_json(res, status, value);
 		return;
 	}
@@ -168,8 +166,7 @@ answer_page(store_req *req, store_res *res, store_err e, const char *key,
 	if (e == STORE_OK && l->limit > 0)
 		items = json_pack("{s:o,s:I,s:I,s:I}", key, items, "total", (json_int_t)total,
 		                  "page", (json_int_t)l->page, "limit", (json_int_t)l->limit);
-	answer(req, res, e == STORE_OK && items == NULL ? STORE_ENOMEM : e, 200, items,
-	       NULL, 0);
+	answer(req, res, e == STORE_OK && items == NULL ? STORE_ENOMEM : e, 200, items, NULL);
 }
 
 /* Answers JSON text (a listing's, from the catalog) with 200, or the
@@ -257,7 +254,7 @@ category_create(store_req *req, store_res *res)
 	json_t *out = NULL;
 	store_err e = store_category_create(a->db, &who, req->input, &out, &why);
 
-	answer(req, res, e, 201, out, &why, 1);
+	answer(req, res, e, 201, out, &why);
 }
 
 static void
@@ -269,7 +266,7 @@ category_update(store_req *req, store_res *res)
 	json_t *out = NULL;
 	store_err e = store_category_update(a->db, &who, req->params[0], req->input, &out, &why);
 
-	answer(req, res, e, 200, out, &why, 1);
+	answer(req, res, e, 200, out, &why);
 }
 
 static void
@@ -280,7 +277,7 @@ category_delete(store_req *req, store_res *res)
 	store_refusal why = { 0 };
 	store_err e = store_category_delete(a->db, &who, req->params[0], &why);
 
-	answer(req, res, e, 204, NULL, &why, 1);
+	answer(req, res, e, 204, NULL, &why);
 }
 
 /* With query parameters: sorted, and with page or limit a page with the
@@ -327,7 +324,7 @@ product_one(store_req *req, store_res *res)
 	json_t *out = NULL;
 	store_err e = store_product_get(a->db, req->params[0], &out);
 
-	answer(req, res, e, 200, out, NULL, 0);
+	answer(req, res, e, 200, out, NULL);
 }
 
 static void
@@ -367,7 +364,7 @@ product_create(store_req *req, store_res *res)
 	json_t *out = NULL;
 	store_err e = store_product_create(a->db, &who, req->input, &out, &why);
 
-	answer(req, res, e, 201, out, &why, 1);
+	answer(req, res, e, 201, out, &why);
 }
 
 static void
@@ -379,7 +376,7 @@ product_update(store_req *req, store_res *res)
 	json_t *out = NULL;
 	store_err e = store_product_update(a->db, &who, req->params[0], req->input, &out, &why);
 
-	answer(req, res, e, 200, out, &why, 1);
+	answer(req, res, e, 200, out, &why);
 }
 
 static void
@@ -389,7 +386,7 @@ product_delete(store_req *req, store_res *res)
 	store_actor who = ACTOR(req);
 	store_err e = store_product_delete(a->db, &who, req->params[0]);
 
-	answer(req, res, e, 204, NULL, NULL, 1);
+	answer(req, res, e, 204, NULL, NULL);
 }
 
 static void
@@ -403,7 +400,7 @@ add_to_cart(store_req *req, store_res *res)
 	                                   store_json_str(req->input, "categoryId"),
 	                                   hold_seconds, &out, &why);
 
-	answer(req, res, e, 200, out, &why, 1);
+	answer(req, res, e, 200, out, &why);
 }
 
 static void

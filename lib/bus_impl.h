@@ -122,9 +122,4 @@ void bus_relay_stop(store_bus *bus);
 void bus_relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
                    void *closure);
 
-/* How many outbox rows store_outbox_add has added in the calling thread
- * (counting rows of transactions later rolled back): a listener compares it
- * before and after handling, and wakes the relay only when it moved. */
-uint64_t bus_outbox_added(void);
-
 #endif

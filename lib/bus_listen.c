@@ -423,26 +423,11 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 	natsMsg_Ack(m->msg, NULL);
 }
 
-/* Wakes the relay when this thread added outbox rows since before (a
- * bus_outbox_added reading). Called after a commit: the relay would not
- * see the rows before it. Rows of a rolled-back transaction count too: a
- * needless wake-up at worst. */
-static void
-kick_if_added(struct lthread *t, uint64_t before)
-{
-	if (bus_outbox_added() != before)
-		store_bus_kick(t->bus);
-}
-
 /* Handles m alone: the handler's own transaction, then the answer. */
 static void
 lmsg_single(struct lthread *t, struct lmsg *m)
 {
-	uint64_t before = bus_outbox_added();
-	store_err e = lmsg_handled(m) ? lmsg_call(t, m) : STORE_OK;
-
-	kick_if_added(t, before);
-	lmsg_answer(t, m, e);
+	lmsg_answer(t, m, lmsg_handled(m) ? lmsg_call(t, m) : STORE_OK);
 }
 
 /* ---- a fetch in one transaction ----------------------------------------- */
@@ -499,7 +484,6 @@ run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
           size_t *end, size_t *failed, store_err *failed_e)
 {
 	struct run_ctx c = { t, m, from, to, from, SIZE_MAX, STORE_OK };
-	uint64_t before = bus_outbox_added();
 	store_err e = store_db_txn(t->bus->db, run_tx, &c);
 
 	*end = c.end;
@@ -507,8 +491,6 @@ run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
 	*failed_e = c.failed_e;
 	if (e != STORE_OK)
 		return e;
-	/* The handlers' events are committed now, not when they returned. */
-	kick_if_added(t, before);
 	for (size_t i = from; i < c.end; i++)
 		lmsg_answer(t, &m[i], STORE_OK);
 	return STORE_OK;

@@ -50,13 +50,20 @@ const size_t store_bus_ncollections =
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Rows added by this thread (bus_outbox_added). */
-static _Thread_local uint64_t outbox_added;
+/* This thread added outbox rows since its last commit (relay_wake). */
+static _Thread_local bool outbox_pending;
 
-uint64_t
-bus_outbox_added(void)
+/* The database's commit hook (store_db_on_commit): wakes the relay after a
+ * commit in which this thread added outbox rows, and only then. A row of a
+ * rolled-back transaction leaves the flag set until the thread's next
+ * commit: a needless wake-up at worst. */
+static void
+relay_wake(void *ctx)
 {
-	return outbox_added;
+	if (outbox_pending) {
+		outbox_pending = false;
+		store_bus_kick(ctx);
+	}
 }
 
 store_err
@@ -86,7 +93,7 @@ store_outbox_add(store_db *db, const char *subject, const json_t *payload,
 		return STORE_ENOMEM;
 	e = store_db_insert(db, "outbox", doc, NULL);
 	if (e == STORE_OK)
-		outbox_added++;
+		outbox_pending = true;
 	if (e == STORE_OK && event_id != NULL)
 		memcpy(event_id, id, sizeof id);
 	json_decref(doc);
@@ -741,6 +748,7 @@ bus_relay_start(store_bus *bus)
 	if (pthread_create(&bus->relay, NULL, relay_main, bus) != 0)
 		return STORE_ENOMEM;
 	bus->relay_started = true;
+	store_db_on_commit(bus->db, relay_wake, bus);
 	return STORE_OK;
 }
 
@@ -751,6 +759,7 @@ bus_relay_stop(store_bus *bus)
 		return;
 	pthread_join(bus->relay, NULL);
 	bus->relay_started = false;
+	store_db_on_commit(bus->db, NULL, NULL);
 	/* The mutex and condition stay until the bus is freed: an answer
 	 * to a publish given up may still come and look for its batch. */
 	jsCtx_Destroy(bus->out.js);

@@ -855,7 +855,18 @@ store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx)
 			break;
 		backoff(attempt);
 	}
+	if (e == STORE_OK && db->on_commit != NULL)
+		db->on_commit(db->on_commit_ctx);
 	return e;
+}
+
+void
+store_db_on_commit(store_db *db, store_db_commit_fn fn, void *ctx)
+{
+	if (db == NULL)
+		return;
+	db->on_commit = fn;
+	db->on_commit_ctx = ctx;
 }
 
 store_err

@@ -113,6 +113,8 @@ struct store_db {
 	pthread_mutex_t mu;             /* guards threads */
 	struct db_thread *threads;
 	struct db_memo *memo;           /* store_db_memo_*, db_memo.c */
+	store_db_commit_fn on_commit;   /* store_db_on_commit; NULL: none */
+	void *on_commit_ctx;
 };
 
 /* The memo's state for a database being opened; NULL when out of memory.

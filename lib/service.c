@@ -45,13 +45,6 @@ sessions_of(const store_service_def *def)
 	return NULL;
 }
 
-void
-store_app_changed(store_app *app)
-{
-	if (app->bus != NULL)
-		store_bus_kick(app->bus);
-}
-
 /* A bad setting is a configuration error (78); anything else is a
  * dependency that is unavailable (69). */
 static int

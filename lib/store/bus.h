@@ -2,11 +2,13 @@
  * that publishes it, and durable listeners. EVENTS.md is the rule book.
  *
  * Writing: inside a store_db_txn, a service records each event with
- * store_outbox_add next to the change that causes it; after the commit it
- * calls store_bus_kick, and the relay thread publishes every unpublished
- * outbox row, in order, with Nats-Msg-Id = the event id, retrying with
- * backoff while NATS is down, and marks rows published once JetStream
- * acknowledged them. Several processes may relay the same outbox: a second
+ * store_outbox_add next to the change that causes it; after the commit the
+ * bus wakes its relay (a commit hook on the database, store_db_on_commit,
+ * set by store_bus_open: after a commit in which the committing thread
+ * added outbox rows, and only then), and the relay thread publishes every
+ * unpublished outbox row, in order, with Nats-Msg-Id = the event id,
+ * retrying with backoff while NATS is down, and marks rows published once
+ * JetStream acknowledged them. Several processes may relay the same outbox: a second
  * publish of an id is dropped by JetStream's duplicate window.
  *
  * Reading: store_bus_listen runs durable pull consumers named
@@ -95,7 +97,9 @@ store_err store_bus_config_load(store_bus_config *cfg, const char *service,
 /* Connects to NATS (reconnecting for ever, also when NATS is down at
  * start) and makes sure the STORE stream exists with this configuration
  * (added, or updated when it differs) as soon as NATS answers. With db
- * non-NULL, starts the relay thread for that database's outbox.
+ * non-NULL, starts the relay thread for that database's outbox and sets
+ * the database's commit hook (store_db_on_commit: one bus with a relay
+ * per database) until store_bus_free.
  * Caller frees *out with store_bus_free, which stops the relay after one
  * last flush attempt; db must outlive the bus, and every store_bus_listen
  * on it must have returned. */
@@ -123,7 +127,8 @@ extern const size_t store_bus_ncollections;
 store_err store_outbox_add(store_db *db, const char *subject, const json_t *payload,
                            const char *request_id, char event_id[25]);
 
-/* Wakes the relay: call after the transaction that added events committed. */
+/* Wakes the relay now. Commits that added events wake it by themselves
+ * (above); the relay also looks every second. */
 void store_bus_kick(store_bus *bus);
 
 /* Publishes unpublished outbox rows now, in this thread; returns when all
@@ -217,10 +222,7 @@ typedef struct store_listener {
 
 /* Consumes until *stop becomes nonzero, then finishes and acks the
  * messages in hand and returns STORE_OK. One thread per listener.
- * Survives nats-server restarts. After a commit in which its handlers
- * added outbox rows (store_outbox_add, on the listener's thread), it
- * wakes the relay (store_bus_kick); after one that added none, it does
- * not. */
+ * Survives nats-server restarts. */
 store_err store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
                            void *ctx, volatile sig_atomic_t *stop);
 

@@ -26,10 +26,9 @@ typedef struct store_daemon {
 } store_daemon;
 
 /* Reads STORE_DB, STORE_LOG_LEVEL and the bus settings, runs the listeners
- * (store_bus_listen wakes the relay after a commit that added events) and
- * returns the exit status: 0 after SIGTERM/SIGINT, 69 when the database or
- * bus cannot be opened, 78 on a missing or malformed setting. Failures are
- * logged. */
+ * and returns the exit status: 0 after SIGTERM/SIGINT, 69 when the
+ * database or bus cannot be opened, 78 on a missing or malformed setting.
+ * Failures are logged. */
 int store_daemon_run(const store_daemon *d);
 
 #endif

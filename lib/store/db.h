@@ -233,4 +233,11 @@ store_err store_db_txn(store_db *db, store_db_txn_fn fn, void *ctx);
  * and fn re-reads what it changes. */
 store_err store_db_txn_retry(store_db *db, store_db_txn_fn fn, void *ctx);
 
+/* Sets db's one commit hook (fn NULL: none): fn(ctx) runs on the
+ * committing thread after each outermost store_db_txn commits, not after
+ * a rollback. The bus uses it to wake its relay (bus.h). Set it before
+ * other threads use db, and clear it once none does. */
+typedef void (*store_db_commit_fn)(void *ctx);
+void store_db_on_commit(store_db *db, store_db_commit_fn fn, void *ctx);
+
 #endif

@@ -57,7 +57,4 @@ typedef struct store_service_def {
  * when start answers STORE_ECONFIG). */
 int store_service_run(const store_service_def *def);
 
-/* After a change that wrote events: wakes the outbox relay. */
-void store_app_changed(store_app *app);
-
 #endif

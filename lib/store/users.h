@@ -30,7 +30,7 @@ store_err store_users_signin(store_db *db, const char *email,
 /* Signs user out everywhere: raises the user's session generation (so
  * every session signed before is refused) and writes
  * store.user.signedout {userId, gen} into the outbox, in one transaction
- * (the caller kicks the relay after). *gen, when not NULL, gets the new
+ * (its commit wakes the relay). *gen, when not NULL, gets the new
  * generation. STORE_ENOTFOUND when there is no such user. */
 store_err store_users_signout(store_db *db, const store_user *user,
                               const char *request_id, long long *gen);

@@ -206,10 +206,10 @@ sub_close(natsSubscription *sub)
 
 /* Reads the run's messages from stream, sequence from_seq on, one at a
  * time, from a push consumer, until all N are seen or none came for
- * COLLECT_IDLE_MS; then closes it. (Pull
- * Fetch batches were used before: with nats.c 3.4.1, natsMsgList_Destroy
- * of a fetched list aborted this program under load with "double free or
- * corruption", twice in the collector, seen in core dumps.) */
+ * COLLECT_IDLE_MS; then closes it. (Pull Fetch batches were used before:
+ * with nats.c 3.4.1, natsMsgList_Destroy of a fetched list aborted this
+ * program under load with "double free or corruption", twice in the
+ * collector, seen in core dumps.) */
 static void
 collect(run *r, const char *stream, const char *subject, uint64_t from_seq)
 {

@@ -1171,6 +1171,14 @@ main(void)
 	test_consumer_lost();
 out:
 	store_bus_free(bus);
+	if (db != NULL) {
+		/* The bus took its commit hook back: a commit that adds events
+		 * now must not reach the freed bus (ASan would say so). */
+		add_ctx a = { "store.item.after", 0, 1, NULL, STORE_OK, "" };
+
+		EXPECT(store_db_txn(db, add_events, &a) == STORE_OK,
+		      "after store_bus_free, a commit that adds events reaches no bus");
+	}
 	store_db_free(db);
 	jsCtx_Destroy(insp_js);
 	natsConnection_Destroy(insp_nc);

@@ -512,6 +512,56 @@ test_txn(store_db *db)
 	      "%s: txn without fn is EINVAL", be);
 }
 
+/* What the commit hook saw. */
+struct hook_seen {
+	int calls;
+	int other_thread;      /* calls made on another thread than the test's */
+	pthread_t self;
+};
+
+static void
+hook_fn(void *ctx)
+{
+	struct hook_seen *h = ctx;
+
+	h->calls++;
+	if (!pthread_equal(pthread_self(), h->self))
+		h->other_thread++;
+}
+
+/* store_db_on_commit: once per outermost commit, on the committing
+ * thread; never after a rollback or a write outside a transaction; gone
+ * once cleared. */
+static void
+test_commit_hook(store_db *db)
+{
+	struct hook_seen h = { 0, 0, pthread_self() };
+	struct txn_ctx c = { .result = STORE_OK };
+	json_t *d = json_pack("{s:s}", "in", "bare");
+
+	store_db_on_commit(db, hook_fn, &h);
+	CHECK(store_db_txn(db, txn_fn, &c) == STORE_OK && h.calls == 1 &&
+	      h.other_thread == 0,
+	      "%s: commit hook: runs once after a commit, on its thread (%d)", be, h.calls);
+	wipe(db, "t_a");              /* txn_fn wants t_a empty before it */
+	c = (struct txn_ctx){ .result = STORE_OK, .nested = 1, .inner = STORE_OK };
+	CHECK(store_db_txn(db, txn_fn, &c) == STORE_OK && h.calls == 2,
+	      "%s: commit hook: a nested txn adds no call of its own (%d)", be, h.calls);
+	wipe(db, "t_a");
+	c = (struct txn_ctx){ .result = STORE_ECONFLICT };
+	CHECK(store_db_txn(db, txn_fn, &c) == STORE_ECONFLICT && h.calls == 2,
+	      "%s: commit hook: not after a rollback (%d)", be, h.calls);
+	CHECK(store_db_insert(db, "t_b", d, NULL) == STORE_OK && h.calls == 2,
+	      "%s: commit hook: not after a write outside a txn (%d)", be, h.calls);
+	store_db_on_commit(db, NULL, NULL);
+	c = (struct txn_ctx){ .result = STORE_OK };   /* t_a is empty: rolled back */
+	CHECK(store_db_txn(db, txn_fn, &c) == STORE_OK && h.calls == 2,
+	      "%s: commit hook: cleared, it runs no more (%d)", be, h.calls);
+	json_decref(d);
+	wipe(db, "t_a");
+	wipe(db, "t_b");
+}
+
 /* ---- concurrency -------------------------------------------------------- */
 
 /* Adds 1 to the counter id: get, modify, update, again on ECONFLICT. */
@@ -1234,6 +1284,7 @@ suite(const char *url, const char *name)
 	test_versions(db);
 	test_invalid(db);
 	test_txn(db);
+	test_commit_hook(db);
 	test_threads(db);
 	test_overlap(db);
 	test_search(db, url);
