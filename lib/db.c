@@ -511,6 +511,57 @@ store_db_get(store_db *db, const char *coll, const char *id, json_t **out)
 	return db->ops->get(db, c, id, out);
 }
 
+/* A member name store_db_set may set and store_db_get_member read: [A-Za-z0-9_]+, not reserved. */
+static bool
+set_name_ok(const char *key, size_t len)
+{
+	return len > 0 && len <= DB_FIELD_MAX && strlen(key) == len &&
+	       strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                   "0123456789_") == len &&
+	       strcmp(key, "id") != 0 && strcmp(key, "version") != 0 &&
+	       strcmp(key, "_id") != 0;
+}
+
+/* store_db_get_member for a backend without its own: the document read,
+ * the member taken. */
+static store_err
+member_of_doc(store_db *db, const struct db_coll *c, const char *id,
+              const char *name, json_t **out)
+{
+	json_t *doc = NULL, *v;
+	store_err e = db->ops->get(db, c, id, &doc);
+
+	if (e != STORE_OK)
+		goto out;
+	v = json_object_get(doc, name);
+	*out = v != NULL ? json_incref(v) : json_null();
+out:
+	json_decref(doc);
+	return e;
+}
+
+store_err
+store_db_get_member(store_db *db, const char *coll, const char *id,
+                    const char *name, json_t **out)
+{
+	const struct db_coll *c;
+
+	if (out != NULL)
+		*out = NULL;
+	if (db == NULL || out == NULL || name == NULL)
+		return STORE_EINVAL;
+	if ((c = coll_find(db, coll)) == NULL)
+		return STORE_EINVAL;
+	if (!set_name_ok(name, strlen(name)))
+		return db_fail(db, STORE_EINVAL, "get_member: bad member name '%.*s'",
+		               DB_FIELD_MAX, name);
+	if (!store_oid_valid(id))
+		return STORE_ENOTFOUND;
+	if (db->ops->get_member == NULL)
+		return member_of_doc(db, c, id, name, out);
+	return db->ops->get_member(db, c, id, name, out);
+}
+
 store_err
 db_find_check(store_db *db, const char *coll, const json_t *filter,
               const store_find_opts *opts, const struct db_coll **c)
@@ -711,17 +762,6 @@ store_db_update(store_db *db, const char *coll, json_t *doc,
 		return e;
 	return json_integer_set(ver, json_integer_value(ver) + 1) == 0 ?
 	       STORE_OK : STORE_EINTERNAL;
-}
-
-/* A member name store_db_set may set: [A-Za-z0-9_]+, not reserved. */
-static bool
-set_name_ok(const char *key, size_t len)
-{
-	return len > 0 && len <= DB_FIELD_MAX && strlen(key) == len &&
-	       strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                   "0123456789_") == len &&
-	       strcmp(key, "id") != 0 && strcmp(key, "version") != 0 &&
-	       strcmp(key, "_id") != 0;
 }
 
 /* store_db_set for a backend without its own: the document read, its

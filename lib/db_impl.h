@@ -63,6 +63,11 @@ struct db_ops {
 	/* id is a valid ObjectId. */
 	store_err (*get)(store_db *db, const struct db_coll *c, const char *id,
 	                 json_t **out);
+	/* id is a valid ObjectId, name a checked member name (store_db_set's
+	 * rule); *out JSON null when the member is missing. NULL: db.c gets
+	 * the document and takes the member. */
+	store_err (*get_member)(store_db *db, const struct db_coll *c,
+	                        const char *id, const char *name, json_t **out);
 	/* filter is an object of checked fields and scalar values; opts is
 	 * never NULL. */
 	store_err (*find)(store_db *db, const struct db_coll *c,

@@ -599,6 +599,50 @@ out:
 	return e;
 }
 
+/* The member's JSON text comes out of the query (->), so only that text
+ * is decoded; SQL NULL when the member is missing. */
+static store_err
+sq_get_member(store_db *db, const struct db_coll *c, const char *id,
+              const char *name, json_t **out)
+{
+	char sql[256 + DB_FIELD_MAX];
+	sqlite3_stmt *st = NULL;
+	struct sq_conn *k;
+	const char *text;
+	store_err e;
+	int rc;
+
+	e = sq_conn(db, &k);
+	if (e != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof sql, "SELECT doc -> '$.%s' FROM \"%s\" WHERE id = ?",
+	         name, c->name);
+	e = sq_prepare(db, k, sql, c->name, &st);
+	if (e != STORE_OK)
+		goto out;
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		e = STORE_ENOTFOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		e = sq_fail(db, k->h, rc, c->name);
+		goto out;
+	}
+	text = (const char *)sqlite3_column_text(st, 0);
+	*out = text == NULL ? json_null() :
+	       json_loadb(text, (size_t)sqlite3_column_bytes(st, 0),
+	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	e = *out != NULL ? STORE_OK :
+	    db_fail(db, STORE_EIO, "stored member '%s' of '%s' is not json", name,
+	            c->name);
+out:
+	sq_done(st);
+	return e;
+}
+
 /* Prepares and binds the SELECT of a find (columns id, version, doc) on
  * k; give *st back with sq_done. */
 static store_err
@@ -1425,6 +1469,7 @@ const struct db_ops db_sqlite_ops = {
 	.ping = sq_ping,
 	.insert = sq_insert,
 	.get = sq_get,
+	.get_member = sq_get_member,
 	.find = sq_find,
 	.find_text = sq_find_text,
 	.count = sq_count,

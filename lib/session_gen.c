@@ -8,14 +8,15 @@
 store_err
 store_session_gen_check(store_db *db, const char *coll, const store_user *user)
 {
-	json_t *doc = NULL;
-	store_err e = store_db_get(db, coll, user->id, &doc);
+	json_t *gen = NULL;
+	store_err e = store_db_get_member(db, coll, user->id, STORE_SESSION_GEN_FIELD,
+	                                  &gen);
 
 	if (e == STORE_ENOTFOUND)
 		return STORE_OK;
-	if (e == STORE_OK && user->gen < store_json_int(doc, STORE_SESSION_GEN_FIELD, 0))
+	if (e == STORE_OK && json_is_integer(gen) && user->gen < json_integer_value(gen))
 		e = STORE_EAUTH;
-	json_decref(doc);
+	json_decref(gen);
 	return e;
 }
 

@@ -82,6 +82,16 @@ store_err store_db_insert(store_db *db, const char *coll, json_t *doc,
 store_err store_db_get(store_db *db, const char *coll, const char *id,
                        json_t **out);
 
+/* Gets one top-level member of the document id: *out its value, JSON null
+ * when the document has no such member (or it is null). name as for
+ * store_db_set ([A-Za-z0-9_]+, not "id", "version" or "_id"; STORE_EINVAL
+ * otherwise). STORE_ENOTFOUND when there is no document id. SQLite takes
+ * the member out in the query, so the rest of the document is never
+ * decoded: for hot paths that need one number of a large document (the
+ * session check, session_gen.h). Caller frees *out with json_decref. */
+store_err store_db_get_member(store_db *db, const char *coll, const char *id,
+                              const char *name, json_t **out);
+
 typedef struct store_find_opts {
 	const char *sort;  /* field name, or NULL for insertion (id) order */
 	int desc;          /* nonzero: descending */

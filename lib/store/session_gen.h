@@ -26,7 +26,9 @@
  * for user->id in collection coll (the replica, or the auth service's
  * users). STORE_OK when the session stands (also when coll has no document
  * for the user: generation 0), STORE_EAUTH when it was signed out, another
- * error when the database failed. One get by id. */
+ * error when the database failed. One read of the member
+ * STORE_SESSION_GEN_FIELD by id (store_db_get_member): the rest of the
+ * document, a user's password hash in auth's users, is not decoded. */
 store_err store_session_gen_check(store_db *db, const char *coll,
                                   const store_user *user);
 

@@ -190,6 +190,62 @@ test_insert_get(store_db *db)
 	wipe(db, "t_items");
 }
 
+/* store_db_get_member: each member as get returns it, null for a missing
+ * one, the same errors as get, and only checked member names. */
+static void
+test_get_member(store_db *db)
+{
+	json_t *a = insert(db, "t_items", json_pack(
+		"{s:i, s:s, s:f, s:b, s:n, s:{s:[i,s]}, s:[]}", "rank", 42,
+		"kind", "q\"uo\\te \xc3\xa9\xf0\x9f\x9b\x92 \n", "price", 2.5,
+		"active", 1, "gone", "meta", "tags", 1, "x", "list"));
+	const char *ida = json_string_value(json_object_get(a, "id"));
+	const char *names[] = { "rank", "kind", "price", "active", "gone", "meta",
+	                        "list" };
+	const char *bad[] = { "id", "version", "_id", "", "a.b", "$x", "a b",
+	                      "\xc3\xa9" };
+	char fresh[STORE_OID_LEN + 1];
+	json_t *v = NULL;
+	store_err e;
+	bool same = true;
+
+	CHECK(a != NULL, "%s: get_member: insert succeeds", be);
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		e = store_db_get_member(db, "t_items", ida, names[i], &v);
+		if (e != STORE_OK || !json_equal(v, json_object_get(a, names[i]))) {
+			same = false;
+			fprintf(stderr, "# member %s: %s\n", names[i], store_strerror(e));
+		}
+		json_decref(v);
+		v = NULL;
+	}
+	CHECK(same, "%s: get_member returns each member as stored (int, string "
+	      "with escapes and UTF-8, real, bool, null, object, array)", be);
+	e = store_db_get_member(db, "t_items", ida, "missing", &v);
+	CHECK(e == STORE_OK && json_is_null(v),
+	      "%s: get_member of a missing member is JSON null (%s)", be,
+	      store_strerror(e));
+	json_decref(v);
+	v = NULL;
+	store_oid_new(fresh);
+	CHECK(store_db_get_member(db, "t_items", fresh, "rank", &v) == STORE_ENOTFOUND &&
+	      v == NULL, "%s: get_member of an unknown id is ENOTFOUND", be);
+	CHECK(store_db_get_member(db, "t_items", "not-an-id", "rank", &v) ==
+	      STORE_ENOTFOUND, "%s: get_member of a malformed id is ENOTFOUND", be);
+	same = true;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (store_db_get_member(db, "t_items", ida, bad[i], &v) != STORE_EINVAL ||
+		    v != NULL)
+			same = false;
+	CHECK(same, "%s: get_member refuses reserved and malformed member names "
+	      "(EINVAL)", be);
+	CHECK(store_db_get_member(db, "t_nope", ida, "rank", &v) == STORE_EINVAL &&
+	      store_db_get_member(db, "t_items", ida, NULL, &v) == STORE_EINVAL,
+	      "%s: get_member of an undeclared collection or no name is EINVAL", be);
+	json_decref(a);
+	wipe(db, "t_items");
+}
+
 static void
 test_find(store_db *db)
 {
@@ -1278,6 +1334,7 @@ suite(const char *url, const char *name)
 	for (size_t i = 0; i < NSCHEMA; i++)
 		wipe(db, schema[i].name);
 	test_insert_get(db);
+	test_get_member(db);
 	test_find(db);
 	test_find_text(db);
 	test_unique(db);
