@@ -465,6 +465,30 @@ sq_body_text(store_db *db, const char *coll, const json_t *doc, char **out,
 	return STORE_OK;
 }
 
+/* Runs "SELECT cols FROM c WHERE id = ?" on k up to its row: STORE_OK
+ * with the row in *st, STORE_ENOTFOUND when there is none. Give *st back
+ * with sq_done whatever the answer. */
+static store_err
+sq_step_by_id(store_db *db, struct sq_conn *k, const struct db_coll *c,
+              const char *cols, const char *id, sqlite3_stmt **st)
+{
+	char sql[256 + DB_FIELD_MAX];
+	store_err e;
+	int rc;
+
+	*st = NULL;
+	snprintf(sql, sizeof sql, "SELECT %s FROM \"%s\" WHERE id = ?", cols,
+	         c->name);
+	if ((e = sq_prepare(db, k, sql, c->name, st)) != STORE_OK)
+		return e;
+	rc = sqlite3_bind_text(*st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(db, k->h, rc, c->name);
+}
+
 /* After 0 rows changed by a version-guarded write: ENOTFOUND when id is
  * absent, ECONFLICT when its version is not version, else (a write also
  * guarded by the document's size, sized true) ETOOBIG. */
@@ -472,27 +496,14 @@ static store_err
 sq_why_unchanged(store_db *db, struct sq_conn *k, const struct db_coll *c,
                  const char *id, long long version, bool sized)
 {
-	char sql[256];
 	sqlite3_stmt *st = NULL;
-	store_err e;
-	int rc;
+	store_err e = sq_step_by_id(db, k, c, "version", id, &st);
 
-	snprintf(sql, sizeof sql, "SELECT version FROM \"%s\" WHERE id = ?", c->name);
-	e = sq_prepare(db, k, sql, c->name, &st);
-	if (e != STORE_OK)
-		return e;
-	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (!sized || sqlite3_column_int64(st, 0) != version))
+	if (e == STORE_OK && (!sized || sqlite3_column_int64(st, 0) != version))
 		e = STORE_ECONFLICT;
-	else if (rc == SQLITE_ROW)
+	else if (e == STORE_OK)
 		e = db_fail(db, STORE_ETOOBIG, "document in '%s' would grow over %u "
 		            "bytes", c->name, DB_DOC_MAX);
-	else if (rc == SQLITE_DONE)
-		e = STORE_ENOTFOUND;
-	else
-		e = sq_fail(db, k->h, rc, c->name);
 	sq_done(st);
 	return e;
 }
@@ -571,30 +582,14 @@ out:
 static store_err
 sq_get(store_db *db, const struct db_coll *c, const char *id, json_t **out)
 {
-	char sql[256];
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k;
-	store_err e;
-	int rc;
+	store_err e = sq_conn(db, &k);
 
-	e = sq_conn(db, &k);
-	if (e != STORE_OK)
-		goto out;
-	snprintf(sql, sizeof sql, "SELECT id, version, doc FROM \"%s\" "
-	         "WHERE id = ?", c->name);
-	e = sq_prepare(db, k, sql, c->name, &st);
-	if (e != STORE_OK)
-		goto out;
-	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (e == STORE_OK)
+		e = sq_step_by_id(db, k, c, "id, version, doc", id, &st);
+	if (e == STORE_OK)
 		e = sq_row(db, c->name, st, out);
-	else if (rc == SQLITE_DONE)
-		e = STORE_ENOTFOUND;
-	else
-		e = sq_fail(db, k->h, rc, c->name);
-out:
 	sq_done(st);
 	return e;
 }
@@ -605,39 +600,24 @@ static store_err
 sq_get_member(store_db *db, const struct db_coll *c, const char *id,
               const char *name, json_t **out)
 {
-	char sql[256 + DB_FIELD_MAX];
+	char cols[32 + DB_FIELD_MAX];
 	sqlite3_stmt *st = NULL;
 	struct sq_conn *k;
 	const char *text;
 	store_err e;
-	int rc;
 
-	e = sq_conn(db, &k);
-	if (e != STORE_OK)
+	snprintf(cols, sizeof cols, "doc -> '$.%s'", name);
+	if ((e = sq_conn(db, &k)) != STORE_OK)
 		goto out;
-	snprintf(sql, sizeof sql, "SELECT doc -> '$.%s' FROM \"%s\" WHERE id = ?",
-	         name, c->name);
-	e = sq_prepare(db, k, sql, c->name, &st);
-	if (e != STORE_OK)
+	if ((e = sq_step_by_id(db, k, c, cols, id, &st)) != STORE_OK)
 		goto out;
-	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		e = STORE_ENOTFOUND;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		e = sq_fail(db, k->h, rc, c->name);
-		goto out;
-	}
 	text = (const char *)sqlite3_column_text(st, 0);
 	*out = text == NULL ? json_null() :
 	       json_loadb(text, (size_t)sqlite3_column_bytes(st, 0),
 	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-	e = *out != NULL ? STORE_OK :
-	    db_fail(db, STORE_EIO, "stored member '%s' of '%s' is not json", name,
-	            c->name);
+	if (*out == NULL)
+		e = db_fail(db, STORE_EIO, "stored member '%s' of '%s' is not json",
+		            name, c->name);
 out:
 	sq_done(st);
 	return e;
