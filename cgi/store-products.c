@@ -423,16 +423,16 @@ picture(store_req *req, store_res *res)
 }
 
 static const store_route routes[] = {
-	{ "GET", "/api/categories", categories_list, 0 },
+	{ "GET", "/api/categories", categories_list, STORE_ROUTE_PUBLIC },
 	{ "POST", "/api/categories", category_create, STORE_ROUTE_AUTH, category_fields, 2 },
 	{ "PUT", "/api/categories/:id", category_update, STORE_ROUTE_AUTH, category_fields, 2 },
 	{ "DELETE", "/api/categories/:id", category_delete, STORE_ROUTE_AUTH },
-	{ "GET", "/api/products/picture/:id", picture, 0 },
+	{ "GET", "/api/products/picture/:id", picture, STORE_ROUTE_PUBLIC },
 	{ "GET", "/api/products/user/:catId", products_of_user, STORE_ROUTE_AUTH },
-	{ "GET", "/api/products/item/:id", product_one, 0 },
-	{ "GET", "/api/products/search", products_search, 0 },   /* before :catId */
+	{ "GET", "/api/products/item/:id", product_one, STORE_ROUTE_PUBLIC },
+	{ "GET", "/api/products/search", products_search, STORE_ROUTE_PUBLIC },   /* before :catId */
 	{ "POST", "/api/products/addToCart", add_to_cart, STORE_ROUTE_AUTH, select_fields, 2 },
-	{ "GET", "/api/products/:catId", products_of_category, 0 },
+	{ "GET", "/api/products/:catId", products_of_category, STORE_ROUTE_PUBLIC },
 	{ "POST", "/api/products", product_create, STORE_ROUTE_AUTH, product_create_fields, 6 },
 	{ "PUT", "/api/products/:id", product_update, STORE_ROUTE_AUTH, product_update_fields, 6 },
 	{ "DELETE", "/api/products/:id", product_delete, STORE_ROUTE_AUTH },

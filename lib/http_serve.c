@@ -559,7 +559,8 @@ handle(server *srv, FCGX_Request *rq)
 		store_res_error(&res, 403, "Cross-site request refused", NULL);
 		goto send;
 	}
-	if (store_session_from_cookies(cfg->jwt_key, FCGX_GetParam("HTTP_COOKIE", rq->envp),
+	if (!(svc->routes[idx].flags & STORE_ROUTE_PUBLIC) &&
+	    store_session_from_cookies(cfg->jwt_key, FCGX_GetParam("HTTP_COOKIE", rq->envp),
 	                               time(NULL), &user) == STORE_OK)
 		req.user = &user;
 	if (req.user != NULL && svc->session_check != NULL &&
@@ -798,6 +799,15 @@ store_http_serve(const store_service *svc, const store_http_config *cfg,
 	int sig = 0;
 	store_err e;
 
+	for (size_t i = 0; i < svc->nroutes; i++) {
+		const store_route *r = &svc->routes[i];
+
+		if ((r->flags & STORE_ROUTE_AUTH) && (r->flags & STORE_ROUTE_PUBLIC)) {
+			snprintf(err, errlen, "route %s %s is both STORE_ROUTE_AUTH and "
+			         "STORE_ROUTE_PUBLIC", r->method, r->pattern);
+			return STORE_EINVAL;
+		}
+	}
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return STORE_EINTERNAL;

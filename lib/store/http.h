@@ -11,6 +11,8 @@
  *   - the session cookie is verified (req->user, NULL when signed out, also
  *     when the service's session_check says it was signed out), and
  *     routes marked STORE_ROUTE_AUTH answer 401 `Not authorized` without it;
+ *     routes marked STORE_ROUTE_PUBLIC, whose answer is the same for
+ *     everyone, skip the cookie and the session check (req->user NULL);
  *   - a JSON body that is malformed or not an object is a 400, and the
  *     route's declared fields are validated (400 with every failing field);
  *     the handler sees only req->input, the fields that passed.
@@ -55,8 +57,12 @@ typedef struct store_res {
 typedef void (*store_handler)(store_req *req, store_res *res);
 
 enum {
-	STORE_ROUTE_AUTH = 1 << 0, /* 401 unless signed in */
-	STORE_ROUTE_RAW  = 1 << 1  /* body not parsed as JSON (forms, uploads) */
+	STORE_ROUTE_AUTH   = 1 << 0, /* 401 unless signed in */
+	STORE_ROUTE_RAW    = 1 << 1, /* body not parsed as JSON (forms, uploads) */
+	/* The handler never looks at who asks: the cookie is not read and the
+	 * session check (a database read) does not run; req->user is NULL.
+	 * Not with STORE_ROUTE_AUTH (store_http_serve refuses the table). */
+	STORE_ROUTE_PUBLIC = 1 << 2
 };
 
 typedef struct store_route {
