@@ -511,7 +511,8 @@ store_db_get(store_db *db, const char *coll, const char *id, json_t **out)
 	return db->ops->get(db, c, id, out);
 }
 
-/* A member name store_db_set may set and store_db_get_member read: [A-Za-z0-9_]+, not reserved. */
+/* A member name store_db_set may set and store_db_get_member read:
+ * [A-Za-z0-9_]+, not reserved. */
 static bool
 set_name_ok(const char *key, size_t len)
 {

@@ -165,16 +165,24 @@ record(struct buf *b, int type, const void *content, size_t len)
 	return 0;
 }
 
-/* Appends one name-value pair (both under 128 bytes here) to params. */
+/* Appends one name-value pair to params: each length in 1 byte under 128,
+ * else in 4 (the high bit set). */
 static int
 pair(unsigned char *params, size_t *len, size_t cap, const char *name, const char *value)
 {
 	size_t n = strlen(name), v = strlen(value);
+	const size_t lens[2] = { n, v };
 
-	if (n > 127 || v > 127 || *len + 2 + n + v > cap)
+	if (*len + 8 + n + v > cap)
 		return -1;
-	params[(*len)++] = (unsigned char)n;
-	params[(*len)++] = (unsigned char)v;
+	for (int i = 0; i < 2; i++) {
+		if (lens[i] > 127) {
+			params[(*len)++] = (unsigned char)(0x80 | lens[i] >> 24);
+			params[(*len)++] = (unsigned char)(lens[i] >> 16);
+			params[(*len)++] = (unsigned char)(lens[i] >> 8);
+		}
+		params[(*len)++] = (unsigned char)lens[i];
+	}
 	memcpy(params + *len, name, n);
 	*len += n;
 	memcpy(params + *len, value, v);
@@ -264,8 +272,9 @@ parse_response(const char *out, size_t len, int *status, char *body, size_t body
 }
 
 store_err
-store_fcgi_get(const char *addr, const char *path, long timeout_ms, int *status,
-               char *body, size_t bodylen, char *err, size_t errlen)
+store_fcgi_get(const char *addr, const char *path, const char *cookie,
+               long timeout_ms, int *status, char *body, size_t bodylen,
+               char *err, size_t errlen)
 {
 	unsigned char req[REQ_MAX], params[REQ_MAX - 64], hdr[FCGI_HEADER_LEN];
 	unsigned char begin[8] = { 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0 };
@@ -294,6 +303,7 @@ store_fcgi_get(const char *addr, const char *path, long timeout_ms, int *status,
 	    pair(params, &plen, sizeof params, "CONTENT_LENGTH", "0") != 0 ||
 	    pair(params, &plen, sizeof params, "HTTP_HOST", "localhost") != 0 ||
 	    pair(params, &plen, sizeof params, "HTTP_USER_AGENT", "store-fcgi-probe") != 0 ||
+	    (cookie != NULL && pair(params, &plen, sizeof params, "HTTP_COOKIE", cookie) != 0) ||
 	    record(&b, FCGI_BEGIN_REQUEST, begin, sizeof begin) != 0 ||
 	    record(&b, FCGI_PARAMS, params, plen) != 0 ||
 	    record(&b, FCGI_PARAMS, NULL, 0) != 0 ||

@@ -263,7 +263,7 @@ check_service(health *h, const char *name, const char *sock)
 	int status = 0;
 	store_err e;
 
-	e = store_fcgi_get(sock, "/readyz", h->c->timeout_ms, &status, body, sizeof body,
+	e = store_fcgi_get(sock, "/readyz", NULL, h->c->timeout_ms, &status, body, sizeof body,
 	                   err, sizeof err);
 	if (e != STORE_OK) {
 		report(h, "service", name, false, "%s", err[0] != '\0' ? err : store_strerror(e));

@@ -83,7 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	answer = data;
 	answer_len = size;
-	e = store_fcgi_get(sock_path, "/readyz", 5000, &status, body, sizeof body,
+	e = store_fcgi_get(sock_path, "/readyz", NULL, 5000, &status, body, sizeof body,
 	                   err, sizeof err);
 	/* The input is freed on return: wait until the program let it go (it
 	 * was connected to unless the client refused before dialling). */
