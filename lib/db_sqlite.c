@@ -10,13 +10,14 @@
  * the writer's page cache stays warm (a write through one connection
  * empties the page cache of every other; reads inside a transaction go to
  * the writer too). Between processes the busy timeout still bounds the
- * wait. */
+ * wait. The WAL is checkpointed outside the writer mutex (sq_wal_hook). */
 #include "db_impl.h"
 
 #include <pthread.h>
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,16 @@
 #define SQ_CACHE       32      /* prepared statements per connection */
 #define SQ_SQL_MAX     16384   /* longest statement we build */
 #define SQ_WAL_TRIES   20
+#define SQ_CKPT_PAGES  1000    /* a WAL this long calls for a checkpoint */
+#define SQ_CKPT_INLINE (4 * SQ_CKPT_PAGES) /* ... under the writer mutex */
 
 struct sq_db {
 	char *path;
 	pthread_mutex_t writer;    /* held by the process's one writer */
 	struct sq_conn *w;         /* the writer connection, under writer */
+	int ckpt_band;             /* under writer: the WAL's pages / SQ_CKPT_PAGES */
+	atomic_bool ckpt_due;      /* the writer's WAL calls for a checkpoint */
+	atomic_flag ckpt_running;  /* a thread of this process checkpoints */
 };
 
 struct sq_stmt {
@@ -231,6 +237,44 @@ sq_conn(store_db *db, struct sq_conn **out)
 	return e;
 }
 
+/* The writer connection's WAL hook, after each commit. SQLite's own would
+ * checkpoint right there, with the writer mutex held: every other writer of
+ * the process then waits out the copy and its two fsyncs. Instead the
+ * committing thread checkpoints once it has given the mutex back
+ * (sq_write_end). A checkpoint beside writers cannot always end the WAL's
+ * growth (the WAL restarts only once every frame is copied), so past
+ * SQ_CKPT_INLINE pages the hook checkpoints here, as SQLite would: what is
+ * left to copy then is what came after the last checkpoint. */
+static int
+sq_wal_hook(void *ctx, sqlite3 *h, const char *name, int pages)
+{
+	struct sq_db *s = ctx;
+	int band = pages / SQ_CKPT_PAGES;
+
+	if (pages >= SQ_CKPT_INLINE)
+		sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+		                          NULL);
+	else if (band > s->ckpt_band)
+		atomic_store(&s->ckpt_due, true);
+	s->ckpt_band = band;
+	return SQLITE_OK;
+}
+
+/* A checkpoint on own (the calling thread's connection, outside the writer
+ * mutex) when the writer's WAL called for one, unless another thread of the
+ * process is at it. PASSIVE: it waits for no reader or writer, and a
+ * failure (own busy, say) leaves it to a later commit. */
+static void
+sq_checkpoint(struct sq_db *s, struct sq_conn *own)
+{
+	if (!atomic_load(&s->ckpt_due) || atomic_flag_test_and_set(&s->ckpt_running))
+		return;
+	atomic_store(&s->ckpt_due, false);
+	sqlite3_wal_checkpoint_v2(own->h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+	                          NULL);
+	atomic_flag_clear(&s->ckpt_running);
+}
+
 /* The writer connection, with the writer mutex: taken unless the calling
  * thread holds it already (inside a transaction); *took says whether it
  * was. Waits at most the busy timeout, as SQLite would for the file's
@@ -264,9 +308,12 @@ sq_writer(store_db *db, struct sq_conn **out, bool *took)
 		return db_fail(db, STORE_EUNAVAIL, "sqlite database '%s' is busy: "
 		               "no turn to write within %d ms", s->path, SQ_BUSY_MS);
 	}
-	if (s->w == NULL && (e = sq_conn_open(db, &s->w)) != STORE_OK) {
-		pthread_mutex_unlock(&s->writer);
-		return e;
+	if (s->w == NULL) {
+		if ((e = sq_conn_open(db, &s->w)) != STORE_OK) {
+			pthread_mutex_unlock(&s->writer);
+			return e;
+		}
+		sqlite3_wal_hook(s->w->h, sq_wal_hook, s);
 	}
 	own->writing = true;
 	*took = true;
@@ -287,6 +334,7 @@ sq_write_end(store_db *db, bool took)
 		return;
 	own->writing = false;
 	pthread_mutex_unlock(&s->writer);
+	sq_checkpoint(s, own);
 }
 
 /* A prepared statement for sql from k's cache (prepared and cached on a
@@ -1436,6 +1484,7 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	if (s == NULL)
 		return STORE_ENOMEM;
 	pthread_mutex_init(&s->writer, NULL);
+	atomic_flag_clear(&s->ckpt_running);
 	db->impl = s;
 	s->path = strdup(path);
 	if (s->path == NULL)

@@ -820,6 +820,112 @@ test_processes(const char *url)
 	store_db_free(db);
 }
 
+/* ---- the WAL (sqlite) ------------------------------------------------------ */
+
+/* db_sqlite.c's SQ_CKPT_PAGES and SQ_CKPT_INLINE: a checkpoint once the WAL
+ * holds 1000 pages, run by the committing thread after it gives the writer
+ * mutex back; past 4000 (writers went on meanwhile), one under the mutex. */
+#define WAL_CKPT     1000
+#define WAL_INLINE   4000
+#define WAL_FRAME    (4096 + 24)     /* a page and its frame header */
+#define WAL_TXNS     1500            /* per thread */
+#define WAL_BODY     6000            /* bytes: ~6 frames a transaction */
+
+struct wal_writer {
+	store_db *db;
+	const char *wal;           /* the WAL file's path */
+	const char *body;
+	int failed;
+	long long max;             /* the WAL's largest size seen, in frames */
+};
+
+static store_err
+wal_fn(store_db *db, void *ctx)
+{
+	struct wal_writer *w = ctx;
+	json_t *d = json_pack("{s:s}", "body", w->body);
+	store_err e = d != NULL ? store_db_insert(db, "t_b", d, NULL) : STORE_ENOMEM;
+
+	json_decref(d);
+	return e;
+}
+
+static void *
+wal_thread(void *p)
+{
+	struct wal_writer *w = p;
+	struct stat st;
+
+	for (int i = 0; i < WAL_TXNS; i++) {
+		w->failed += store_db_txn(w->db, wal_fn, w) != STORE_OK;
+		if (stat(w->wal, &st) == 0 && st.st_size / WAL_FRAME > w->max)
+			w->max = st.st_size / WAL_FRAME;
+	}
+	return NULL;
+}
+
+/* nthreads writers, WAL_TXNS transactions each: none fails, every row is
+ * there, and the WAL file never grew past bound frames. */
+static void
+wal_run(const char *url, const char *wal, int nthreads, long long bound)
+{
+	store_db *db = open_db(url);
+	struct wal_writer w[4];
+	pthread_t th[4];
+	char *body = malloc(WAL_BODY + 1);
+	long long max = 0;
+	int failed = 0, started = 0;
+
+	if (db == NULL || body == NULL) {
+		CHECK(0, "sqlite: WAL: open the database");
+		goto out;
+	}
+	memset(body, 'w', WAL_BODY);
+	body[WAL_BODY] = '\0';
+	for (int i = 0; i < nthreads; i++) {
+		w[i] = (struct wal_writer){ .db = db, .wal = wal, .body = body };
+		if (pthread_create(&th[i], NULL, wal_thread, &w[i]) != 0)
+			break;
+		started++;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		failed += w[i].failed;
+		if (w[i].max > max)
+			max = w[i].max;
+	}
+	CHECK(started == nthreads && failed == 0 &&
+	      count(db, "t_b", NULL) == (size_t)(nthreads * WAL_TXNS),
+	      "sqlite: WAL: %d writer%s x %d transactions of %d bytes all commit "
+	      "(%d failed)", nthreads, nthreads > 1 ? "s" : "", WAL_TXNS, WAL_BODY,
+	      failed);
+	CHECK(max > WAL_CKPT && max <= bound,
+	      "sqlite: WAL: with %d writer%s the WAL reaches %d frames and stays "
+	      "within %lld (largest %lld)", nthreads, nthreads > 1 ? "s" : "",
+	      WAL_CKPT, bound, max);
+	wipe(db, "t_b");
+out:
+	free(body);
+	store_db_free(db);
+}
+
+/* The WAL stays bounded. With one writer, the checkpoint after the commit
+ * that takes the WAL past 1000 pages copies every frame, so the next write
+ * restarts the WAL: without it the WAL reaches 4000. With four, the others
+ * keep writing during that checkpoint, and the one under the writer mutex
+ * past 4000 pages bounds the WAL: without it the WAL holds every frame
+ * written here (~35000). The bound allows for frames written while a
+ * checkpoint outside the mutex holds the checkpoint lock (a slow fsync). */
+static void
+test_wal(const char *url, const char *dir)
+{
+	char wal[160];
+
+	snprintf(wal, sizeof wal, "%s/test.db-wal", dir);
+	wal_run(url, wal, 1, 2 * WAL_CKPT);
+	wal_run(url, wal, 4, 3 * WAL_INLINE);
+}
+
 /* ---- change counters and the memo ---------------------------------------- */
 
 static store_err
@@ -1433,6 +1539,7 @@ main(void)
 	} else {
 		snprintf(url, sizeof url, "sqlite:%s/test.db", dir);
 		suite(url, "sqlite");
+		test_wal(url, dir);
 		for (size_t i = 0; i < 3; i++) {
 			snprintf(path, sizeof path, "%s/test.db%s", dir, suffix[i]);
 			unlink(path);
