@@ -830,6 +830,7 @@ test_processes(const char *url)
 #define WAL_FRAME    (4096 + 24)     /* a page and its frame header */
 #define WAL_TXNS     1500            /* per thread */
 #define WAL_BODY     6000            /* bytes: ~6 frames a transaction */
+#define WAL_WRITERS  4               /* at most, at once */
 
 struct wal_writer {
 	store_db *db;
@@ -870,13 +871,13 @@ static void
 wal_run(const char *url, const char *wal, int nthreads, long long bound)
 {
 	store_db *db = open_db(url);
-	struct wal_writer w[4];
-	pthread_t th[4];
+	struct wal_writer w[WAL_WRITERS];
+	pthread_t th[WAL_WRITERS];
 	char *body = malloc(WAL_BODY + 1);
 	long long max = 0;
 	int failed = 0, started = 0;
 
-	if (db == NULL || body == NULL) {
+	if (db == NULL || body == NULL || nthreads > WAL_WRITERS) {
 		CHECK(0, "sqlite: WAL: open the database");
 		goto out;
 	}
@@ -923,7 +924,7 @@ test_wal(const char *url, const char *dir)
 
 	snprintf(wal, sizeof wal, "%s/test.db-wal", dir);
 	wal_run(url, wal, 1, 2 * WAL_CKPT);
-	wal_run(url, wal, 4, 3 * WAL_INLINE);
+	wal_run(url, wal, WAL_WRITERS, 3 * WAL_INLINE);
 }
 
 /* ---- change counters and the memo ---------------------------------------- */
