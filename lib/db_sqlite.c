@@ -1322,6 +1322,50 @@ sq_text_columns(struct sb *b, const struct db_coll *c)
 		sb_add(b, "%sc%zu", i > 0 ? ", " : "", i);
 }
 
+/* The text index's options. Contentless: the words are in the table's
+ * documents already, and a search reads only MATCH and bm25, so FTS5
+ * keeps no copy of them (one b-tree less to write per insert, update and
+ * delete). Its delete then needs the old values, which the triggers give. */
+#define SQ_FTS_OPTIONS "content = '', tokenize = 'porter unicode61 remove_diacritics 2'"
+
+/* Whether c's text index is missing (*fresh) or one an older version made,
+ * with a copy of the words (content): then it and its triggers are dropped,
+ * to be made anew and filled from the rows. */
+static store_err
+sq_text_current(store_db *db, struct sq_conn *k, const struct db_coll *c,
+                struct sb *b, bool *fresh)
+{
+	static const char *const drop[] = {
+		"DROP TRIGGER IF EXISTS \"%s:fts:i\"",
+		"DROP TRIGGER IF EXISTS \"%s:fts:u\"",
+		"DROP TRIGGER IF EXISTS \"%s:fts:d\"",
+		"DROP TABLE IF EXISTS \"%s:fts\"",
+	};
+	sqlite3_stmt *st = NULL;
+	const char *sql;
+	store_err e = STORE_OK;
+	bool old;
+	int rc;
+
+	b->n = 0;
+	sb_add(b, "SELECT sql FROM sqlite_schema WHERE name = '%s:fts'", c->name);
+	rc = sqlite3_prepare_v2(k->h, b->s, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sql = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	old = sql != NULL && strstr(sql, SQ_FTS_OPTIONS) == NULL;
+	*fresh = rc == SQLITE_DONE || old;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		e = sq_fail(db, k->h, rc, c->name);
+	sqlite3_finalize(st);
+	for (size_t i = 0; e == STORE_OK && old && i < sizeof drop / sizeof *drop; i++) {
+		b->n = 0;
+		sb_add(b, drop[i], c->name);
+		e = sq_exec(db, k, b->s, c->name);
+	}
+	return e;
+}
+
 /* Creates c's text index "<coll>:fts" (FTS5; rowid = the document's rowid)
  * and the triggers that keep it equal to the table in the writing
  * statement's transaction; a new index is filled from the rows already
@@ -1336,28 +1380,19 @@ sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
 	};
 	static const char *const tname[] = { "i", "u", "d" };
 	struct sb *b = calloc(1, sizeof *b);
-	sqlite3_stmt *st = NULL;
 	bool fresh = false;
 	store_err e;
-	int rc;
 
 	if (b == NULL)
 		return STORE_ENOMEM;
-	sb_add(b, "SELECT 1 FROM sqlite_schema WHERE name = '%s:fts'", c->name);
-	rc = sqlite3_prepare_v2(k->h, b->s, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	fresh = rc == SQLITE_DONE;
-	e = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK :
-	    sq_fail(db, k->h, rc, c->name);
-	sqlite3_finalize(st);
+	e = sq_text_current(db, k, c, b, &fresh);
 	for (int i = -1; e == STORE_OK && i < 3; i++) {
 		b->n = 0;
 		if (i < 0) {
 			sb_add(b, "CREATE VIRTUAL TABLE IF NOT EXISTS \"%s:fts\" "
 			       "USING fts5(", c->name);
 			sq_text_columns(b, c);
-			sb_add(b, ", tokenize = 'porter unicode61 remove_diacritics 2')");
+			sb_add(b, ", " SQ_FTS_OPTIONS ")");
 		} else {
 			sb_add(b, "CREATE TRIGGER IF NOT EXISTS \"%s:fts:%s\" ", c->name,
 			       tname[i]);
@@ -1368,9 +1403,14 @@ sq_create_text(store_db *db, struct sq_conn *k, const struct db_coll *c)
 				       c->text[j], c->text[j]);
 			if (i == 1)
 				sb_add(b, " BEGIN ");
-			if (i > 0)
-				sb_add(b, "DELETE FROM \"%s:fts\" WHERE rowid = old.rowid; ",
-				       c->name);
+			if (i > 0) {
+				sb_add(b, "INSERT INTO \"%s:fts\" (\"%s:fts\", rowid, ",
+				       c->name, c->name);
+				sq_text_columns(b, c);
+				sb_add(b, ") VALUES ('delete', old.rowid, ");
+				sq_text_values(b, c, "old");
+				sb_add(b, "); ");
+			}
 			if (i < 2) {
 				sb_add(b, "INSERT INTO \"%s:fts\" (rowid, ", c->name);
 				sq_text_columns(b, c);

@@ -148,8 +148,10 @@ store_err store_db_find_one(store_db *db, const char *coll,
  * and skip as there. *total, when not NULL, gets the number of all
  * matches (before limit and skip). STORE_EINVAL when the collection
  * declares no text fields. Caller frees *out (an array) with json_decref.
- * SQLite keeps an FTS5 index updated by triggers in the writing
- * statement's transaction; MongoDB a text index. */
+ * SQLite keeps a contentless FTS5 index (the words are in the documents;
+ * it holds no copy of them) updated by triggers in the writing
+ * statement's transaction; an index an older version made with a copy is
+ * replaced on open and filled from the documents. MongoDB: a text index. */
 #define STORE_DB_SEARCH_WORDS 16
 store_err store_db_search(store_db *db, const char *coll, const char *text,
                           const json_t *filter, const store_find_opts *opts,

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "check.h"
 #include "store/db.h"
@@ -927,6 +928,144 @@ test_wal(const char *url, const char *dir)
 	wal_run(url, wal, WAL_WRITERS, 3 * WAL_INLINE);
 }
 
+/* ---- the text index's format (sqlite) -------------------------------------- */
+
+/* The text index and triggers of t_docs as versions before the contentless
+ * index made them: FTS5 kept its own copy of the words. */
+static const char old_text_index[] =
+	"DROP TRIGGER \"t_docs:fts:i\"; DROP TRIGGER \"t_docs:fts:u\"; "
+	"DROP TRIGGER \"t_docs:fts:d\"; DROP TABLE \"t_docs:fts\"; "
+	"CREATE VIRTUAL TABLE \"t_docs:fts\" USING fts5(c0, c1, "
+	"tokenize = 'porter unicode61 remove_diacritics 2'); "
+	"CREATE TRIGGER \"t_docs:fts:i\" AFTER INSERT ON \"t_docs\" BEGIN "
+	"INSERT INTO \"t_docs:fts\" (rowid, c0, c1) VALUES (new.rowid, "
+	"json_extract(new.doc,'$.title'), json_extract(new.doc,'$.body')); END; "
+	"CREATE TRIGGER \"t_docs:fts:u\" AFTER UPDATE ON \"t_docs\" WHEN "
+	"json_extract(old.doc,'$.title') IS NOT json_extract(new.doc,'$.title') OR "
+	"json_extract(old.doc,'$.body') IS NOT json_extract(new.doc,'$.body') BEGIN "
+	"DELETE FROM \"t_docs:fts\" WHERE rowid = old.rowid; "
+	"INSERT INTO \"t_docs:fts\" (rowid, c0, c1) VALUES (new.rowid, "
+	"json_extract(new.doc,'$.title'), json_extract(new.doc,'$.body')); END; "
+	"CREATE TRIGGER \"t_docs:fts:d\" AFTER DELETE ON \"t_docs\" BEGIN "
+	"DELETE FROM \"t_docs:fts\" WHERE rowid = old.rowid; END; "
+	"INSERT INTO \"t_docs:fts\" (rowid, c0, c1) SELECT rowid, "
+	"json_extract(doc,'$.title'), json_extract(doc,'$.body') FROM \"t_docs\";";
+
+/* Runs sql on the file at path, outside the library; with out, the first
+ * column of the first row as a number (or -1). SQLITE_OK or an error. */
+static int
+raw_sql(const char *path, const char *sql, long long *out)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open(path, &h);
+
+	if (rc == SQLITE_OK && out == NULL)
+		rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && out != NULL) {
+		*out = -1;
+		rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+			*out = sqlite3_column_int64(st, 0);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "# sqlite: %s\n", sqlite3_errmsg(h));
+	sqlite3_close(h);
+	return rc;
+}
+
+/* The titles a search of t_docs for text answers, joined by ','. */
+static const char *
+titles_of(store_db *db, const char *text)
+{
+	static char buf[256];
+	json_t *out = NULL;
+
+	snprintf(buf, sizeof buf, "(error)");
+	if (db != NULL &&
+	    store_db_search(db, "t_docs", text, NULL, NULL, &out, NULL) == STORE_OK)
+		snprintf(buf, sizeof buf, "%s", column(out, "title"));
+	json_decref(out);
+	return buf;
+}
+
+/* A database whose text index an older version made (with a copy of the
+ * words) gets the contentless one on open, filled from its documents, and
+ * searches, updates and deletes go on right; a current index is left as
+ * it is on the next open. */
+static void
+test_text_format(const char *dir)
+{
+	static const char content_sql[] =
+		"SELECT instr(sql, 'content = ''''') > 0 FROM sqlite_schema "
+		"WHERE name = 't_docs:fts'";
+	static const char cookie_sql[] = "PRAGMA schema_version";
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char path[160], url[170];
+	store_db *db;
+	json_t *oak = NULL, *lamp = NULL;
+	long long contentless = -1, cookie = -1, cookie_again = -2;
+	store_err e = STORE_EINTERNAL;
+
+	snprintf(path, sizeof path, "%s/format.db", dir);
+	snprintf(url, sizeof url, "sqlite:%s", path);
+	db = open_db(url);
+	if (db != NULL) {
+		oak = insert(db, "t_docs", json_pack("{s:s,s:s}", "title", "Oak table",
+		                                     "body", "Solid oak"));
+		lamp = insert(db, "t_docs", json_pack("{s:s,s:s}", "title", "Desk lamp",
+		                                      "body", "Bright"));
+	}
+	store_db_free(db);
+	CHECK(oak != NULL && lamp != NULL &&
+	      raw_sql(path, old_text_index, NULL) == SQLITE_OK &&
+	      raw_sql(path, content_sql, &contentless) == SQLITE_OK && contentless == 0,
+	      "sqlite: text format: a database with the older text index (%lld)",
+	      contentless);
+
+	db = open_db(url);
+	CHECK(db != NULL && raw_sql(path, content_sql, &contentless) == SQLITE_OK &&
+	      contentless == 1 && strcmp(titles_of(db, "oak"), "Oak table") == 0 &&
+	      strcmp(titles_of(db, "bright"), "Desk lamp") == 0,
+	      "sqlite: text format: open makes it contentless, filled from the "
+	      "documents (%lld)", contentless);
+	if (db != NULL && oak != NULL && lamp != NULL) {
+		json_object_set_new(oak, "body", json_string("Holds a lamp"));
+		e = store_db_update(db, "t_docs", oak, NULL);
+		if (e == STORE_OK)
+			e = store_db_delete(db, "t_docs", json_string_value(
+			    json_object_get(lamp, "id")), json_integer_value(
+			    json_object_get(lamp, "version")));
+	}
+	CHECK(e == STORE_OK && strcmp(titles_of(db, "solid"), "") == 0 &&
+	      strcmp(titles_of(db, "lamp"), "Oak table") == 0 &&
+	      strcmp(titles_of(db, "bright"), "") == 0 &&
+	      raw_sql(path, "INSERT INTO \"t_docs:fts\" (\"t_docs:fts\") "
+	              "VALUES ('integrity-check')", NULL) == SQLITE_OK,
+	      "sqlite: text format: an update and a delete take their old words "
+	      "out, and FTS5's integrity check passes (%s)", store_strerror(e));
+	store_db_free(db);
+
+	/* Any change of the schema raises its cookie. */
+	raw_sql(path, cookie_sql, &cookie);
+	db = open_db(url);
+	raw_sql(path, cookie_sql, &cookie_again);
+	CHECK(db != NULL && cookie > 0 && cookie == cookie_again &&
+	      strcmp(titles_of(db, "lamp"), "Oak table") == 0,
+	      "sqlite: text format: a current index is kept on the next open "
+	      "(schema version %lld, then %lld)", cookie, cookie_again);
+	store_db_free(db);
+	json_decref(oak);
+	json_decref(lamp);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(url, sizeof url, "%s%s", path, suffix[i]);
+		unlink(url);
+	}
+}
+
 /* ---- change counters and the memo ---------------------------------------- */
 
 static store_err
@@ -1541,6 +1680,7 @@ main(void)
 		snprintf(url, sizeof url, "sqlite:%s/test.db", dir);
 		suite(url, "sqlite");
 		test_wal(url, dir);
+		test_text_format(dir);
 		for (size_t i = 0; i < 3; i++) {
 			snprintf(path, sizeof path, "%s/test.db%s", dir, suffix[i]);
 			unlink(path);
