@@ -38,7 +38,6 @@ struct sq_db {
 	struct sq_conn *w;         /* the writer connection, under writer */
 	int ckpt_band;             /* under writer: the WAL's pages / SQ_CKPT_PAGES */
 	atomic_bool ckpt_due;      /* the writer's WAL calls for a checkpoint */
-	atomic_flag ckpt_running;  /* a thread of this process checkpoints */
 };
 
 struct sq_stmt {
@@ -46,21 +45,11 @@ struct sq_stmt {
 	sqlite3_stmt *st;
 };
 
-/* A transaction's three statements, prepared once per connection. */
-enum sq_tx { SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_TX_N };
-
-static const char *const sq_tx_sql[SQ_TX_N] = {
-	[SQ_BEGIN] = "BEGIN IMMEDIATE",
-	[SQ_COMMIT] = "COMMIT",
-	[SQ_ROLLBACK] = "ROLLBACK",
-};
-
 struct sq_conn {
 	sqlite3 *h;
 	bool writing;              /* a thread's: it holds the writer mutex */
 	struct sq_stmt cache[SQ_CACHE];
 	unsigned next;             /* the cache slot to reuse when full */
-	sqlite3_stmt *tx[SQ_TX_N]; /* prepared on first use */
 };
 
 /* A statement under construction. */
@@ -167,8 +156,6 @@ sq_conn_free(store_db *db, void *p)
 		sqlite3_finalize(k->cache[i].st);
 		free(k->cache[i].sql);
 	}
-	for (size_t i = 0; i < SQ_TX_N; i++)
-		sqlite3_finalize(k->tx[i]);
 	sqlite3_close_v2(k->h);
 	free(k);
 }
@@ -261,18 +248,16 @@ sq_wal_hook(void *ctx, sqlite3 *h, const char *name, int pages)
 }
 
 /* A checkpoint on own (the calling thread's connection, outside the writer
- * mutex) when the writer's WAL called for one, unless another thread of the
- * process is at it. PASSIVE: it waits for no reader or writer, and a
- * failure (own busy, say) leaves it to a later commit. */
+ * mutex) when the writer's WAL called for one. PASSIVE: it waits for no
+ * reader or writer, and SQLite's checkpoint lock lets one run at a time
+ * (another thread's or process's gets SQLITE_BUSY at once); a failure
+ * leaves it to a later commit. */
 static void
 sq_checkpoint(struct sq_db *s, struct sq_conn *own)
 {
-	if (!atomic_load(&s->ckpt_due) || atomic_flag_test_and_set(&s->ckpt_running))
-		return;
-	atomic_store(&s->ckpt_due, false);
-	sqlite3_wal_checkpoint_v2(own->h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-	                          NULL);
-	atomic_flag_clear(&s->ckpt_running);
+	if (atomic_exchange(&s->ckpt_due, false))
+		sqlite3_wal_checkpoint_v2(own->h, NULL, SQLITE_CHECKPOINT_PASSIVE,
+		                          NULL, NULL);
 }
 
 /* The writer connection, with the writer mutex: taken unless the calling
@@ -1186,30 +1171,22 @@ sq_exec(store_db *db, struct sq_conn *k, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(db, k->h, rc, what);
 }
 
-/* Steps one of k's transaction statements, prepared on first use: the
- * writer runs two per transaction, and parsing them each time was a
- * measurable part of the time the writer mutex is held. An SQLite code. */
-static int
-sq_tx_step(struct sq_conn *k, enum sq_tx which)
-{
-	int rc = SQLITE_OK;
-
-	if (k->tx[which] == NULL)
-		rc = sqlite3_prepare_v3(k->h, sq_tx_sql[which], -1,
-		                        SQLITE_PREPARE_PERSISTENT, &k->tx[which], NULL);
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(k->tx[which]);
-		sqlite3_reset(k->tx[which]);
-	}
-	return rc;
-}
-
+/* Runs BEGIN IMMEDIATE or COMMIT through k's statement cache: the writer
+ * runs both in every transaction, and parsing them each time was a
+ * measurable part of the time the writer mutex is held. */
 static store_err
-sq_tx_run(store_db *db, struct sq_conn *k, enum sq_tx which, const char *what)
+sq_tx_run(store_db *db, struct sq_conn *k, const char *sql, const char *what)
 {
-	int rc = sq_tx_step(k, which);
+	sqlite3_stmt *st;
+	store_err e = sq_prepare(db, k, sql, what, &st);
+	int rc;
 
-	return rc == SQLITE_DONE ? STORE_OK : sq_fail(db, k->h, rc, what);
+	if (e != STORE_OK)
+		return e;
+	rc = sqlite3_step(st);
+	e = rc == SQLITE_DONE ? STORE_OK : sq_fail(db, k->h, rc, what);
+	sq_done(st);
+	return e;
 }
 
 /* The writer mutex is held from BEGIN to the end of COMMIT or ROLLBACK. */
@@ -1223,7 +1200,7 @@ sq_begin(store_db *db, struct db_thread *t)
 	(void)t;
 	if (e != STORE_OK)
 		return e;
-	e = sq_tx_run(db, k, SQ_BEGIN, "begin");
+	e = sq_tx_run(db, k, "BEGIN IMMEDIATE", "begin");
 	if (e != STORE_OK)
 		sq_write_end(db, took);
 	return e;
@@ -1238,7 +1215,7 @@ sq_rollback(store_db *db, struct db_thread *t)
 	if (own == NULL || !own->writing)
 		return;
 	if (!sqlite3_get_autocommit(s->w->h))
-		sq_tx_step(s->w, SQ_ROLLBACK);
+		sqlite3_exec(s->w->h, "ROLLBACK", NULL, NULL, NULL);
 	sq_write_end(db, true);
 }
 
@@ -1251,7 +1228,7 @@ sq_commit(store_db *db, struct db_thread *t)
 
 	if (own == NULL || !own->writing)
 		return STORE_EINTERNAL;
-	e = sq_tx_run(db, s->w, SQ_COMMIT, "commit");
+	e = sq_tx_run(db, s->w, "COMMIT", "commit");
 	if (e != STORE_OK)
 		sq_rollback(db, t);
 	else
@@ -1524,7 +1501,6 @@ sq_open(store_db *db, const char *url, char *err, size_t errlen)
 	if (s == NULL)
 		return STORE_ENOMEM;
 	pthread_mutex_init(&s->writer, NULL);
-	atomic_flag_clear(&s->ckpt_running);
 	db->impl = s;
 	s->path = strdup(path);
 	if (s->path == NULL)
