@@ -977,6 +977,19 @@ raw_sql(const char *path, const char *sql, long long *out)
 	return rc;
 }
 
+/* Removes the SQLite database at path and its WAL and shared-memory files. */
+static void
+remove_db_files(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char name[200];
+
+	for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+		snprintf(name, sizeof name, "%s%s", path, suffix[i]);
+		unlink(name);
+	}
+}
+
 /* The titles a search of t_docs for text answers, joined by ','. */
 static const char *
 titles_of(store_db *db, const char *text)
@@ -1003,7 +1016,6 @@ test_text_format(const char *dir)
 		"SELECT instr(sql, 'content = ''''') > 0 FROM sqlite_schema "
 		"WHERE name = 't_docs:fts'";
 	static const char cookie_sql[] = "PRAGMA schema_version";
-	static const char *const suffix[] = { "", "-wal", "-shm" };
 	char path[160], url[170];
 	store_db *db;
 	json_t *oak = NULL, *lamp = NULL;
@@ -1065,10 +1077,7 @@ test_text_format(const char *dir)
 	store_db_free(db);
 	json_decref(oak);
 	json_decref(lamp);
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(url, sizeof url, "%s%s", path, suffix[i]);
-		unlink(url);
-	}
+	remove_db_files(path);
 }
 
 /* ---- change counters and the memo ---------------------------------------- */
@@ -1675,7 +1684,6 @@ main(void)
 {
 	char dir[] = "/tmp/store-test-db-XXXXXX", url[128], path[128];
 	const char *mongo = getenv("STORE_TEST_MONGODB_URI");
-	static const char *const suffix[] = { "", "-wal", "-shm" };
 	int rc;
 
 	test_open_errors();
@@ -1686,10 +1694,8 @@ main(void)
 		suite(url, "sqlite");
 		test_wal(url, dir);
 		test_text_format(dir);
-		for (size_t i = 0; i < 3; i++) {
-			snprintf(path, sizeof path, "%s/test.db%s", dir, suffix[i]);
-			unlink(path);
-		}
+		snprintf(path, sizeof path, "%s/test.db", dir);
+		remove_db_files(path);
 		rc = rmdir(dir);
 		CHECK(rc == 0, "sqlite: temporary folder removed");
 	}
