@@ -63,8 +63,12 @@ WEB_SRC   := $(wildcard cgi/store-web/*.c)
 CTL_SRC   := $(wildcard bin/storectl/*.c)
 WEB_APP   := $(filter-out cgi/store-web/store-web.c,$(WEB_SRC))
 CTL_APP   := $(filter-out bin/storectl/storectl.c,$(CTL_SRC))
+# Programs of one file in bin/ (store-nothp) need no library, not even
+# libstore: they go with the servers, into sbin.
+RUNNER_SRC:= $(wildcard bin/*.c)
 SERVERS   := $(CGI_SRC:cgi/%.c=$(BUILD)/bin/%) \
-             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%) $(BUILD)/bin/store-web
+             $(DAEMON_SRC:daemons/%.c=$(BUILD)/bin/%) $(BUILD)/bin/store-web \
+             $(RUNNER_SRC:bin/%.c=$(BUILD)/bin/%)
 TOOLS     := $(BUILD)/bin/storectl
 PROGRAMS  := $(SERVERS) $(TOOLS)
 SCRIPTS   := bin/store-run bin/store-nginx-conf bin/store-deps
@@ -116,6 +120,13 @@ $(BUILD)/bin/%: $(BUILD)/daemons/%.o $(LIBSTORE)
 $(BUILD)/bin/store-web: $(WEB_SRC:%.c=$(BUILD)/%.o) $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# bin/NAME.c: its object in BUILD/runners/, linked with libc alone.
+$(BUILD)/runners/%.o: bin/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/bin/%: $(BUILD)/runners/%.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^
 # storectl's objects go to BUILD/storectl/ (BUILD/bin/storectl is the program).
 $(BUILD)/storectl/%.o: bin/storectl/%.c
 	@mkdir -p $(@D)

@@ -42,7 +42,8 @@ const char ctl_help_health[] =
 	"            and the bus or Redis where it uses them, answer\n"
 	"  process   each other process the launcher started (daemons, nats-server,\n"
 	"            nginx: DIR/run/NAME.cmd) runs: DIR/run/NAME.pid names a live\n"
-	"            process running that program\n"
+	"            process running that program (store-nothp's command, for a\n"
+	"            command run through it)\n"
 	"  nats      NATS_URL connects and the STORE stream answers\n"
 	"  redis     REDIS_URL answers PING (when it is set, or a process of\n"
 	"            DIR/run uses it)\n"
@@ -172,11 +173,40 @@ find_names(health *h)
 	qsort(h->names, h->nnames, NAME_LEN, by_name);
 }
 
-/* The basename of the first word of DIR/run/NAME.cmd (shell-quoted). */
+/* One word of a line quoted for bash (printf %q: backslash escapes, or
+ * 'single quotes'), from *p, unquoted into out (cut at len); *p moves past
+ * it. Returns 0, or -1 when the line has no word left. */
+static int
+cmd_word(const char **p, char *out, size_t len)
+{
+	const char *s = *p + strspn(*p, " \t");
+	bool quoted = false;
+	size_t n = 0;
+
+	if (*s == '\0' || *s == '\r' || *s == '\n')
+		return -1;
+	for (; *s != '\0' && (quoted || strchr(" \t\r\n", *s) == NULL); s++) {
+		if (*s == '\'') {
+			quoted = !quoted;
+			continue;
+		}
+		if (*s == '\\' && !quoted && s[1] != '\0')
+			s++;
+		if (n + 1 < len)
+			out[n++] = *s;
+	}
+	out[n] = '\0';
+	*p = s;
+	return 0;
+}
+
+/* The basename of the program DIR/run/NAME.cmd runs: its first word, or
+ * the second when the first is store-nothp (which becomes its command). */
 static int
 cmd_program(health *h, const char *name, char *out, size_t len)
 {
-	char file[PATH_MAX], line[VALUE_MAX], *p, *end, *slash;
+	char file[PATH_MAX], line[VALUE_MAX], word[VALUE_MAX], *slash;
+	const char *p;
 	FILE *f;
 
 	snprintf(file, sizeof file, "%s/run/%s.cmd", h->var, name);
@@ -184,18 +214,18 @@ cmd_program(health *h, const char *name, char *out, size_t len)
 		return -1;
 	p = fgets(line, sizeof line, f);
 	fclose(f);
-	if (p == NULL)
+	if (p == NULL || cmd_word(&p, word, sizeof word) != 0)
 		return -1;
-	if (*p == '\'' && (end = strchr(p + 1, '\'')) != NULL)
-		p++;
-	else
-		end = p + strcspn(p, " \t\r\n");
-	*end = '\0';
-	for (char *q = p; *q != '\0'; q++)         /* printf %q escapes */
-		if (*q == '\\')
-			memmove(q, q + 1, strlen(q));
-	slash = strrchr(p, '/');
-	snprintf(out, len, "%s", slash != NULL ? slash + 1 : p);
+	slash = strrchr(word, '/');
+	if (strcmp(slash != NULL ? slash + 1 : word, "store-nothp") == 0) {
+		if (cmd_word(&p, word, sizeof word) != 0)
+			return -1;
+		slash = strrchr(word, '/');
+	}
+	p = slash != NULL ? slash + 1 : word;
+	if (strlen(p) >= len)
+		return -1;
+	memcpy(out, p, strlen(p) + 1);
 	return 0;
 }
 

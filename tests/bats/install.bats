@@ -13,9 +13,10 @@ setup_file() {
 		>"$BATS_FILE_TMPDIR/install.log" 2>&1
 }
 
-@test "make install puts the programs, storectl and the launcher in place" {
+@test "make install puts the programs, storectl, store-nothp and the launcher in place" {
 	local p
-	for p in store-auth store-products store-cart store-payments productsd cartd paymentsd expirerd; do
+	for p in store-auth store-products store-cart store-payments productsd cartd paymentsd expirerd \
+		store-web store-nothp; do
 		[[ -x $PREFIX/sbin/$p ]] || { echo "missing sbin/$p" >&2; return 1; }
 	done
 	[[ -x $PREFIX/bin/storectl && -x $PREFIX/bin/store-run && -x $PREFIX/bin/store-nginx-conf ]]
@@ -42,6 +43,7 @@ setup_file() {
 	[[ -f $PREFIX/share/man/man7/store.7 ]]
 	[[ -f $PREFIX/share/man/man8/store-auth.8 ]]
 	[[ -f $PREFIX/share/man/man8/expirerd.8 ]]
+	[[ -f $PREFIX/share/man/man8/store-nothp.8 ]]
 }
 
 @test "a program builds and links against the installed libstore through pkg-config" {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The local launcher (bin/store-run): infrastructure from the service table's
 # "needs" column (nats-server, redis-server), the env and cmd files of every
-# process, restarts by the test helpers, STORE_NATS_PORT, STORE_REDIS_PORT,
+# process, restarts by the test helpers, nats-server without transparent huge
+# pages (store-nothp), STORE_NATS_PORT, STORE_REDIS_PORT,
 # STORE_RUN_KEEP_GOING, ports, the front server's routing (the web front at
 # "/", skipped while it is not built). Each test runs its own small store.
 
@@ -186,6 +187,19 @@ signup_with() {
 	done
 }
 
+# nats_without_thp: nats-server was started through store-nothp and is
+# nats-server itself (the pid in nats.pid), running without transparent huge
+# pages where the kernel says so in /proc/PID/status.
+nats_without_thp() {
+	local pid
+	pid=$(<"$STORE_VAR/run/nats.pid")
+	[[ $(<"$STORE_VAR/run/nats.cmd") == "$STORE_BUILD/bin/store-nothp nats-server "* ]]
+	[[ $(<"/proc/$pid/comm") == nats-server ]]
+	if grep -q '^THP_enabled:' /proc/self/status; then
+		grep -qx $'THP_enabled:\t0' "/proc/$pid/status"
+	fi
+}
+
 @test "--only auth starts nats-server (for store.user.signedout) but no redis-server; each process has NAME.pid, NAME.env (mode 600) and NAME.cmd" {
 	store_start auth
 	[[ -s $STORE_VAR/run/nats.pid && -s $STORE_VAR/run/nats.cmd ]]
@@ -205,6 +219,7 @@ signup_with() {
 	env_of auth | grep -qx "NATS_URL=$NATS_URL"
 	[[ $(env_of auth) != *REDIS_URL=* && $(env_of auth) != *STORE_RUN_KEEP_GOING=* ]]
 	grep -q 'daemon\\ off\\;' "$STORE_VAR/run/nginx.cmd"
+	nats_without_thp
 	api GET /api/users/currentuser
 	expect_status 200
 	store_stop
@@ -237,6 +252,7 @@ signup_with() {
 	nats_stop
 	nats_start
 	[[ $(_cmd_option nats -p) == "$port" ]]
+	nats_without_thp
 	svc_stop cartd
 	svc_start cartd
 
@@ -390,6 +406,19 @@ signup_with() {
 		--port "$(free_port)" --only web
 	[[ $status == 78 ]]
 	[[ $output == *"'$build/bin/store-web' is missing: run make (service 'web')"* ]]
+}
+
+@test "store-nothp not built: a store that needs nats-server is refused (78) before anything starts" {
+	local build="$BATS_TEST_TMPDIR/build" f
+	mkdir -p "$build/bin"
+	for f in "$STORE_BUILD"/bin/*; do
+		[[ ${f##*/} == store-nothp ]] || ln -s "$f" "$build/bin/"
+	done
+	run env BUILD="$build" "$STORE_ROOT/bin/store-run" --var "$BATS_TEST_TMPDIR/other" \
+		--port "$(free_port)" --only cart
+	[[ $status == 78 ]]
+	[[ $output == *"'$build/bin/store-nothp' is missing: run make (nats-server runs under it)"* ]]
+	[[ ! -e $BATS_TEST_TMPDIR/other/run/nats.pid ]]
 }
 
 @test "on the embedded default no process maps libmongoc, and only the programs that charge cards map libcurl" {

@@ -654,6 +654,24 @@ cart_add() {
 	expect_exit 0
 }
 
+@test "health: a pid file naming a live process of another program is down, named by the program that should run (nats-server, not store-nothp)" {
+	local saved sleeper
+	saved=$(<"$STORE_VAR/run/nats.pid")
+	sleep 60 &
+	sleeper=$!
+	echo "$sleeper" >"$STORE_VAR/run/nats.pid"
+	run_ctl health --var "$STORE_VAR"
+	echo "$saved" >"$STORE_VAR/run/nats.pid"
+	kill "$sleeper"
+	wait "$sleeper" || true
+	expect_exit 69
+	ctl_expect --arg d "pid $sleeper is not running nats-server" \
+		'select(.check == "process" and .name == "nats") | (.status == "down" and .detail == $d)'
+	[[ $(ctl_json -s 'map(select(.status == "down")) | length') == 1 ]]
+	run_ctl health --var "$STORE_VAR"
+	expect_exit 0
+}
+
 @test "health: nats-server stopped: nats down and the services using it not ready (69); back, all up" {
 	nats_stop
 	run_ctl --timeout 1 health --var "$STORE_VAR"

@@ -106,6 +106,19 @@ stage_packages() {
 	for p in libfcgi-bin tini ca-certificates; do grep -qx "$p" <<<"$have"; done
 }
 
+@test "dockerfile: the store-nats image runs nats-server through store-nothp, which needs only libc" {
+	need objdump
+	[ -x "$STORE_BUILD/bin/store-nothp" ] || { echo "no build in $STORE_BUILD (make)"; return 1; }
+	local stage
+	stage=$(awk '/^FROM / { in_stage = ($NF == "store-nats") } in_stage' "$STORE_ROOT/compose/Dockerfile")
+	grep -qx 'COPY --from=build /out/usr/local/sbin/store-nothp /usr/local/sbin/' <<<"$stage"
+	grep -qx 'ENTRYPOINT \["/usr/local/sbin/store-nothp", "nats-server"\]' <<<"$stage"
+	# The image has none of the store's libraries: store-nothp links libc
+	# alone (and the sanitizers' runtimes, in a SAN=1 build).
+	[[ $(objdump -p "$STORE_BUILD/bin/store-nothp" | awk '/NEEDED/ { print $2 }' |
+		grep -vE '^lib(asan|ubsan)\.so') == libc.so.6 ]]
+}
+
 @test "dockerfile: every COPY source exists and no ignore pattern hides it" {
 	cd "$STORE_ROOT"
 	mapfile -t srcs < <(grep -E '^COPY ' compose/Dockerfile | grep -v -- '--from=' |
