@@ -25,6 +25,17 @@ teardown() {
 	fi
 }
 
+# build_without PROGRAM: prints a build folder in the test's temporary folder
+# holding links to every program of STORE_BUILD but PROGRAM.
+build_without() {
+	local build="$BATS_TEST_TMPDIR/build" f
+	mkdir -p "$build/bin"
+	for f in "$STORE_BUILD"/bin/*; do
+		[[ ${f##*/} == "$1" ]] || ln -s "$f" "$build/bin/"
+	done
+	printf '%s\n' "$build"
+}
+
 # env_of NAME: the KEY=VALUE lines of DIR/run/NAME.env, comments left out.
 env_of() {
 	grep -v '^#' "$STORE_VAR/run/$1.env"
@@ -386,11 +397,8 @@ nats_without_thp() {
 }
 
 @test "store-web not built yet: the web row is skipped, saying so, and \"/\" is nginx's 404; --only web fails" {
-	local build="$BATS_TEST_TMPDIR/build" f
-	mkdir -p "$build/bin"
-	for f in "$STORE_BUILD"/bin/*; do
-		[[ ${f##*/} == store-web ]] || ln -s "$f" "$build/bin/"
-	done
+	local build
+	build=$(build_without store-web)
 	STORE_BUILD=$build store_start
 	grep -qx "store: skipping web: '$build/bin/store-web' is not built yet" "$STORE_VAR/store-run.out"
 	[[ ! -e $STORE_VAR/run/web.pid && ! -e $STORE_VAR/run/web.cmd ]]
@@ -409,11 +417,8 @@ nats_without_thp() {
 }
 
 @test "store-nothp not built: a store that needs nats-server is refused (78) before anything starts" {
-	local build="$BATS_TEST_TMPDIR/build" f
-	mkdir -p "$build/bin"
-	for f in "$STORE_BUILD"/bin/*; do
-		[[ ${f##*/} == store-nothp ]] || ln -s "$f" "$build/bin/"
-	done
+	local build
+	build=$(build_without store-nothp)
 	run env BUILD="$build" "$STORE_ROOT/bin/store-run" --var "$BATS_TEST_TMPDIR/other" \
 		--port "$(free_port)" --only cart
 	[[ $status == 78 ]]
