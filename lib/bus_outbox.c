@@ -745,10 +745,14 @@ bus_relay_start(store_bus *bus)
 		pthread_condattr_destroy(&ca);
 		bus->out.ready = true;
 	}
-	if (pthread_create(&bus->relay, NULL, relay_main, bus) != 0)
-		return STORE_ENOMEM;
-	bus->relay_started = true;
+	/* Before the thread: its own transactions (the prune) read the hook,
+	 * and must never see the function without its argument. */
 	store_db_on_commit(bus->db, relay_wake, bus);
+	if (pthread_create(&bus->relay, NULL, relay_main, bus) != 0) {
+		store_db_on_commit(bus->db, NULL, NULL);
+		return STORE_ENOMEM;
+	}
+	bus->relay_started = true;
 	return STORE_OK;
 }
 
