@@ -80,6 +80,9 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH     := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps run test test-plain test-san bench install clean fuzz fuzz-build
+# Objects made through pattern rules alone (the programs') are kept, not
+# deleted as intermediate files after the link.
+.SECONDARY:
 all: $(LIBSTORE) $(MODULES) $(PROGRAMS) $(UNIT) $(BENCH)
 
 deps:
