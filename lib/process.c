@@ -50,7 +50,8 @@ on_crash(int sig)
 {
 	void *frames[CRASH_FRAMES];
 	char num[16], *p = num + sizeof num;
-	int saved = errno, n, v = sig;
+	const char *abbrev = sigabbrev_np(sig);
+	int n, v = sig;
 
 	*--p = '\0';
 	do
@@ -60,13 +61,12 @@ on_crash(int sig)
 	crash_write(": fatal signal ");
 	crash_write(p);
 	crash_write(" (SIG");
-	crash_write(sigabbrev_np(sig) != NULL ? sigabbrev_np(sig) : "?");
+	crash_write(abbrev != NULL ? abbrev : "?");
 	crash_write("), stack of the thread it hit (addr2line -f -e PROGRAM OFFSET):\n");
 	n = backtrace(frames, CRASH_FRAMES);
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	crash_write(program_invocation_short_name);
 	crash_write(": end of stack\n");
-	errno = saved;
 	raise(sig);
 }
 

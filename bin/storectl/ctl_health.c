@@ -207,6 +207,7 @@ cmd_program(health *h, const char *name, char *out, size_t len)
 {
 	char file[PATH_MAX], line[VALUE_MAX], word[VALUE_MAX], *slash;
 	const char *p;
+	size_t n;
 	FILE *f;
 
 	snprintf(file, sizeof file, "%s/run/%s.cmd", h->var, name);
@@ -223,9 +224,10 @@ cmd_program(health *h, const char *name, char *out, size_t len)
 		slash = strrchr(word, '/');
 	}
 	p = slash != NULL ? slash + 1 : word;
-	if (strlen(p) >= len)
+	n = strlen(p);
+	if (n >= len)
 		return -1;
-	memcpy(out, p, strlen(p) + 1);
+	memcpy(out, p, n + 1);
 	return 0;
 }
 
