@@ -267,7 +267,6 @@ struct relay_batch {
 	struct relay_row *rows;
 	size_t n;
 	size_t sent, answered;        /* under bus->out.mu */
-	bool waited;                  /* batch_wait sleeps on it; under out.mu */
 	size_t hint;                  /* where the next answer probably is */
 	natsStatus send_err;          /* a publish the library refused */
 	natsStatus last_err;          /* the last negative answer, for the log */
@@ -316,8 +315,8 @@ relay_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure
 			b->last_je = pae->ErrCode;
 		}
 		/* One wake-up per batch, not per answer: the relay waits
-		 * for all of them (batch_wait), and sent is final by then. */
-		if (b->waited && b->answered >= b->sent)
+		 * for all of them (batch_wait), once sent is final. */
+		if (b->answered >= b->sent)
 			pthread_cond_broadcast(&bus->out.cond);
 		break;
 	}
@@ -446,7 +445,6 @@ batch_wait(store_bus *bus, struct relay_batch *b)
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (BUS_PUB_WAIT_MS + 1000) / 1000;
 	pthread_mutex_lock(&bus->out.mu);
-	b->waited = true;
 	while (b->answered < b->sent && rc == 0)
 		rc = pthread_cond_timedwait(&bus->out.cond, &bus->out.mu, &until);
 	for (int k = 0; k < 2; k++)
