@@ -1,6 +1,6 @@
 /* bus_impl.h - private: what bus.c (connection, stream, direct publish),
- * bus_outbox.c (outbox, relay, processed) and bus_listen.c (durable
- * consumers) share. */
+ * bus_outbox.c (outbox, relay, processed), bus_listen.c (durable
+ * consumers) and bus_pull.c (reading them) share. */
 #ifndef STORE_BUS_IMPL_H
 #define STORE_BUS_IMPL_H
 
@@ -112,6 +112,37 @@ json_t *bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns);
 /* Copies s into a header value: at most BUS_HDR_MAX - 1 bytes, control
  * characters replaced by spaces. */
 void bus_header_value(char out[BUS_HDR_MAX], const char *s);
+
+/* A durable pull consumer's reader (bus_pull.c): one request for messages
+ * kept open on the consumer, its answers on an inbox of its own. */
+struct bus_pull {
+	store_bus *bus;               /* borrowed */
+	natsSubscription *sub;        /* owned; on "<inbox>.*" */
+	char inbox[BUS_SUBJECT_MAX];  /* "<inbox>.": request n replies to it + n */
+	char next[BUS_SUBJECT_MAX];   /* the consumer's MSG.NEXT subject */
+	uint64_t req;                 /* the open request's number; 0: none yet */
+	int left;                     /* messages it may still bring */
+	long long until_ms;           /* store_time_mono_ms: given up then */
+	unsigned gen;                 /* bus->generation when it was sent */
+};
+
+/* Subscribes p to an inbox for durable's messages (the consumer must
+ * exist: requests to a missing one go unanswered). STORE_EUNAVAIL when
+ * NATS is not there. Free with bus_pull_close, also after a failure. */
+store_err bus_pull_open(struct bus_pull *p, store_bus *bus, const char *durable);
+void bus_pull_close(struct bus_pull *p);
+
+/* Up to max messages in order into msgs (each the caller's: natsMsg_Destroy),
+ * waiting up to wait_ms for the first and taking the others already
+ * there. NATS_OK with *n >= 1; NATS_TIMEOUT with none; or the error that
+ * ended it (NATS_ERR: the server ended the request, logged). */
+natsStatus bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max,
+                         size_t *n, int64_t wait_ms);
+
+/* Acknowledges msg (from bus_pull_next), or asks for it again after
+ * delay_ms. */
+natsStatus bus_pull_ack(store_bus *bus, natsMsg *msg);
+natsStatus bus_pull_nak(store_bus *bus, natsMsg *msg, int64_t delay_ms);
 
 /* The relay thread (bus_outbox.c): store_bus_open starts it with
  * bus_relay_start and store_bus_free stops it with bus_relay_stop. */

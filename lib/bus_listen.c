@@ -69,6 +69,7 @@ struct lthread {
 	char durable[BUS_DURABLE_MAX];
 	char subject[BUS_SUBJECT_MAX];
 	struct lmsg *msgs;            /* FETCH_BATCH of them: one fetch */
+	natsMsg **batch;              /* and their messages */
 	pthread_t tid;
 	bool started;
 };
@@ -172,30 +173,22 @@ consumer_ensure(struct lthread *t)
 	return STORE_EUNAVAIL;
 }
 
-/* Makes sure of the consumer and binds a pull subscription to it. */
+/* Makes sure of the consumer and opens a reader on it. */
 static store_err
-subscribe(struct lthread *t, natsSubscription **sub)
+subscribe(struct lthread *t, struct bus_pull *p)
 {
-	jsSubOptions so;
-	jsErrCode je = 0;
-	natsStatus s;
 	store_err e;
 
-	*sub = NULL;
 	if (!bus_connected(t->bus))
 		return STORE_EUNAVAIL;
 	if ((e = consumer_ensure(t)) != STORE_OK)
 		return e;
-	jsSubOptions_Init(&so);
-	so.Stream = STORE_STREAM;
-	so.Consumer = t->durable;
-	s = js_PullSubscribe(sub, t->bus->js, t->subject, t->durable, NULL, &so, &je);
-	if (s == NATS_OK)
+	if ((e = bus_pull_open(p, t->bus, t->durable)) == STORE_OK)
 		return STORE_OK;
-	store_warn("cannot subscribe to consumer '%s': %s (jetstream error %d)",
-	           t->durable, natsStatus_GetText(s), (int)je);
-	*sub = NULL;
-	return STORE_EUNAVAIL;
+	store_warn("cannot subscribe to consumer '%s': %s", t->durable,
+	           store_strerror(e));
+	bus_pull_close(p);
+	return e;
 }
 
 /* An idle fetch cannot tell "no messages" from "no consumer" (it times out
@@ -308,7 +301,7 @@ nak_delay(const struct lthread *t, uint64_t delivered)
 /* One fetched message, read once: its metadata, event id and payload, or
  * why it goes straight to the dead letters. */
 struct lmsg {
-	natsMsg *msg;                 /* the fetch list's */
+	natsMsg *msg;                 /* the fetch's: lthread.batch */
 	jsMsgMetaData *meta;          /* owned; NULL: no metadata, ignored */
 	const char *id, *req;         /* in msg's headers */
 	json_t *payload;              /* owned */
@@ -395,7 +388,7 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 	delivered = m->meta->NumDelivered;
 	if (m->why[0] == '\0') {
 		if (e == STORE_OK) {
-			if (natsMsg_Ack(m->msg, NULL) != NATS_OK)
+			if (bus_pull_ack(t->bus, m->msg) != NATS_OK)
 				store_log(STORE_LOG_WARN, m->req, m->id, "cannot ack on '%s' "
 				          "(it will come again)", t->durable);
 			return;
@@ -405,7 +398,7 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 			          m->req, m->id, "'%s' on '%s': %s (delivery %llu of %lld)",
 			          t->durable, natsMsg_GetSubject(m->msg), store_strerror(e),
 			          (unsigned long long)delivered, max);
-			natsMsg_NakWithDelay(m->msg, nak_delay(t, delivered), NULL);
+			bus_pull_nak(t->bus, m->msg, nak_delay(t, delivered));
 			return;
 		}
 		snprintf(m->why, sizeof m->why, "%s after %llu deliveries",
@@ -414,13 +407,13 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 	if (dead_letter(t, m->msg, seq, delivered, m->id, m->why) != STORE_OK) {
 		store_log(STORE_LOG_ERROR, m->req, m->id, "cannot dead-letter from '%s' "
 		          "(%s), trying again later", t->durable, m->why);
-		natsMsg_NakWithDelay(m->msg, nak_delay(t, delivered), NULL);
+		bus_pull_nak(t->bus, m->msg, nak_delay(t, delivered));
 		return;
 	}
 	store_metrics_dead_lettered(t->durable);
 	store_log(STORE_LOG_ERROR, m->req, m->id, "dead-lettered from '%s' to '%s%s': %s",
 	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(m->msg), m->why);
-	natsMsg_Ack(m->msg, NULL);
+	bus_pull_ack(t->bus, m->msg);
 }
 
 /* Handles m alone: the handler's own transaction, then the answer. */
@@ -537,18 +530,17 @@ static void *
 listen_main(void *arg)
 {
 	struct lthread *t = arg;
-	natsSubscription *sub = NULL;
-	natsMsgList list;
+	struct bus_pull pull = { 0 };
 	natsStatus s;
 	unsigned gen = 0;
 	size_t n;
 	long retry = 0, idle = 0;
 	int errors = 0;
-	bool down = false;
+	bool down = false, open = false;
 
 	while (!stopped(t)) {
-		if (sub == NULL) {
-			if (subscribe(t, &sub) != STORE_OK) {
+		if (!open) {
+			if (subscribe(t, &pull) != STORE_OK) {
 				if (!down)
 					store_warn("consumer '%s' waiting for nats", t->durable);
 				down = true;
@@ -557,21 +549,22 @@ listen_main(void *arg)
 			}
 			if (down)
 				store_info("consumer '%s' listening again", t->durable);
+			open = true;
 			down = false;
 			retry = idle = 0;
 			errors = 0;
 			gen = atomic_load(&t->bus->generation);
 		}
-		memset(&list, 0, sizeof list);
-		s = natsSubscription_Fetch(&list, sub, FETCH_BATCH, FETCH_WAIT_MS, NULL);
+		s = bus_pull_next(&pull, t->batch, FETCH_BATCH, &n, FETCH_WAIT_MS);
 		/* Messages in hand are finished, even when stopping. */
-		n = list.Count > 0 && list.Count <= FETCH_BATCH ? (size_t)list.Count : 0;
 		for (size_t i = 0; i < n; i++)
-			lmsg_read(t, list.Msgs[i], &t->msgs[i]);
+			lmsg_read(t, t->batch[i], &t->msgs[i]);
 		handle_all(t, t->msgs, n);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			lmsg_done(&t->msgs[i]);
-		natsMsgList_Destroy(&list);
+			natsMsg_Destroy(t->batch[i]);
+			t->batch[i] = NULL;
+		}
 		if (s == NATS_OK) {
 			idle = 0;
 			errors = 0;
@@ -591,13 +584,13 @@ listen_main(void *arg)
 			/* "Consumer Deleted" looks like any other error. */
 			consumer_check(t);
 			if (errors >= ERRORS_RESUBSCRIBE) {
-				natsSubscription_Destroy(sub);
-				sub = NULL;
+				bus_pull_close(&pull);
+				open = false;
 			}
 			lsleep(t, next_retry(RETRY_MIN_MS * errors / 2));
 		}
 	}
-	natsSubscription_Destroy(sub);
+	bus_pull_close(&pull);
 	/* Push the last acks out before the caller closes the bus. */
 	if (bus_connected(t->bus))
 		natsConnection_FlushTimeout(t->bus->nc, 1000);
@@ -648,7 +641,8 @@ store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
 		t->ctx = ctx;
 		t->run = &run;
 		t->msgs = calloc(FETCH_BATCH, sizeof *t->msgs);
-		if (t->msgs == NULL) {
+		t->batch = calloc(FETCH_BATCH, sizeof *t->batch);
+		if (t->msgs == NULL || t->batch == NULL) {
 			e = STORE_ENOMEM;
 			goto out;
 		}
@@ -672,8 +666,10 @@ store_bus_listen(store_bus *bus, const store_listener *listeners, size_t n,
 		if (ts[i].started)
 			pthread_join(ts[i].tid, NULL);
 out:
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(ts[i].msgs);
+		free(ts[i].batch);
+	}
 	free(ts);
 	return e;
 }

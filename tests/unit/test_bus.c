@@ -685,6 +685,13 @@ test_listen_ack(void)
 	EXPECT(lrun_stop(&r) == STORE_OK && atomic_load(&s->calls) == 7 &&
 	      s->by_n[5] == 1 && s->by_n[6] == 1 && s->by_n[0] == 1,
 	      "ack: a restarted listener resumes where it was");
+	/* The stopped listener's request for messages was still open on the
+	 * server: it must not have taken these two to an inbox no one reads
+	 * (they would come again only after the ack wait, delivery 2). */
+	EXPECT(s->delivered[5] == 1 && s->delivered[6] == 1,
+	      "ack: the stopped listener's open request took none of them "
+	      "(deliveries %llu, %llu)", (unsigned long long)s->delivered[5],
+	      (unsigned long long)s->delivered[6]);
 	seen_free(s);
 }
 
