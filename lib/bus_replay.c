@@ -2,7 +2,8 @@
  * durable consumers: their state, and re-driving them from a point.
  *
  * A reading is an ephemeral pull consumer with no acks, so it changes
- * nothing for the services. Re-driving deletes a durable consumer and
+ * nothing for the services, read as the listeners read theirs
+ * (bus_pull.c). Re-driving deletes a durable consumer and
  * makes it again from a start point: nats-server cannot move the start of
  * an existing consumer (a changed deliver policy is refused), and a
  * listener keeps working through it (bus_listen.c). */
@@ -25,12 +26,14 @@
 
 struct store_replay {
 	store_bus *bus;
-	natsSubscription *sub;
+	char consumer[BUS_DURABLE_MAX];  /* the ephemeral one; "": none */
+	struct bus_pull pull;         /* reading it; pull.sub NULL: not open */
 	store_replay_opts o;
 	char subject[BUS_SUBJECT_MAX];
 	bool skip_dead;               /* the default pattern: no dead letters */
-	natsMsgList list;             /* fetched, not yet handed out */
-	int at;                       /* the next of list */
+	natsMsg *msgs[READ_BATCH];    /* taken, not yet handed out: owned */
+	size_t n;                     /* how many */
+	size_t at;                    /* the next of them */
 	uint64_t seen;
 	bool done;                    /* nothing left (a reading that ends) */
 };
@@ -110,7 +113,7 @@ store_replay_open(store_bus *bus, const store_replay_opts *opts, store_replay **
 {
 	store_replay *r = NULL;
 	jsConsumerInfo *ci = NULL;
-	jsSubOptions so;
+	jsConsumerConfig cc;
 	jsErrCode je = 0;
 	natsStatus s;
 	store_err e;
@@ -135,33 +138,31 @@ store_replay_open(store_bus *bus, const store_replay_opts *opts, store_replay **
 	r->o.subject = r->subject;
 	r->skip_dead = opts->subject == NULL;
 
-	jsSubOptions_Init(&so);
-	so.Stream = STORE_STREAM;
-	so.Config.AckPolicy = js_AckNone;
-	so.Config.ReplayPolicy = js_ReplayInstant;
-	so.Config.InactiveThreshold = READ_IDLE_NS;
+	jsConsumerConfig_Init(&cc);
+	cc.FilterSubject = r->subject;
+	cc.AckPolicy = js_AckNone;
+	cc.ReplayPolicy = js_ReplayInstant;
+	cc.InactiveThreshold = READ_IDLE_NS;
 	if (opts->from_seq > 0) {
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = opts->from_seq;
+		cc.DeliverPolicy = js_DeliverByStartSequence;
+		cc.OptStartSeq = opts->from_seq;
 	} else if (opts->since_ms > 0) {
-		so.Config.DeliverPolicy = js_DeliverByStartTime;
-		so.Config.OptStartTime = (int64_t)opts->since_ms * NS_PER_MS;
+		cc.DeliverPolicy = js_DeliverByStartTime;
+		cc.OptStartTime = (int64_t)opts->since_ms * NS_PER_MS;
 	} else {
-		so.Config.DeliverPolicy = opts->live ? js_DeliverNew : js_DeliverAll;
+		cc.DeliverPolicy = opts->live ? js_DeliverNew : js_DeliverAll;
 	}
-	s = js_PullSubscribe(&r->sub, bus->js, r->subject, NULL, NULL, &so, &je);
-	if (s != NATS_OK) {
+	s = js_AddConsumer(&ci, bus->js, STORE_STREAM, &cc, NULL, &je);
+	if (s != NATS_OK || ci == NULL || ci->Name == NULL ||
+	    strlen(ci->Name) >= sizeof r->consumer) {
 		store_warn("cannot read stream '%s' on '%s': %s (jetstream error %d)",
 		           STORE_STREAM, r->subject, natsStatus_GetText(s), (int)je);
-		r->sub = NULL;
 		e = je != 0 ? STORE_EINVAL : STORE_EUNAVAIL;
 		goto out;
 	}
-	s = natsSubscription_GetConsumerInfo(&ci, r->sub, NULL, &je);
-	if (s != NATS_OK) {
-		e = STORE_EUNAVAIL;
+	snprintf(r->consumer, sizeof r->consumer, "%s", ci->Name);
+	if ((e = bus_pull_open(&r->pull, bus, r->consumer)) != STORE_OK)
 		goto out;
-	}
 	if (total != NULL)
 		*total = ci->NumPending;
 	r->done = !opts->live && ci->NumPending == 0;
@@ -174,7 +175,16 @@ out:
 	return e;
 }
 
-/* Fetches the next batch into r->list. */
+/* Frees the messages r took and has handed out. */
+static void
+msgs_drop(store_replay *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		natsMsg_Destroy(r->msgs[i]);
+	r->n = r->at = 0;
+}
+
+/* Takes the next messages into r->msgs. */
 static store_err
 fetch(store_replay *r, long wait_ms)
 {
@@ -183,19 +193,18 @@ fetch(store_replay *r, long wait_ms)
 	natsStatus s;
 	bool empty;
 
-	natsMsgList_Destroy(&r->list);
-	memset(&r->list, 0, sizeof r->list);
-	r->at = 0;
-	s = natsSubscription_Fetch(&r->list, r->sub, READ_BATCH,
-	                           wait_ms > 0 ? wait_ms : 1, &je);
-	if (s == NATS_OK && r->list.Count > 0)
+	msgs_drop(r);
+	s = bus_pull_next(&r->pull, r->msgs, READ_BATCH, &r->n,
+	                  wait_ms > 0 ? wait_ms : 1);
+	if (s == NATS_OK)
 		return STORE_OK;
-	if (s != NATS_OK && s != NATS_TIMEOUT)
+	if (s != NATS_TIMEOUT)
 		return STORE_EUNAVAIL;
 	if (r->o.live)
 		return STORE_ELATER;
 	/* Nothing came: at the end, or only slow? */
-	if (natsSubscription_GetConsumerInfo(&ci, r->sub, NULL, &je) != NATS_OK)
+	if (js_GetConsumerInfo(&ci, r->bus->js, STORE_STREAM, r->consumer, NULL,
+	                       &je) != NATS_OK)
 		return STORE_EUNAVAIL;
 	empty = ci->NumPending == 0;
 	jsConsumerInfo_Destroy(ci);
@@ -216,13 +225,13 @@ store_replay_next(store_replay *r, long wait_ms, json_t **ev)
 	if (r == NULL)
 		return STORE_EINVAL;
 	for (;;) {
-		if (r->at >= r->list.Count) {
+		if (r->at >= r->n) {
 			if (r->done)
 				return STORE_ENOTFOUND;
 			if ((e = fetch(r, wait_ms)) != STORE_OK)
 				return e;
 		}
-		m = r->list.Msgs[r->at++];
+		m = r->msgs[r->at++];
 		if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
 			continue;
 		r->seen++;
@@ -231,7 +240,7 @@ store_replay_next(store_replay *r, long wait_ms, json_t **ev)
 		    (r->o.until_ms > 0 && meta->Timestamp / NS_PER_MS > r->o.until_ms)) {
 			jsMsgMetaData_Destroy(meta);
 			r->done = true;
-			r->at = r->list.Count;
+			r->at = r->n;
 			return STORE_ENOTFOUND;
 		}
 		if (last)
@@ -259,13 +268,12 @@ store_replay_free(store_replay *r)
 {
 	if (r == NULL)
 		return;
-	natsMsgList_Destroy(&r->list);
-	if (r->sub != NULL) {
-		/* Deletes the ephemeral consumer this reading made. */
-		if (bus_connected(r->bus))
-			natsSubscription_Unsubscribe(r->sub);
-		natsSubscription_Destroy(r->sub);
-	}
+	msgs_drop(r);
+	bus_pull_close(&r->pull);
+	/* Deletes the ephemeral consumer this reading made (the server
+	 * would after READ_IDLE_NS). */
+	if (r->consumer[0] != '\0' && bus_connected(r->bus))
+		js_DeleteConsumer(r->bus->js, STORE_STREAM, r->consumer, NULL, NULL);
 	free(r);
 }
 
