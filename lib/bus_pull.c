@@ -187,6 +187,9 @@ bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max, size_t *n,
 			continue;
 		}
 		msgs[(*n)++] = msg;
+		/* A message names no request: one that an older request
+		 * brought (sent before a reconnect) counts against the open
+		 * one too, which at worst asks again early. */
 		p->left--;
 	}
 	/* Ask for more before the caller handles these. */
