@@ -1,6 +1,7 @@
 /* test_db.c - one conformance suite for every db backend: SQLite always
  * (a file in a temporary folder), MongoDB when STORE_TEST_MONGODB_URI
  * names a server (a replica set, for transactions). */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -928,6 +929,72 @@ test_wal(const char *url, const char *dir)
 	wal_run(url, wal, WAL_WRITERS, 3 * WAL_INLINE);
 }
 
+/* ---- a write lock held by another process (sqlite) ----------------------- */
+
+#define BUSY_HOLD_MS 300   /* well inside db_sqlite.c's SQ_BUSY_MS (5000) */
+
+/* Another process holds the database's write lock (BEGIN IMMEDIATE on a
+ * connection of its own) for BUSY_HOLD_MS: a transaction here waits for
+ * it, in SQLite's busy handler, instead of failing with "database is
+ * locked", and commits after the other process has let go. The child
+ * writes 'L' down the pipe once it holds the lock and 'R' once it let go;
+ * 'R' already there when the transaction returns is the order. */
+static void
+test_busy(const char *url, const char *path)
+{
+	store_db *db = open_db(url);
+	struct wal_writer w = { .db = db, .body = "busy" };
+	int fds[2] = { -1, -1 }, status = 0;
+	char c = 0;
+	pid_t pid = -1;
+	store_err e = STORE_EINTERNAL;
+	bool released = false;
+
+	if (db == NULL || pipe(fds) != 0) {
+		CHECK(0, "sqlite: busy: open the database and a pipe");
+		goto out;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		sqlite3 *h = NULL;
+		int ok = sqlite3_open(path, &h) == SQLITE_OK &&
+		         sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+
+		if (write(fds[1], ok ? "L" : "X", 1) != 1)
+			ok = 0;
+		usleep(BUSY_HOLD_MS * 1000);
+		ok = ok && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		if (write(fds[1], "R", 1) != 1)
+			ok = 0;
+		sqlite3_close(h);
+		_exit(ok ? 0 : 1);
+	}
+	if (pid < 0 || read(fds[0], &c, 1) != 1 || c != 'L') {
+		CHECK(0, "sqlite: busy: another process takes the write lock");
+		goto out;
+	}
+	e = store_db_txn(db, wal_fn, &w);
+	/* The pipe holds 'R' already when the transaction waited: looked at
+	 * without waiting for it. */
+	released = fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0 &&
+	           read(fds[0], &c, 1) == 1 && c == 'R';
+	CHECK(e == STORE_OK && released && count(db, "t_b", NULL) == 1,
+	      "sqlite: busy: a transaction waits out another process's write lock, "
+	      "then commits (%s, %s)", store_strerror(e),
+	      released ? "after it let go" : "before it let go");
+	wipe(db, "t_b");
+out:
+	if (pid > 0)
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+		      "sqlite: busy: the other process held the lock and let go");
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	store_db_free(db);
+}
+
 /* ---- the text index's format (sqlite) -------------------------------------- */
 
 /* The text index and triggers of t_docs as versions before the contentless
@@ -1693,8 +1760,9 @@ main(void)
 		snprintf(url, sizeof url, "sqlite:%s/test.db", dir);
 		suite(url, "sqlite");
 		test_wal(url, dir);
-		test_text_format(dir);
 		snprintf(path, sizeof path, "%s/test.db", dir);
+		test_busy(url, path);
+		test_text_format(dir);
 		remove_db_files(path);
 		rc = rmdir(dir);
 		CHECK(rc == 0, "sqlite: temporary folder removed");
