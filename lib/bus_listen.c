@@ -18,7 +18,10 @@
  * so a dependency that is down for a few seconds does not burn the
  * delivery budget in a millisecond.
  *
- * A listener fetches up to FETCH_BATCH messages at a time. When the bus has
+ * A listener takes up to FETCH_BATCH messages at a time (bus_pull.c): what
+ * is there when it looks, and what comes within GATHER_MS after the first,
+ * so that a steady flow is handled in batches, not one transaction per
+ * message as it trickles in. When the bus has
  * a database (the service's), it calls their handlers inside one
  * transaction of it (the handlers' own transactions join it, db.h), so a
  * fetch costs one commit instead of one per message, and acks them after
@@ -46,6 +49,7 @@
 #define FETCH_BATCH       256      /* messages per fetch, and per transaction */
 #define BATCH_TXN_MS      200      /* a fetch's transaction commits by then */
 #define FETCH_WAIT_MS     500      /* one fetch; also the stop latency */
+#define GATHER_MS         2        /* then what comes this soon joins it */
 #define CHECK_IDLE_MS     5000     /* look for a lost consumer when idle */
 #define ERRORS_RESUBSCRIBE 5       /* fetch errors in a row: start over */
 #define RETRY_MIN_MS      100
@@ -556,6 +560,13 @@ listen_main(void *arg)
 			gen = atomic_load(&t->bus->generation);
 		}
 		s = bus_pull_next(&pull, t->batch, FETCH_BATCH, &n, FETCH_WAIT_MS);
+		if (s == NATS_OK && n < FETCH_BATCH) {
+			size_t more = 0;
+
+			(void)bus_pull_next(&pull, t->batch + n, FETCH_BATCH - n, &more,
+			                    GATHER_MS);
+			n += more;
+		}
 		/* Messages in hand are finished, even when stopping. */
 		for (size_t i = 0; i < n; i++)
 			lmsg_read(t, t->batch[i], &t->msgs[i]);
