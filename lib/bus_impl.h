@@ -133,11 +133,12 @@ store_err bus_pull_open(struct bus_pull *p, store_bus *bus, const char *durable)
 void bus_pull_close(struct bus_pull *p);
 
 /* Up to max messages in order into msgs (each the caller's: natsMsg_Destroy),
- * waiting up to wait_ms for the first and taking the others already
- * there. NATS_OK with *n >= 1; NATS_TIMEOUT with none; or the error that
- * ended it (NATS_ERR: the server ended the request, logged). */
+ * waiting up to wait_ms for the first, then up to gather_ms after it for
+ * more, and taking the others already there. NATS_OK with *n >= 1;
+ * NATS_TIMEOUT with none; or the error that ended it (NATS_ERR: the server
+ * ended the request, logged). */
 natsStatus bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max,
-                         size_t *n, int64_t wait_ms);
+                         size_t *n, int64_t wait_ms, int64_t gather_ms);
 
 /* Acknowledges msg (from bus_pull_next), or asks for it again after
  * delay_ms. */

@@ -540,10 +540,10 @@ listen_main(void *arg)
 	size_t n;
 	long retry = 0, idle = 0;
 	int errors = 0;
-	bool down = false, open = false;
+	bool down = false;
 
 	while (!stopped(t)) {
-		if (!open) {
+		if (pull.sub == NULL) {
 			if (subscribe(t, &pull) != STORE_OK) {
 				if (!down)
 					store_warn("consumer '%s' waiting for nats", t->durable);
@@ -553,20 +553,13 @@ listen_main(void *arg)
 			}
 			if (down)
 				store_info("consumer '%s' listening again", t->durable);
-			open = true;
 			down = false;
 			retry = idle = 0;
 			errors = 0;
 			gen = atomic_load(&t->bus->generation);
 		}
-		s = bus_pull_next(&pull, t->batch, FETCH_BATCH, &n, FETCH_WAIT_MS);
-		if (s == NATS_OK && n < FETCH_BATCH) {
-			size_t more = 0;
-
-			(void)bus_pull_next(&pull, t->batch + n, FETCH_BATCH - n, &more,
-			                    GATHER_MS);
-			n += more;
-		}
+		s = bus_pull_next(&pull, t->batch, FETCH_BATCH, &n, FETCH_WAIT_MS,
+		                  GATHER_MS);
 		/* Messages in hand are finished, even when stopping. */
 		for (size_t i = 0; i < n; i++)
 			lmsg_read(t, t->batch[i], &t->msgs[i]);
@@ -594,10 +587,8 @@ listen_main(void *arg)
 				           t->durable, natsStatus_GetText(s));
 			/* "Consumer Deleted" looks like any other error. */
 			consumer_check(t);
-			if (errors >= ERRORS_RESUBSCRIBE) {
+			if (errors >= ERRORS_RESUBSCRIBE)
 				bus_pull_close(&pull);
-				open = false;
-			}
 			lsleep(t, next_retry(RETRY_MIN_MS * errors / 2));
 		}
 	}

@@ -144,9 +144,10 @@ status_take(struct bus_pull *p, natsMsg *msg, const char *status)
 
 natsStatus
 bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max, size_t *n,
-              int64_t wait_ms)
+              int64_t wait_ms, int64_t gather_ms)
 {
-	long long deadline = store_time_mono_ms() + wait_ms, now, wait;
+	long long now = store_time_mono_ms(), deadline = now + wait_ms, gather = 0;
+	long long wait;
 	const char *status;
 	natsMsg *msg = NULL;
 	natsStatus s = NATS_OK;
@@ -156,25 +157,24 @@ bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max, size_t *n,
 	while (*n < max) {
 		if (request_over(p) && (s = request_send(p)) != NATS_OK)
 			break;
-		if (*n > 0) {
-			/* Take what is queued already, without waiting. */
+		now = store_time_mono_ms();
+		wait = (*n == 0 ? deadline : gather) - now;
+		if (wait <= 0 && *n == 0) {
+			s = NATS_TIMEOUT;
+			break;
+		}
+		if (wait <= 0) {
+			/* Past the gathering: only what is queued already. */
 			if (natsSubscription_GetPending(p->sub, &pending, NULL) != NATS_OK ||
 			    pending <= 0)
 				break;
 			wait = 1;
-		} else {
-			now = store_time_mono_ms();
-			if (now >= deadline) {
-				s = NATS_TIMEOUT;
-				break;
-			}
-			wait = deadline - now;
-			if (p->until_ms - now < wait)
-				wait = p->until_ms - now > 0 ? p->until_ms - now : 1;
 		}
+		if (p->until_ms - now < wait)
+			wait = p->until_ms - now > 0 ? p->until_ms - now : 1;
 		s = natsSubscription_NextMsg(&msg, p->sub, wait);
 		if (s == NATS_TIMEOUT)
-			continue;               /* the deadline, or the request's end */
+			continue;               /* a deadline, or the request's end */
 		if (s != NATS_OK)
 			break;
 		/* JetStream's status messages have headers and no data. */
@@ -186,6 +186,8 @@ bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max, size_t *n,
 				break;
 			continue;
 		}
+		if (*n == 0)
+			gather = now + gather_ms;
 		msgs[(*n)++] = msg;
 		/* A message names no request: one that an older request
 		 * brought (sent before a reconnect) counts against the open

@@ -195,7 +195,7 @@ fetch(store_replay *r, long wait_ms)
 
 	msgs_drop(r);
 	s = bus_pull_next(&r->pull, r->msgs, READ_BATCH, &r->n,
-	                  wait_ms > 0 ? wait_ms : 1);
+	                  wait_ms > 0 ? wait_ms : 1, 0);
 	if (s == NATS_OK)
 		return STORE_OK;
 	if (s != NATS_TIMEOUT)
