@@ -186,8 +186,10 @@ bus_pull_next(struct bus_pull *p, natsMsg **msgs, size_t max, size_t *n,
 				break;
 			continue;
 		}
+		/* The window opens when the first message came, not when
+		 * the wait for it began. */
 		if (*n == 0)
-			gather = now + gather_ms;
+			gather = store_time_mono_ms() + gather_ms;
 		msgs[(*n)++] = msg;
 		/* A message names no request: one that an older request
 		 * brought (sent before a reconnect) counts against the open

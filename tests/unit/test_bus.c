@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus_impl.h"
 #include "check.h"
 #include "servers.h"
 #include "store/bus.h"
@@ -695,6 +696,62 @@ test_listen_ack(void)
 	seen_free(s);
 }
 
+/* Publishes one event after a pause, then a second shortly after it. */
+static void *
+publish_two_late(void *arg)
+{
+	(void)arg;
+	servers_sleep_ms(800);
+	publish_n("store.t.pull", 0, 1);
+	servers_sleep_ms(50);
+	publish_n("store.t.pull", 1, 1);
+	return NULL;
+}
+
+/* bus_pull_next's gathering window opens when the first message comes,
+ * not when the wait for it began: after 800 ms idle, a second message
+ * 50 ms behind the first joins it within a 300 ms window. */
+static void
+test_pull_gather(void)
+{
+	jsConsumerConfig cc;
+	jsConsumerInfo *ci = NULL;
+	struct bus_pull p;
+	natsMsg *msgs[8];
+	pthread_t t;
+	size_t n = 0;
+	natsStatus s;
+
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = "test-t-pull";
+	cc.FilterSubject = "store.t.pull";
+	cc.AckPolicy = js_AckExplicit;
+	if (js_AddConsumer(&ci, insp_js, STORE_STREAM, &cc, NULL, NULL) != NATS_OK) {
+		EXPECT(0, "pull gather: the consumer is made");
+		return;
+	}
+	jsConsumerInfo_Destroy(ci);
+	EXPECT(bus_pull_open(&p, bus, "test-t-pull") == STORE_OK, "pull gather: opens");
+	if (pthread_create(&t, NULL, publish_two_late, NULL) != 0) {
+		EXPECT(0, "pull gather: publisher thread");
+		goto out;
+	}
+	s = bus_pull_next(&p, msgs, 8, &n, 5000, 300);
+	pthread_join(t, NULL);
+	EXPECT(s == NATS_OK && n == 2, "pull gather: the second event, 50 ms after the "
+	       "first, came in the same batch (%zu, %s)", n, natsStatus_GetText(s));
+	for (size_t i = 0; i < n; i++) {
+		bus_pull_ack(bus, msgs[i]);
+		natsMsg_Destroy(msgs[i]);
+	}
+	if (n < 2 && bus_pull_next(&p, msgs, 8, &n, 2000, 0) == NATS_OK)
+		for (size_t i = 0; i < n; i++)
+			natsMsg_Destroy(msgs[i]);
+out:
+	bus_pull_close(&p);
+	js_DeleteConsumer(insp_js, STORE_STREAM, "test-t-pull", NULL, NULL);
+}
+
 static void
 test_listen_later(void)
 {
@@ -1166,6 +1223,7 @@ main(void)
 	test_batch();
 	test_publish_async();
 	test_listen_ack();
+	test_pull_gather();
 	test_listen_later();
 	test_listen_malformed();
 	test_listen_poison();
