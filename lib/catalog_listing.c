@@ -186,9 +186,20 @@ text_out(struct catalog_buf *b, store_err e, char **out, size_t *len)
 	return STORE_OK;
 }
 
-/* What a listing's text is built from: when neither changed since an
- * answer was built (store_db_changes), the memo's copy is that answer. */
+/* What an answer's text is built from: when none of them changed since
+ * the answer was built (store_db_changes), the memo's copy is that answer.
+ * A listing of products shows their category; the categories show only
+ * themselves. */
 static const char *const listing_colls[] = { "products", "categories" };
+static const char *const categories_colls[] = { "categories" };
+
+struct memo_of {
+	const char *const *colls;
+	size_t n;
+};
+
+static const struct memo_of listing_memo = { listing_colls, 2 };
+static const struct memo_of categories_memo = { categories_colls, 1 };
 
 /* A listing's question, for the memo. */
 struct listing_ask {
@@ -199,17 +210,19 @@ struct listing_ask {
 typedef store_err listing_build_fn(store_db *db, const struct listing_ask *ask,
                                    char **out, size_t *len, size_t *total);
 
-/* The answer to ask under key: the memo's when the collections did not
- * change since it was built, else built with build and remembered when they
- * did not change while it was built either. Without a change counter (a
- * backend with none) every answer is built. */
+/* The answer to ask under key: the memo's when the collections of m did
+ * not change since it was built, else built with build and remembered when
+ * they did not change while it was built either. Without a change counter
+ * (a backend with none) every answer is built. A key is always asked with
+ * the same m. */
 static store_err
-memoized(store_db *db, const char *key, listing_build_fn *build,
-         const struct listing_ask *ask, char **out, size_t *len, size_t *total)
+memoized(store_db *db, const struct memo_of *m, const char *key,
+         listing_build_fn *build, const struct listing_ask *ask, char **out,
+         size_t *len, size_t *total)
 {
 	unsigned long long before, after;
 	size_t aux;
-	bool memo = key[0] != '\0' && store_db_changes(db, listing_colls, 2, &before);
+	bool memo = key[0] != '\0' && store_db_changes(db, m->colls, m->n, &before);
 	store_err e;
 
 	if (memo && store_db_memo_get(db, key, before, out, len, &aux)) {
@@ -217,7 +230,7 @@ memoized(store_db *db, const char *key, listing_build_fn *build,
 		return STORE_OK;
 	}
 	e = build(db, ask, out, len, total);
-	if (e == STORE_OK && memo && store_db_changes(db, listing_colls, 2, &after) &&
+	if (e == STORE_OK && memo && store_db_changes(db, m->colls, m->n, &after) &&
 	    after == before)
 		store_db_memo_put(db, key, before, *out, *len, *total);
 	return e;
@@ -273,7 +286,7 @@ store_products_list_text(store_db *db, const char *category_id,
 	if (snprintf(key, sizeof key, "list %s %s", category_id,
 	             user_id != NULL ? user_id : "-") >= (int)sizeof key)
 		key[0] = '\0';   /* not remembered */
-	return memoized(db, key, list_text, &ask, out, len, &total);
+	return memoized(db, &listing_memo, key, list_text, &ask, out, len, &total);
 }
 
 static store_err
@@ -316,7 +329,7 @@ store_products_page_text(store_db *db, const char *category_id,
 	if (snprintf(key, sizeof key, "page %s %zu %zu %s", category_id, l->page, l->limit,
 	             l->sort != NULL ? l->sort : "-") >= (int)sizeof key)
 		key[0] = '\0';   /* not remembered */
-	return memoized(db, key, page_text, &ask, out, len, total);
+	return memoized(db, &listing_memo, key, page_text, &ask, out, len, total);
 }
 
 /* The categories by name, a page of them when l is not NULL. */
@@ -348,16 +361,38 @@ categories_text(store_db *db, const store_listing *l, char **out, size_t *len,
 	return text_out(&b, e, out, len);
 }
 
+/* categories_text for the memo: total is the count of a page's list. */
+static store_err
+categories_build(store_db *db, const struct listing_ask *ask, char **out,
+                 size_t *len, size_t *total)
+{
+	*total = 0;
+	return categories_text(db, ask->l, out, len, ask->l != NULL ? total : NULL);
+}
+
 store_err
 store_categories_list_text(store_db *db, char **out, size_t *len)
 {
-	return categories_text(db, NULL, out, len, NULL);
+	struct listing_ask ask = { NULL, NULL, NULL };
+	size_t total;
+
+	return memoized(db, &categories_memo, "categories", categories_build, &ask,
+	                out, len, &total);
 }
 
 store_err
 store_categories_page_text(store_db *db, const store_listing *l, char **out,
                            size_t *len, size_t *total)
 {
+	struct listing_ask ask = { NULL, NULL, l };
+	char key[STORE_DB_MEMO_KEY + 1];
+
+	*out = NULL;
+	*len = 0;
 	*total = 0;
-	return categories_text(db, l, out, len, total);
+	if (snprintf(key, sizeof key, "categories page %zu %zu", l->page,
+	             l->limit) >= (int)sizeof key)
+		key[0] = '\0';   /* not remembered */
+	return memoized(db, &categories_memo, key, categories_build, &ask, out, len,
+	                total);
 }

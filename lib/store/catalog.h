@@ -80,7 +80,9 @@ store_err store_categories_page(store_db *db, const store_listing *l,
  * store_json_dump gives for the value the function above answers, copied
  * from the stored documents' text (store_db_find_text) instead of decoded
  * and encoded again. Caller frees *out with free(); *len is its length
- * (NUL-terminated too). */
+ * (NUL-terminated too). Each answer is remembered (store_db_memo_put)
+ * until a collection it shows changes: the categories' answers until a
+ * category does, the products' until a product or a category does. */
 store_err store_categories_list_text(store_db *db, char **out, size_t *len);
 store_err store_categories_page_text(store_db *db, const store_listing *l,
                                      char **out, size_t *len, size_t *total);

@@ -182,6 +182,62 @@ list_has(const char *cid, const char *text)
 	return has;
 }
 
+/* The categories (all of them, or the first page of 50 with its total)
+ * hold text. */
+static bool
+categories_have(bool page, const char *text)
+{
+	const store_listing l = { 1, 50, NULL };
+	char *out = NULL;
+	size_t len = 0, total = 0;
+	bool has = (page ? store_categories_page_text(db, &l, &out, &len, &total) :
+	            store_categories_list_text(db, &out, &len)) == STORE_OK &&
+	           strstr(out, text) != NULL && (!page || total == 3);
+
+	free(out);
+	return has;
+}
+
+/* The categories' answers are remembered while the categories do not
+ * change, whatever happens to the products. */
+static void
+test_memo_categories(const char *path, store_db *other, const char *cid)
+{
+	char sql[512];
+	json_t *c = NULL;
+	bool ok;
+
+	CHECK(categories_have(false, "Category renamed elsewhere") &&
+	      categories_have(true, "Category renamed elsewhere"),
+	      "categories: the list and a page, as the category is now");
+	ok = store_db_get(other, "categories", cid, &c) == STORE_OK;
+	json_object_set_new(c, "name", json_string("Category again"));
+	CHECK(ok && store_db_update(other, "categories", c, NULL) == STORE_OK &&
+	      categories_have(false, "Category again") &&
+	      categories_have(true, "Category again"),
+	      "categories: renamed through another connection, the next list and "
+	      "page have it");
+	snprintf(sql, sizeof sql, "UPDATE categories SET doc = json_set(doc, '$.name', "
+	         "'Unseen category') WHERE id = '%s'; UPDATE \"store:changes\" "
+	         "SET n = n - 1 WHERE coll = 'categories'", cid);
+	CHECK(exec_raw(path, sql) && categories_have(false, "Category again") &&
+	      categories_have(true, "Category again"),
+	      "categories: no change counted, the remembered list and page are served");
+	snprintf(sql, sizeof sql, "UPDATE products SET doc = json_set(doc, '$.name', "
+	         "'Product moved on') WHERE json_extract(doc, '$.categoryId') = '%s'",
+	         cid);
+	CHECK(exec_raw(path, sql) && categories_have(false, "Category again") &&
+	      categories_have(true, "Category again"),
+	      "categories: a change of products alone leaves them remembered");
+	snprintf(sql, sizeof sql, "UPDATE categories SET doc = json_set(doc, '$.name', "
+	         "'Seen category') WHERE id = '%s'", cid);
+	CHECK(exec_raw(path, sql) && categories_have(false, "Seen category") &&
+	      categories_have(true, "Seen category"),
+	      "categories: a write with SQL from another program, the next list and "
+	      "page have it");
+	json_decref(c);
+}
+
 /* Listings are remembered (store_db_memo_*) while their collections do not
  * change: a change from another connection (productsd's, beside
  * store-products') is in the next answer, and an answer is built again
@@ -224,6 +280,7 @@ test_memo(const char *url, const char *path, const char *cid)
 	         "'Seen') WHERE id = '%s'", store_json_str(p, "id"));
 	CHECK(exec_raw(path, msg) && list_has(cid, "Seen"),
 	      "a write with SQL from another program: the next listing has it");
+	test_memo_categories(path, other, cid);
 out:
 	json_decref(filter);
 	json_decref(c);
