@@ -701,7 +701,7 @@ static void *
 publish_two_late(void *arg)
 {
 	(void)arg;
-	servers_sleep_ms(800);
+	servers_sleep_ms(1500);
 	publish_n("store.t.pull", 0, 1);
 	servers_sleep_ms(50);
 	publish_n("store.t.pull", 1, 1);
@@ -709,8 +709,9 @@ publish_two_late(void *arg)
 }
 
 /* bus_pull_next's gathering window opens when the first message comes,
- * not when the wait for it began: after 800 ms idle, a second message
- * 50 ms behind the first joins it within a 300 ms window. */
+ * not when the wait for it began: after 1.5 s idle, a second message
+ * 50 ms behind the first joins it within a 1 s window (a window timed from
+ * the wait's start would have closed before the first came). */
 static void
 test_pull_gather(void)
 {
@@ -736,7 +737,7 @@ test_pull_gather(void)
 		EXPECT(0, "pull gather: publisher thread");
 		goto out;
 	}
-	s = bus_pull_next(&p, msgs, 8, &n, 5000, 300);
+	s = bus_pull_next(&p, msgs, 8, &n, 5000, 1000);
 	pthread_join(t, NULL);
 	EXPECT(s == NATS_OK && n == 2, "pull gather: the second event, 50 ms after the "
 	       "first, came in the same batch (%zu, %s)", n, natsStatus_GetText(s));
