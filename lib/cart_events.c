@@ -1,7 +1,14 @@
 /* cart_events.c - what the cart service does with others' events.
  *
- * The product replica applies version v only when it holds v - 1 (a
- * duplicate at v or later is skipped, a gap waits: STORE_ELATER); cart.add,
+ * The product replica keeps the highest version: product.created and
+ * product.updated carry the whole product, so any version above the one it
+ * holds replaces it, and one at or below it is skipped. Events of one
+ * product can reach the stream out of order (a relay whose connection
+ * dropped publishes an unacknowledged batch again after later ones were
+ * stored), and a replica that waited for each version in turn would wait
+ * with every later one pending until they were dead-lettered. Only
+ * product.deleted, which carries no product, waits for a copy to mark
+ * (STORE_ELATER); cart.add,
  * expiration.complete and payment.created are made idempotent by the
  * processed table. Every unit in a cart is backed by a hold (cart_holds.c):
  * cart.add brings one, expiration.complete takes its unit out, and
@@ -46,23 +53,20 @@ out:
 
 /* Where the replica stands for an event of version v about product id:
  * STORE_OK to apply (*doc is the local copy, or NULL when there is none and
- * v is 0), STORE_EDUPLICATE to skip, STORE_ELATER to wait. */
+ * whole: the event carries the whole product), STORE_EDUPLICATE to skip (the
+ * copy is at v or later), STORE_ELATER to wait for a copy. */
 static store_err
-replica_order(store_db *db, const char *id, long long v, json_t **doc)
+replica_order(store_db *db, const char *id, long long v, bool whole, json_t **doc)
 {
 	store_err e = store_db_get(db, "products", id, doc);
-	long long have;
 
 	if (e == STORE_ENOTFOUND) {
 		*doc = NULL;
-		return v == 0 ? STORE_OK : STORE_ELATER;
+		return whole ? STORE_OK : STORE_ELATER;
 	}
 	if (e != STORE_OK)
 		return e;
-	have = store_json_int(*doc, "productVersion", -1);
-	if (have >= v)
-		return STORE_EDUPLICATE;
-	return have == v - 1 ? STORE_OK : STORE_ELATER;
+	return store_json_int(*doc, "productVersion", -1) >= v ? STORE_EDUPLICATE : STORE_OK;
 }
 
 static store_err
@@ -78,7 +82,7 @@ product_tx(store_db *db, void *arg)
 	if (!store_oid_valid(id) || !json_is_integer(v) || json_integer_value(v) < 0 ||
 	    !store_valid_money(json_object_get(p, "price"), &cents) || count < 0)
 		return STORE_EINVAL;
-	if ((e = replica_order(db, id, json_integer_value(v), &doc)) != STORE_OK)
+	if ((e = replica_order(db, id, json_integer_value(v), true, &doc)) != STORE_OK)
 		goto out;
 	if (doc == NULL && (doc = json_pack("{s:s}", "id", id)) == NULL) {
 		e = STORE_ENOMEM;
@@ -124,7 +128,7 @@ product_deleted_tx(store_db *db, void *arg)
 
 	if (!store_oid_valid(id) || !json_is_integer(v) || json_integer_value(v) < 1)
 		return STORE_EINVAL;
-	if ((e = replica_order(db, id, json_integer_value(v), &doc)) != STORE_OK)
+	if ((e = replica_order(db, id, json_integer_value(v), false, &doc)) != STORE_OK)
 		goto out;
 	json_object_set_new(doc, "deleted", json_true());
 	json_object_set_new(doc, "productVersion", json_integer(json_integer_value(v)));

@@ -61,8 +61,9 @@ held_product() {
 
 	wait_until "$EVENT_WAIT" as buyer cart_line_is "$product_id" \
 		'.product.version == 3 and .product.price == 33.33 and .product.name == "v3"'
-	# Each version applied once: two changes of the cart, no more.
-	[[ $(as buyer cart_version) == $((before + 2)) ]]
+	# The replica keeps the highest version: v3 changed the cart once, and v2,
+	# older than the copy when it came, changed nothing.
+	[[ $(as buyer cart_version) == $((before + 1)) ]]
 	# Nothing was given up on the way.
 	wait_until "$EVENT_WAIT" as buyer cart_line_is "$product_id" '.product.version == 3'
 	[[ $(dead_count store.product.updated) == 0 ]]
@@ -95,7 +96,7 @@ held_product() {
 	[[ $(as buyer cart_version) == $((before + 3)) ]]
 }
 
-@test "crash: cartd killed -9 while 1,000 updates flow; restarted, it applies each exactly once" {
+@test "crash: cartd killed -9 while 1,000 updates flow; restarted, it ends at the last, none applied twice" {
 	held_product 10 10
 	local before n=1000 v at_kill last_price publisher
 	before=$(as buyer cart_version)
@@ -124,8 +125,14 @@ held_product() {
 	last_price=$(jq -n "(100 + $n + 1) / 100")
 	wait_until 120 as buyer cart_line_is "$product_id" \
 		".product.version == $((n + 1)) and .product.price == $last_price and .product.name == \"v$((n + 1))\""
-	# Exactly once: one change of the cart per update, none twice, none lost.
-	[[ $(as buyer cart_version) == $((before + n)) ]]
+	# None applied twice: at most one change of the cart per update. The
+	# replica keeps the highest version, so updates that came back after a
+	# later one was applied (the restarted cartd gets new messages before
+	# the dead one's unacknowledged ones come again) change nothing.
+	local changes
+	changes=$(($(as buyer cart_version) - before))
+	echo "# the cart changed $changes times for $n updates" >&3
+	((changes >= 1 && changes <= n))
 	[[ $(dead_count store.product.updated) == 0 ]]
 }
 

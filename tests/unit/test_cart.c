@@ -178,15 +178,16 @@ main(void)
 
 	CHECK(add_hold(db, H1, 60000) == STORE_ELATER,
 	      "cart.add before the replica has the product waits (ELATER)");
-	CHECK(update(db, 1, 10, 2) == STORE_ELATER,
-	      "product.updated v1 before product.created v0 waits");
+	CHECK(update(db, 1, 10, 2) == STORE_OK,
+	      "product.updated v1 before product.created v0 is applied (it carries the "
+	      "whole product)");
 	p = product(0, 9.5, 2);
 	CHECK(deliver(db, store_cart_on_product, "store.product.created", "cart-product-created", p)
-	      == STORE_OK, "product.created v0 is applied");
+	      == STORE_OK, "product.created v0 after v1 is acked (the copy keeps v1)");
 	CHECK(deliver(db, store_cart_on_product, "store.product.created", "cart-product-created", p)
 	      == STORE_OK, "the same product.created again is acked");
 	free(p);
-	CHECK(update(db, 1, 10, 2) == STORE_OK, "v1 is applied once v0 is there");
+	CHECK(update(db, 1, 10, 2) == STORE_OK, "v1 again is acked");
 	CHECK(add_hold(db, H1, 60000) == STORE_OK,
 	      "cart.add is applied once the replica has its version");
 	c = cart(db);
@@ -225,12 +226,13 @@ main(void)
 	json_decref(c);
 
 	/* Out of order: v3 before v2. */
-	CHECK(update(db, 3, 30, 5) == STORE_ELATER, "v3 before v2 waits");
-	CHECK(update(db, 2, 20, 5) == STORE_OK, "v2 is applied");
-	CHECK(update(db, 3, 30, 5) == STORE_OK, "v3 is applied after v2");
-	CHECK(update(db, 2, 20, 5) == STORE_OK, "a late duplicate of v2 is acked");
+	CHECK(update(db, 3, 30, 5) == STORE_OK, "v3 before v2 is applied (the highest "
+	      "version is kept)");
+	CHECK(update(db, 2, 20, 5) == STORE_OK, "v2 after v3 is acked");
+	CHECK(update(db, 3, 30, 5) == STORE_OK, "v3 again is acked");
 	c = cart(db);
-	CHECK(line_price(c) == 30.0, "the replica ends at v3's values (price 30)");
+	CHECK(line_price(c) == 30.0, "the replica ends at v3's values (price 30), not the "
+	      "late v2's");
 	json_decref(c);
 
 	/* An expired hold takes its unit out. */
@@ -288,6 +290,10 @@ main(void)
 	add_hold(db, H7, 60000);
 	{
 		char del[128];
+		snprintf(del, sizeof del, "{\"id\":\"65a0000000000000000000dd\",\"version\":1}");
+		CHECK(deliver(db, store_cart_on_product_deleted, "store.product.deleted",
+		              "cart-product-deleted", del) == STORE_ELATER,
+		      "product.deleted of a product the replica has no copy of waits");
 		snprintf(del, sizeof del, "{\"id\":\"%s\",\"version\":4}", P);
 		CHECK(deliver(db, store_cart_on_product_deleted, "store.product.deleted",
 		              "cart-product-deleted", del) == STORE_OK, "product.deleted is applied");
