@@ -5,8 +5,9 @@
  * holds replaces it, and one at or below it is skipped. Events of one
  * product can reach the stream out of order (a relay whose connection
  * dropped publishes an unacknowledged batch again after later ones were
- * stored), and a replica that waited for each version in turn would wait
- * with every later one pending until they were dead-lettered. Only
+ * stored), and a replica that waited for each version in turn filled the
+ * consumer's unacknowledged messages with later versions, naked again and
+ * again while the ones it needed sat behind them. Only
  * product.deleted, which carries no product, waits for a copy to mark
  * (STORE_ELATER); cart.add,
  * expiration.complete and payment.created are made idempotent by the
