@@ -53,17 +53,16 @@ out:
 }
 
 /* Where the replica stands for an event of version v about product id:
- * STORE_OK to apply (*doc is the local copy, or NULL when there is none and
- * whole: the event carries the whole product), STORE_EDUPLICATE to skip (the
- * copy is at v or later), STORE_ELATER to wait for a copy. */
+ * STORE_OK to apply (*doc is the local copy, NULL when there is none),
+ * STORE_EDUPLICATE to skip (the copy is at v or later). */
 static store_err
-replica_order(store_db *db, const char *id, long long v, bool whole, json_t **doc)
+replica_order(store_db *db, const char *id, long long v, json_t **doc)
 {
 	store_err e = store_db_get(db, "products", id, doc);
 
 	if (e == STORE_ENOTFOUND) {
 		*doc = NULL;
-		return whole ? STORE_OK : STORE_ELATER;
+		return STORE_OK;
 	}
 	if (e != STORE_OK)
 		return e;
@@ -83,7 +82,7 @@ product_tx(store_db *db, void *arg)
 	if (!store_oid_valid(id) || !json_is_integer(v) || json_integer_value(v) < 0 ||
 	    !store_valid_money(json_object_get(p, "price"), &cents) || count < 0)
 		return STORE_EINVAL;
-	if ((e = replica_order(db, id, json_integer_value(v), true, &doc)) != STORE_OK)
+	if ((e = replica_order(db, id, json_integer_value(v), &doc)) != STORE_OK)
 		goto out;
 	if (doc == NULL && (doc = json_pack("{s:s}", "id", id)) == NULL) {
 		e = STORE_ENOMEM;
@@ -129,8 +128,13 @@ product_deleted_tx(store_db *db, void *arg)
 
 	if (!store_oid_valid(id) || !json_is_integer(v) || json_integer_value(v) < 1)
 		return STORE_EINVAL;
-	if ((e = replica_order(db, id, json_integer_value(v), false, &doc)) != STORE_OK)
+	if ((e = replica_order(db, id, json_integer_value(v), &doc)) != STORE_OK)
 		goto out;
+	/* No product to mark until a copy exists. */
+	if (doc == NULL) {
+		e = STORE_ELATER;
+		goto out;
+	}
 	json_object_set_new(doc, "deleted", json_true());
 	json_object_set_new(doc, "productVersion", json_integer(json_integer_value(v)));
 	if ((e = store_db_update(db, "products", doc, NULL)) != STORE_OK)

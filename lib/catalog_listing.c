@@ -198,8 +198,9 @@ struct memo_of {
 	size_t n;
 };
 
-static const struct memo_of listing_memo = { listing_colls, 2 };
-static const struct memo_of categories_memo = { categories_colls, 1 };
+#define MEMO_OF(colls) { colls, sizeof colls / sizeof *colls }
+static const struct memo_of listing_memo = MEMO_OF(listing_colls);
+static const struct memo_of categories_memo = MEMO_OF(categories_colls);
 
 /* A listing's question, for the memo. */
 struct listing_ask {

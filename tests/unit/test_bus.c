@@ -732,7 +732,10 @@ test_pull_gather(void)
 		return;
 	}
 	jsConsumerInfo_Destroy(ci);
-	EXPECT(bus_pull_open(&p, bus, "test-t-pull") == STORE_OK, "pull gather: opens");
+	if (bus_pull_open(&p, bus, "test-t-pull") != STORE_OK) {
+		EXPECT(0, "pull gather: opens");
+		goto out;
+	}
 	if (pthread_create(&t, NULL, publish_two_late, NULL) != 0) {
 		EXPECT(0, "pull gather: publisher thread");
 		goto out;
