@@ -500,6 +500,7 @@ handle(server *srv, FCGX_Request *rq)
 	char *body = NULL;
 	const char *path, *q, *route = "unmatched";
 	struct timespec t0, t1;
+	long long tenths;
 	int idx = -1, status;
 	store_err e;
 
@@ -586,10 +587,13 @@ handle(server *srv, FCGX_Request *rq)
 send:
 	write_response(rq, &req, &res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Tenths of a millisecond, rounded, formatted as integers (a %f is
+	 * the dearest conversion of printf's). */
+	tenths = ((long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+	          (t1.tv_nsec - t0.tv_nsec) + 50000) / 100000;
 	store_log(res.status >= 500 ? STORE_LOG_ERROR : STORE_LOG_INFO, rid, NULL,
-	          "%s %s %d %.1fms", req.method, req.path, res.status,
-	          (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	          (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	          "%s %s %d %lld.%lldms", req.method, req.path, res.status,
+	          tenths / 10, tenths % 10);
 	store_metrics_http_request(route, req.method, res.status,
 	                           (double)(t1.tv_sec - t0.tv_sec) +
 	                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -7,17 +7,18 @@
  * become '?', so every line is valid JSON whatever a message holds. */
 #include "store/log.h"
 
+#include "store/time.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MSG_MAX 2048        /* a message's bytes, before escaping */
 #define ID_MAX 128          /* req_id and event_id, before escaping */
 #define SVC_MAX 64
-#define TS_MAX 64
+#define TS_MAX STORE_TIME_LEN
 #define ESCAPED(n) ((n) * 6 + 2)   /* \u00XX: the most a byte becomes; quotes */
 /* The keys and punctuation take less than 128 bytes. */
 #define LINE_MAX_LEN (128 + ESCAPED(TS_MAX) + ESCAPED(SVC_MAX) + ESCAPED(MSG_MAX) + \
@@ -143,8 +144,6 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 {
 	char msg[MSG_MAX + 1], ts[TS_MAX], line[LINE_MAX_LEN];
 	char *at = line;
-	struct timespec now;
-	struct tm tm;
 	va_list ap;
 
 	if (lvl < log_min || lvl > STORE_LOG_ERROR)
@@ -154,11 +153,7 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 		msg[0] = '\0';
 	va_end(ap);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, (long)(now.tv_nsec / 1000000) % 1000);
+	store_time_format(store_time_now_ms(), true, ts);
 
 	at = put_raw(at, "{\"ts\":");
 	at = put_string(at, ts, sizeof ts);

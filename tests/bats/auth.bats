@@ -466,6 +466,15 @@ expect_signed_out() {
 	done
 	# nginx's access log has the same id.
 	access_log_line "$first_sent" >/dev/null
+	# So does the program's own line for the request: method, path, status
+	# and milliseconds to the tenth, at the time it was served.
+	wait_until 10 grep -q "\"req_id\":\"$first_sent\"" "$STORE_VAR/log/auth.log"
+	grep "\"req_id\":\"$first_sent\"" "$STORE_VAR/log/auth.log" |
+		jq -e -s --arg now "$(date -u +%s)" 'length == 1 and (.[0] |
+			.level == "info" and .svc == "auth" and
+			(.msg | test("^GET /api/users/currentuser 200 [0-9]+\\.[0-9]ms$")) and
+			(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")) and
+			((.ts | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) - ($now | tonumber) | fabs) < 60)'
 }
 
 @test "the launcher generated a JWT key of 32 characters or more, readable only by its owner" {

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "store/log.h"
+#include "store/time.h"
 
 static char captured[65536];
 static size_t captured_len;
@@ -79,6 +80,27 @@ line_is(const char *level, const char *want, const char *req_id, const char *eve
 	return ok;
 }
 
+/* 1 when the captured line's ts parses (store_time_parse) to a time
+ * between just before and just after a fresh CAPTURE of a line. */
+static int
+ts_now(void)
+{
+	long long before = store_time_now_ms(), after, at = -1;
+	json_t *o;
+	int ok;
+
+	CAPTURE(STORE_LOG_INFO, NULL, NULL, "now");
+	after = store_time_now_ms();
+	o = captured_line();
+	ok = str(o, "ts") != NULL && store_time_parse(str(o, "ts"), &at) &&
+	     before <= at && at <= after;
+	if (!ok)
+		printf("# ts %s, not within %lld..%lld\n", str(o, "ts") ? str(o, "ts") : "(none)",
+		       before, after);
+	json_decref(o);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -91,6 +113,7 @@ main(void)
 	CHECK(line_is("info", "GET /api/categories 200", NULL, NULL),
 	      "plain text: ts, level, svc, msg, and no ids");
 	CHECK(strncmp(captured, "{\"ts\":", 6) == 0, "the fields come in order, ts first");
+	CHECK(ts_now(), "ts is the time of the call, to the millisecond, in RFC 3339 UTC");
 
 	CAPTURE(STORE_LOG_ERROR, "req-1", "5f1d7b2c9a8e4b3c2d1e0f10", "failed: %s", "disk");
 	CHECK(line_is("error", "failed: disk", "req-1", "5f1d7b2c9a8e4b3c2d1e0f10"),
