@@ -587,8 +587,9 @@ handle(server *srv, FCGX_Request *rq)
 send:
 	write_response(rq, &req, &res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	/* Tenths of a millisecond, rounded, formatted as integers (a %f is
-	 * the dearest conversion of printf's). */
+	/* Tenths of a millisecond, rounded, formatted as integers: a %f
+	 * (__printf_fp) was 0.8% of store-products' samples under GET
+	 * categories. */
 	tenths = ((long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
 	          (t1.tv_nsec - t0.tv_nsec) + 50000) / 100000;
 	store_log(res.status >= 500 ? STORE_LOG_ERROR : STORE_LOG_INFO, rid, NULL,

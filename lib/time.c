@@ -82,8 +82,7 @@ put_digits(char *out, unsigned v, int n)
 	return out + n;
 }
 
-/* Written digit by digit: the log writes one a line, and snprintf's
- * parsing of a format was most of its cost. */
+/* Written digit by digit, not through snprintf: every log line has one. */
 void
 store_time_format(long long ms, bool with_ms, char out[STORE_TIME_LEN])
 {
