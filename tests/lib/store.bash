@@ -18,6 +18,8 @@
 #                            (DIR/run/NAME.env and NAME.cmd), wait until it serves;
 #                            refused once store_stop ran (nothing may outlive it)
 #   nats_stop, nats_start    the same for nats-server (same ports, same store)
+#   nats_behind_cutter [BYTES], nats_without_cutter, cut_now, cut_after
+#                            NATS connections cut (tests/lib/tcp_cut.py)
 #   redis_stop, redis_start  the same for redis-server (same port, same data:
 #                            it writes its append-only file as it stops)
 #   wait_until TIMEOUT CMD...  poll CMD until it succeeds, at most TIMEOUT seconds
@@ -31,6 +33,10 @@
 #   STORE_STOP_TIMEOUT   seconds for each process to stop before KILL (default: 10)
 #   STORE_ACK_WAIT_MS, STORE_NAK_DELAY_MS, STORE_MAX_DELIVER: the bus settings
 #                        the store runs with (default here: 1000, 100, 5)
+#   STORE_TEST_NATS_CUTS SECONDS: store_start puts nats-server behind the cutter
+#                        and cuts every NATS connection every SECONDS seconds
+#                        until store_stop (a file's tests under a failing
+#                        network; tests that cut connections themselves skip)
 #
 # After store_start: STORE_URL (http://127.0.0.1:PORT), STORE_PORT, STORE_VAR (the
 # launcher's --var folder), STORE_PID (the launcher), JWT_KEY (the key it used)
@@ -165,6 +171,9 @@ store_start() {
 			REDIS_URL="redis://127.0.0.1:$(_cmd_option redis --port)"
 			export REDIS_URL
 		fi
+		if [[ -n ${STORE_TEST_NATS_CUTS:-} && -s $STORE_VAR/run/nats.cmd ]]; then
+			{ nats_behind_cutter 65536 && _cuts_every "$STORE_TEST_NATS_CUTS"; } || return 1
+		fi
 		# Remember every process started, to check that none outlives the store.
 		: >"$STORE_VAR/started.pids"
 		# shellcheck disable=SC2046 # one pid a word
@@ -191,6 +200,7 @@ store_stop() {
 	[[ -n ${STORE_VAR:-} && -d $STORE_VAR && ! -e $STORE_VAR/stopped ]] || return 0
 	local rc_file="$STORE_VAR/store-run.rc" problems=() pid start end f rc name how
 	: >"$STORE_VAR/stopped"
+	_cutter_stop
 	# Whatever runs now (restarted by a test too) must be gone afterwards.
 	# shellcheck disable=SC2046 # one pid a word
 	_remember_pids $(_run_pids)
@@ -395,6 +405,85 @@ nats_start() {
 	svc_start nats
 }
 
+# --- NATS connections cut ---------------------------------------------------------
+
+# nats_behind_cutter [BYTES]: nats-server stopped and started again on another
+# port, with tests/lib/tcp_cut.py (BYTES: its SIGUSR2 mark) on nats-server's
+# own port in front of it, so every program reconnects through the cutter.
+# DIR/run/nats.cmd keeps the new port: nats_stop and nats_start act on the
+# server behind the cutter. The cutter logs to DIR/log/cutter.log, a line a
+# cut. nats_without_cutter undoes it (a no-op when there is no cutter).
+nats_behind_cutter() {
+	local run="$STORE_VAR/run" port side pid
+	if [[ -s $run/cutter.pid ]]; then
+		echo "nats_behind_cutter: the cutter runs already" >&2
+		return 1
+	fi
+	port=$(_cmd_option nats -p) || return 1
+	side=$(free_port) || return 1
+	[[ ! -e $run/nats.pid ]] || nats_stop || return 1
+	printf '%s\n' "$port" >"$run/cutter.port"
+	sed -i "s/ -p $port / -p $side /" "$run/nats.cmd"
+	grep -q -- " -p $side " "$run/nats.cmd" || return 1
+	svc_start nats || return 1
+	(
+		_close_fds
+		exec python3 "$STORE_ROOT/tests/lib/tcp_cut.py" "$port" "$side" ${1:+"$1"}
+	) </dev/null >"$STORE_VAR/log/cutter.log" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$run/cutter.pid"
+	wait_until 10 grep -q '^listening' "$STORE_VAR/log/cutter.log"
+}
+nats_without_cutter() {
+	local run="$STORE_VAR/run" port side
+	[[ -s $run/cutter.port ]] || return 0
+	_cutter_stop
+	port=$(<"$run/cutter.port")
+	side=$(_cmd_option nats -p) || return 1
+	[[ ! -e $run/nats.pid ]] || nats_stop || return 1
+	sed -i "s/ -p $side / -p $port /" "$run/nats.cmd"
+	rm -f "$run/cutter.port"
+	nats_start
+}
+# cut_now: every connection through the cutter reset. cut_after: the same once
+# the clients have sent the cutter's BYTES more (cut_withdrawn takes it back).
+# cuts: how many cuts the cutter made.
+cut_now() {
+	kill -USR1 "$(<"$STORE_VAR/run/cutter.pid")"
+}
+cut_after() {
+	kill -USR2 "$(<"$STORE_VAR/run/cutter.pid")"
+}
+cut_withdrawn() {
+	kill -HUP "$(<"$STORE_VAR/run/cutter.pid")"
+}
+cuts() {
+	grep -c '^cut ' "$STORE_VAR/log/cutter.log" || true
+}
+# _cuts_every SECONDS: a cut every SECONDS seconds, from a loop in the
+# background (its pid in DIR/run/cutter-loop.pid) until _cutter_stop.
+_cuts_every() {
+	local pid
+	pid=$(<"$STORE_VAR/run/cutter.pid")
+	(
+		_close_fds
+		while sleep "$1" && kill -USR1 "$pid" 2>/dev/null; do :; done
+	) </dev/null >/dev/null 2>&1 &
+	printf '%s\n' "$!" >"$STORE_VAR/run/cutter-loop.pid"
+}
+# _cutter_stop: the loop of _cuts_every and the cutter stopped (their
+# connections with it), if they run.
+_cutter_stop() {
+	local f pid
+	for f in "$STORE_VAR/run/cutter-loop.pid" "$STORE_VAR/run/cutter.pid"; do
+		[[ -s $f ]] || continue
+		pid=$(<"$f")
+		kill "$pid" 2>/dev/null || true
+		while _alive "$pid"; do sleep 0.05; done
+		rm -f "$f"
+	done
+}
+
 # redis_stop: stop redis-server cleanly (SIGTERM, as bin/store-run does: it
 # writes its append-only file and exits 0). redis_start: start it again on the
 # same port with the same data, wait until it answers (its data loaded).
@@ -444,7 +533,12 @@ wait_until() {
 
 # nats_tool ARGS...: tests/lib/nats-tool.js (publish, count, get) on NATS_URL.
 nats_tool() {
-	node "$STORE_ROOT/tests/lib/nats-tool.js" "$@"
+	local url=${NATS_URL:-}
+	# Behind the cutter, the test's own tool goes straight to nats-server.
+	if [[ -s $STORE_VAR/run/cutter.port ]]; then
+		url="nats://127.0.0.1:$(_cmd_option nats -p)" || return 1
+	fi
+	NATS_URL=$url node "$STORE_ROOT/tests/lib/nats-tool.js" "$@"
 }
 
 # redis_cli ARGS...: redis-cli on the store's redis-server (its port from
