@@ -471,14 +471,18 @@ parse_total(const char *s)
 }
 
 /* The payments service's copy of the cart is built from events: for a
- * moment after a change it may not match the cart the page showed. */
+ * moment after a change it may not match the cart the page showed, or
+ * not be there at all (404: the payments service has no cart of the
+ * user's yet). */
 static int
 replica_behind(const web_api_res *r)
 {
 	const char *m = store_json_str(json_array_get(web_api_errors(r), 0), "message");
 
-	return r->status == 400 && m != NULL &&
-	       (strcmp(m, "Total does not match the cart") == 0 || strcmp(m, "Cart is empty") == 0);
+	return r->status == 404 ||
+	       (r->status == 400 && m != NULL &&
+	        (strcmp(m, "Total does not match the cart") == 0 ||
+	         strcmp(m, "Cart is empty") == 0));
 }
 
 void
@@ -519,6 +523,13 @@ store_web_pay(store_req *req, store_res *res)
 			"Paying is unavailable right now and nothing was charged: try again in a "
 			"moment.", NULL));
 		cart_again(&c, json_object_get(unavailable, "errors"), 503);
+	} else if (r.status == 404) {
+		/* Still no cart there after PAY_TRIES: it has not heard of
+		 * the cart the page showed. */
+		unavailable = web_own_json(&c, store_json_error(
+			"Your cart is still on its way to payments and nothing was charged: "
+			"try again in a moment.", NULL));
+		cart_again(&c, json_object_get(unavailable, "errors"), 409);
 	} else {
 		web_api_failed(&c, e, &r);
 	}

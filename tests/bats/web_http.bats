@@ -393,6 +393,47 @@ pay_via_api() {
 	expect_redirect /cart
 }
 
+# paid_through_the_page TOTAL: POST /pay with tok_visa and TOTAL lands on the
+# orders page (for wait_until: the payments service's copy of the cart may
+# still be on its way).
+paid_through_the_page() {
+	page POST "/pay" --data-urlencode "_csrf=$token" --data-urlencode "token=tok_visa" \
+		--data-urlencode "total=$1" || return 1
+	expect_redirect '/orders\?done=paid'
+}
+
+@test "paying before the payments service has the cart says so and charges nothing; once it has, paying works" {
+	as seller signup
+	as seller make_category
+	local cat=$category_id
+	as seller make_product "$cat" 4 5 "Stapler"
+	local stapler=$product_id
+	# paymentsd makes the payments service's copy of each cart (cart.changed).
+	svc_stop paymentsd
+	as buyer signup
+	as buyer add_to_cart "$stapler" "$cat"
+	wait_until "$EVENT_WAIT" as buyer cart_line_is "$stapler" '.qty == 1'
+
+	# The cart page shows the cart, the payments service has none (its API
+	# answers 404): after its retries the page says what happened.
+	as buyer fetch_token /cart
+	[[ $body == *'name="total" value="4.00"'* ]]
+	as buyer page POST "/pay" --data-urlencode "_csrf=$token" --data-urlencode "token=tok_visa" \
+		--data-urlencode "total=4.00"
+	expect_status 409
+	expect_html
+	[[ $body == *'<div class="alert" role="alert"><p>Your cart is still on its way to payments and nothing was charged: try again in a moment.</p></div>'* ]]
+	[[ $body == *"data-product=\"$stapler\""* ]]
+	as buyer api GET /api/payments
+	expect_status 200
+	[[ $(json_get length) == 0 ]]
+
+	svc_start paymentsd
+	wait_until "$EVENT_WAIT" as buyer paid_through_the_page 4.00
+	as buyer api GET /api/payments
+	[[ $(json_get 'length') == 1 && $(json_get '.[0].total') == 4 ]]
+}
+
 @test "the cart says until when each line is held (no JavaScript needed), counts down with hold.js, and says when a hold ran out" {
 	as seller signup
 	as seller make_category
