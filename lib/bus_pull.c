@@ -33,6 +33,7 @@
 #define PULL_BATCH        256      /* messages one request asks for */
 #define PULL_EXPIRES_MS   5000     /* how long a request stays open */
 #define PULL_SLACK_MS     1000     /* then given up without the server's word */
+#define PULL_CLOSE_FLUSH_MS 1000   /* bus_pull_close's round trip, at most */
 
 /* The request number a status message's subject names, or 0 when it is not
  * "<inbox>.<digits>". */
@@ -113,9 +114,21 @@ out:
 	return e;
 }
 
+/* nats.c before 3.6 (Debian 12 has 3.4) can crash in its reader thread
+ * when a subscription is destroyed while a message for it is being handed
+ * over (nats.c issue 637): storectl replay, stopping at --to-seq with a
+ * request's messages still coming, did so once under AddressSanitizer. So
+ * the interest goes first, then one round trip to the server: the reader
+ * has handed over what came before the answer, and finds no subscription
+ * for what comes after. */
 void
 bus_pull_close(struct bus_pull *p)
 {
+	if (p->sub == NULL)
+		return;
+	(void)natsSubscription_Unsubscribe(p->sub);
+	if (p->bus != NULL && p->bus->nc != NULL)
+		(void)natsConnection_FlushTimeout(p->bus->nc, PULL_CLOSE_FLUSH_MS);
 	natsSubscription_Destroy(p->sub);
 	p->sub = NULL;
 }

@@ -756,6 +756,47 @@ out:
 	js_DeleteConsumer(insp_js, STORE_STREAM, "test-t-pull", NULL, NULL);
 }
 
+/* Readers closed while their request's messages still come: nats.c 3.4's
+ * reader thread could crash on a subscription destroyed under it (nats.c
+ * issue 637; bus_pull_close). Each round takes one message of a request
+ * for 256 and closes at once. */
+static void
+test_pull_close_busy(void)
+{
+	jsConsumerConfig cc;
+	jsConsumerInfo *ci = NULL;
+	struct bus_pull p;
+	natsMsg *msg = NULL;
+	char name[32];
+	size_t n;
+	int rounds = 0;
+
+	if (publish_n("store.t.busy", 0, 1000) != STORE_OK) {
+		EXPECT(0, "pull close: 1000 events published");
+		return;
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof name, "test-t-busy-%d", i);
+		jsConsumerConfig_Init(&cc);
+		cc.Durable = name;
+		cc.FilterSubject = "store.t.busy";
+		cc.AckPolicy = js_AckNone;
+		if (js_AddConsumer(&ci, insp_js, STORE_STREAM, &cc, NULL, NULL) != NATS_OK)
+			break;
+		jsConsumerInfo_Destroy(ci);
+		ci = NULL;
+		if (bus_pull_open(&p, bus, name) == STORE_OK &&
+		    bus_pull_next(&p, &msg, 1, &n, 5000, 0) == NATS_OK && n == 1) {
+			natsMsg_Destroy(msg);
+			rounds++;
+		}
+		bus_pull_close(&p);
+		js_DeleteConsumer(insp_js, STORE_STREAM, name, NULL, NULL);
+	}
+	EXPECT(rounds == 100, "pull close: 100 readers closed while their request's "
+	       "messages came, each after its first (%d)", rounds);
+}
+
 static void
 test_listen_later(void)
 {
@@ -1228,6 +1269,7 @@ main(void)
 	test_publish_async();
 	test_listen_ack();
 	test_pull_gather();
+	test_pull_close_busy();
 	test_listen_later();
 	test_listen_malformed();
 	test_listen_poison();
