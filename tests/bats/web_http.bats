@@ -370,15 +370,7 @@ pay_via_api() {
 	as buyer fetch_token /cart
 	[[ $body == *'<span id="cart-total">$5.00</span>'* ]]
 	[[ $body == *'name="total" value="5.00"'* ]]
-	as buyer page POST "/pay" --data-urlencode "_csrf=$token" --data-urlencode "token=tok_visa" \
-		--data-urlencode "total=0.01"
-	expect_status 400
-	expect_html
-	[[ $body == *'<div class="alert" role="alert"><p>Total does not match the cart</p></div>'* ]]
-	[[ $body == *"data-product=\"$pencil\""* ]]
-	as buyer api GET /api/payments
-	expect_status 200
-	[[ $(json_get length) == 0 ]]
+	as buyer pay_page_refused 0.01 400 "Total does not match the cart" "$pencil"
 
 	as buyer page POST "/cart/$pencil/dec" --data-urlencode "_csrf=$token"
 	expect_redirect /cart
@@ -391,6 +383,24 @@ pay_via_api() {
 	# A second click on a line already gone lands on the cart, not an error.
 	as buyer page POST "/cart/$eraser/remove" --data-urlencode "_csrf=$token"
 	expect_redirect /cart
+}
+
+# pay_page_refused TOTAL STATUS MESSAGE PRODUCT: POST /pay with tok_visa and
+# TOTAL answers STATUS with the cart page again (its line of PRODUCT) and
+# MESSAGE as its alert, and the user has no payment.
+pay_page_refused() {
+	page POST "/pay" --data-urlencode "_csrf=$token" --data-urlencode "token=tok_visa" \
+		--data-urlencode "total=$1" || return 1
+	expect_status "$2" || return 1
+	expect_html || return 1
+	if [[ $body != *"<div class=\"alert\" role=\"alert\"><p>$3</p></div>"* ||
+		$body != *"data-product=\"$4\""* ]]; then
+		echo "no alert '$3' or no line of $4 in the page: $body" >&2
+		return 1
+	fi
+	api GET /api/payments || return 1
+	expect_status 200 || return 1
+	[[ $(json_get length) == 0 ]]
 }
 
 # paid_through_the_page TOTAL: POST /pay with tok_visa and TOTAL lands on the
@@ -418,15 +428,9 @@ paid_through_the_page() {
 	# answers 404): after its retries the page says what happened.
 	as buyer fetch_token /cart
 	[[ $body == *'name="total" value="4.00"'* ]]
-	as buyer page POST "/pay" --data-urlencode "_csrf=$token" --data-urlencode "token=tok_visa" \
-		--data-urlencode "total=4.00"
-	expect_status 409
-	expect_html
-	[[ $body == *'<div class="alert" role="alert"><p>Your cart is still on its way to payments and nothing was charged: try again in a moment.</p></div>'* ]]
-	[[ $body == *"data-product=\"$stapler\""* ]]
-	as buyer api GET /api/payments
-	expect_status 200
-	[[ $(json_get length) == 0 ]]
+	as buyer pay_page_refused 4.00 409 \
+		"Your cart is still on its way to payments and nothing was charged: try again in a moment." \
+		"$stapler"
 
 	svc_start paymentsd
 	wait_until "$EVENT_WAIT" as buyer paid_through_the_page 4.00
