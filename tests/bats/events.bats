@@ -172,16 +172,6 @@ product_version() {
 cuts_over() {
 	(($(cuts) > $1))
 }
-# wait_until_or_not SECONDS CMD...: whether CMD succeeds within SECONDS,
-# polled every 0.1 s.
-wait_until_or_not() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" 2>/dev/null; do
-		((SECONDS < end)) || return 1
-		sleep 0.1
-	done
-}
 # stream_messages: how many messages the stream holds (nats-server's monitor).
 stream_messages() {
 	curl -sf --max-time 2 "http://127.0.0.1:$(_cmd_option nats -m)/jsz?streams=true" |
@@ -238,9 +228,9 @@ stream_over() {
 		# Once the relay publishes again (the stream grows), a cut when the
 		# clients have sent 128 KB more, some 280 events; none once all are
 		# published.
-		wait_until_or_not 10 stream_over "$at" || break
+		wait_until 10 stream_over "$at" 2>/dev/null || break
 		cut_after
-		wait_until_or_not 10 cuts_over "$r" || break
+		wait_until 10 cuts_over "$r" 2>/dev/null || break
 		at=$(stream_messages)
 		echo "# cut $((r + 1)): the stream at $at messages" >&3
 	done

@@ -463,11 +463,9 @@ cuts() {
 # _cuts_every SECONDS: a cut every SECONDS seconds, from a loop in the
 # background (its pid in DIR/run/cutter-loop.pid) until _cutter_stop.
 _cuts_every() {
-	local pid
-	pid=$(<"$STORE_VAR/run/cutter.pid")
 	(
 		_close_fds
-		while sleep "$1" && kill -USR1 "$pid" 2>/dev/null; do :; done
+		while sleep "$1" && cut_now; do :; done
 	) </dev/null >/dev/null 2>&1 &
 	printf '%s\n' "$!" >"$STORE_VAR/run/cutter-loop.pid"
 }
