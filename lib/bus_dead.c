@@ -2,8 +2,8 @@
  *
  * A dead letter (bus_listen.c) is a message on "store.dead." + the
  * original subject, with the original body and headers and the
- * Store-Event-Id, Store-Error, Store-Consumer, Store-Original-Seq and
- * Store-Delivered headers. Its id here is its stream sequence, stable
+ * Store-Event-Id, Store-Error, Store-Consumer, Store-Original-Seq,
+ * Store-Delivered and Store-Attempts headers. Its id here is its stream sequence, stable
  * until it is deleted. */
 #include "bus_impl.h"
 
@@ -17,7 +17,7 @@
 /* Headers that describe the dead-lettering: not copied on a retry. */
 static const char *const dead_only[] = {
 	STORE_HDR_EVENT_ID, STORE_HDR_ERROR, STORE_HDR_CONSUMER,
-	STORE_HDR_ORIGINAL_SEQ, STORE_HDR_DELIVERED,
+	STORE_HDR_ORIGINAL_SEQ, STORE_HDR_DELIVERED, STORE_HDR_ATTEMPTS,
 };
 
 static bool
@@ -48,7 +48,7 @@ store_dead_view(const json_t *ev)
 
 	if (!is_dead_subject(subject))
 		return NULL;
-	return json_pack("{s:O?,s:s?,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:s?,s:O?}",
+	return json_pack("{s:O?,s:s?,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:s?,s:O?}",
 	                 "id", json_object_get(ev, "seq"),
 	                 "time", store_json_str(ev, "time"),
 	                 "subject", subject + strlen(STORE_DEAD_PREFIX),
@@ -56,6 +56,7 @@ store_dead_view(const json_t *ev)
 	                 "consumer", store_json_str(h, STORE_HDR_CONSUMER),
 	                 "error", store_json_str(h, STORE_HDR_ERROR),
 	                 "delivered", number_of(store_json_str(h, STORE_HDR_DELIVERED)),
+	                 "attempts", number_of(store_json_str(h, STORE_HDR_ATTEMPTS)),
 	                 "original_seq", number_of(store_json_str(h, STORE_HDR_ORIGINAL_SEQ)),
 	                 "request_id", store_json_str(h, STORE_HDR_REQUEST_ID),
 	                 "payload", json_object_get(ev, "payload"));

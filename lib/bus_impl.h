@@ -113,6 +113,28 @@ json_t *bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns);
  * characters replaced by spaces. */
 void bus_header_value(char out[BUS_HDR_MAX], const char *s);
 
+/* A listener's count of its attempts at one message (bus_attempts.c), in
+ * the BUS_ATTEMPTS collection of the bus's database. */
+#define BUS_ATTEMPTS "listen_attempts"
+struct bus_attempt {
+	uint64_t seq;                 /* the message's stream sequence */
+	long long n;                  /* attempts, the current one included */
+	char id[32];                  /* the document's; "" when none */
+	long long version;            /* and its version */
+};
+
+/* Inside a transaction of db: counts one more attempt of consumer durable
+ * at a->seq (a redelivery; n = 1 when nothing was counted yet) or, with
+ * first, the failed first delivery (n = 1). Sets a->n, a->id, a->version.
+ * STORE_ECONFLICT when another copy of the program counted at the same
+ * time (store_db_txn_retry runs it again). */
+store_err bus_attempt_count(store_db *db, const char *durable, struct bus_attempt *a,
+                            bool first);
+
+/* Inside a transaction of db: drops a's document (none, or one changed
+ * since: STORE_OK, the relay prunes it later). */
+store_err bus_attempt_forget(store_db *db, const struct bus_attempt *a);
+
 /* A durable pull consumer's reader (bus_pull.c): one request for messages
  * kept open on the consumer, its answers on an inbox of its own. */
 struct bus_pull {

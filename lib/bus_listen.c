@@ -7,16 +7,19 @@
  * program on the same durable share the work.
  *
  * The delivery bound is kept here, not by the server: the consumer has
- * MaxDeliver -1 (unlimited) and each message's NumDelivered decides. That
- * way the last failing delivery is dead-lettered and acked by us, and a
+ * MaxDeliver -1 (unlimited) and each message's attempts decide. That way
+ * the last failing attempt is dead-lettered and acked by us, and a
  * message whose handler never answers (the process crashed or hung on it)
  * comes back once more and goes straight to the dead letters, instead of
- * being silently dropped by the server after its last delivery.
+ * being silently dropped by the server after its last delivery. With a
+ * database, attempts are counted in it (bus_attempts.c), as JetStream's
+ * delivery count also counts deliveries lost on the way; without one,
+ * they are the delivery count.
  *
- * Failed deliveries (STORE_ELATER and errors alike) are naked with a delay
- * that starts at nak_delay_ms and doubles per delivery up to 64 times that,
+ * Failed attempts (STORE_ELATER and errors alike) are naked with a delay
+ * that starts at nak_delay_ms and doubles per attempt up to 64 times that,
  * so a dependency that is down for a few seconds does not burn the
- * delivery budget in a millisecond.
+ * attempts in a millisecond.
  *
  * A listener takes up to FETCH_BATCH messages at a time (bus_pull.c): what
  * is there when it looks, and what comes within GATHER_MS after the first,
@@ -231,7 +234,7 @@ consumer_check(struct lthread *t)
 /* Copies msg, with its headers, to the dead letters. */
 static store_err
 dead_letter(struct lthread *t, natsMsg *msg, uint64_t seq, uint64_t delivered,
-            const char *id, const char *why)
+            long long attempts, const char *id, const char *why)
 {
 	char subj[BUS_SUBJECT_MAX + 64], dead_id[BUS_DURABLE_MAX + 32];
 	char num[32], val[BUS_HDR_MAX];
@@ -280,6 +283,9 @@ dead_letter(struct lthread *t, natsMsg *msg, uint64_t seq, uint64_t delivered,
 	snprintf(num, sizeof num, "%llu", (unsigned long long)delivered);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(dm, STORE_HDR_DELIVERED, num);
+	snprintf(num, sizeof num, "%lld", attempts);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(dm, STORE_HDR_ATTEMPTS, num);
 	if (s != NATS_OK)
 		goto out;
 	e = bus_publish_sync(t->bus, dm, NULL, NULL);
@@ -289,11 +295,11 @@ out:
 	return e;
 }
 
-/* The nak delay of a failed delivery: nak_delay_ms doubling per delivery. */
+/* The nak delay of a failed attempt: nak_delay_ms doubling per attempt. */
 static int64_t
-nak_delay(const struct lthread *t, uint64_t delivered)
+nak_delay(const struct lthread *t, long long attempts)
 {
-	uint64_t shift = delivered > 0 ? delivered - 1 : 0;
+	long long shift = attempts > 0 ? attempts - 1 : 0;
 	int64_t ms;
 
 	if (shift > NAK_SHIFT_MAX)
@@ -310,6 +316,10 @@ struct lmsg {
 	const char *id, *req;         /* in msg's headers */
 	json_t *payload;              /* owned */
 	char why[BUS_HDR_MAX];        /* not "": dead-letter it, no handler */
+	struct bus_attempt att;       /* att.n: attempts, this one included */
+	bool recount;                 /* a redelivery: att counted in the db */
+	bool defer;                   /* could not be counted: nak, no handler */
+	bool final;                   /* acked or dead-lettered */
 };
 
 /* Reads msg into m. Free m with lmsg_done. */
@@ -317,7 +327,6 @@ static void
 lmsg_read(struct lthread *t, natsMsg *msg, struct lmsg *m)
 {
 	const char *eid = NULL;
-	long long max = t->bus->cfg.max_deliver;
 
 	memset(m, 0, sizeof *m);
 	m->msg = msg;
@@ -327,6 +336,8 @@ lmsg_read(struct lthread *t, natsMsg *msg, struct lmsg *m)
 		m->meta = NULL;
 		return;
 	}
+	m->att.seq = m->meta->Sequence.Stream;
+	m->att.n = (long long)m->meta->NumDelivered;   /* attempts_count */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &m->id) != NATS_OK)
 		m->id = NULL;
 	/* A re-published dead letter carries its event id here (bus.h). */
@@ -339,10 +350,6 @@ lmsg_read(struct lthread *t, natsMsg *msg, struct lmsg *m)
 	if (m->id == NULL || m->id[0] == '\0' || strlen(m->id) > BUS_ID_MAX) {
 		m->id = NULL;
 		snprintf(m->why, sizeof m->why, "event has no valid 'Nats-Msg-Id' header");
-	} else if ((long long)m->meta->NumDelivered > max) {
-		snprintf(m->why, sizeof m->why, "delivered %llu times with no answer "
-		         "(the handler crashed or hung)",
-		         (unsigned long long)m->meta->NumDelivered);
 	} else {
 		m->payload = json_loadb(natsMsg_GetData(msg),
 		                        (size_t)natsMsg_GetDataLength(msg), 0, NULL);
@@ -363,7 +370,94 @@ lmsg_done(struct lmsg *m)
 static bool
 lmsg_handled(const struct lmsg *m)
 {
-	return m->meta != NULL && m->why[0] == '\0';
+	return m->meta != NULL && m->why[0] == '\0' && !m->defer;
+}
+
+/* ---- attempts (bus_attempts.c) ----------------------------------------- */
+
+struct count_ctx {
+	struct lthread *t;
+	struct lmsg *m;
+	size_t n;
+	bool first;                   /* m[0]'s failed first delivery */
+};
+
+/* Re-runnable: counts the attempts of the messages to recount, or the
+ * first one's failed first delivery. */
+static store_err
+count_tx(store_db *db, void *arg)
+{
+	struct count_ctx *c = arg;
+	store_err e;
+
+	for (size_t i = 0; i < c->n; i++)
+		if ((c->first || c->m[i].recount) &&
+		    (e = bus_attempt_count(db, c->t->durable, &c->m[i].att,
+		                           c->first)) != STORE_OK)
+			return e;
+	return STORE_OK;
+}
+
+/* Sets the attempts of a fetch's messages. Without a database they are
+ * the delivery counts. With one, a first delivery is attempt 1 and a
+ * redelivery one more than counted, committed before any handler runs;
+ * a redelivery that cannot be counted waits (a nak, no handler). A
+ * message past the bound then goes to the dead letters without its
+ * handler: its last attempt never answered. */
+static void
+attempts_count(struct lthread *t, struct lmsg *m, size_t n)
+{
+	struct count_ctx c = { t, m, n, false };
+	long long max = t->bus->cfg.max_deliver;
+	bool any = false;
+
+	for (size_t i = 0; t->bus->db != NULL && i < n; i++) {
+		if (!lmsg_handled(&m[i]))
+			continue;
+		m[i].att.n = 1;
+		m[i].recount = m[i].meta->NumDelivered > 1;
+		any = any || m[i].recount;
+	}
+	if (any && store_db_txn_retry(t->bus->db, count_tx, &c) != STORE_OK) {
+		store_warn("consumer '%s': cannot count attempts (%s), the "
+		           "redelivered messages wait", t->durable,
+		           store_db_errmsg(t->bus->db));
+		for (size_t i = 0; i < n; i++)
+			m[i].defer = m[i].recount;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (lmsg_handled(&m[i]) && m[i].att.n > max) {
+			m[i].att.n--;       /* this one is not attempted */
+			snprintf(m[i].why, sizeof m[i].why, "no answer after %lld attempts "
+			         "(the handler crashed or hung)", m[i].att.n);
+		}
+}
+
+static store_err
+forget_tx(store_db *db, void *arg)
+{
+	struct count_ctx *c = arg;
+	store_err e;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->m[i].final &&
+		    (e = bus_attempt_forget(db, &c->m[i].att)) != STORE_OK)
+			return e;
+	return STORE_OK;
+}
+
+/* Drops the counts of the messages answered for good. */
+static void
+attempts_forget(struct lthread *t, struct lmsg *m, size_t n)
+{
+	struct count_ctx c = { t, m, n, false };
+	bool any = false;
+
+	for (size_t i = 0; t->bus->db != NULL && i < n; i++)
+		any = any || (m[i].final && m[i].att.id[0] != '\0');
+	if (any && store_db_txn(t->bus->db, forget_tx, &c) != STORE_OK)
+		store_warn("consumer '%s': cannot drop attempt counts (%s), pruned "
+		           "later", t->durable, store_db_errmsg(t->bus->db));
 }
 
 /* Calls the handler on m. */
@@ -377,47 +471,69 @@ lmsg_call(struct lthread *t, const struct lmsg *m)
 	return t->l->fn(t->ctx, &ev);
 }
 
+/* Records that m's first delivery failed (a later one counts on from
+ * there). Outside any transaction. */
+static void
+attempt_first(struct lthread *t, struct lmsg *m)
+{
+	struct count_ctx c = { t, m, 1, true };
+
+	if (store_db_txn_retry(t->bus->db, count_tx, &c) != STORE_OK)
+		store_log(STORE_LOG_WARN, m->req, m->id, "'%s': cannot count the first "
+		          "attempt (%s): the message may be tried once more",
+		          t->durable, store_db_errmsg(t->bus->db));
+}
+
 /* Answers m's delivery given the handler's answer e (ignored when m goes
  * to the dead letters anyway): ack on STORE_OK, else nak with a delay, or
- * dead-letter on the last delivery. */
+ * dead-letter on the last attempt. */
 static void
 lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 {
 	uint64_t seq, delivered;
-	long long max = t->bus->cfg.max_deliver;
+	long long max = t->bus->cfg.max_deliver, tries = m->att.n;
 
 	if (m->meta == NULL)
 		return;
 	seq = m->meta->Sequence.Stream;
 	delivered = m->meta->NumDelivered;
+	if (m->defer) {
+		bus_pull_nak(t->bus, m->msg, nak_delay(t, (long long)delivered));
+		return;
+	}
 	if (m->why[0] == '\0') {
 		if (e == STORE_OK) {
 			if (bus_pull_ack(t->bus, m->msg) != NATS_OK)
 				store_log(STORE_LOG_WARN, m->req, m->id, "cannot ack on '%s' "
 				          "(it will come again)", t->durable);
+			else
+				m->final = true;
 			return;
 		}
-		if ((long long)delivered < max) {
+		if (tries < max) {
 			store_log(e == STORE_ELATER ? STORE_LOG_DEBUG : STORE_LOG_WARN,
-			          m->req, m->id, "'%s' on '%s': %s (delivery %llu of %lld)",
-			          t->durable, natsMsg_GetSubject(m->msg), store_strerror(e),
-			          (unsigned long long)delivered, max);
-			bus_pull_nak(t->bus, m->msg, nak_delay(t, delivered));
+			          m->req, m->id, "'%s' on '%s': %s (attempt %lld of %lld, "
+			          "delivery %llu)", t->durable, natsMsg_GetSubject(m->msg),
+			          store_strerror(e), tries, max, (unsigned long long)delivered);
+			if (t->bus->db != NULL && !m->recount)
+				attempt_first(t, m);
+			bus_pull_nak(t->bus, m->msg, nak_delay(t, tries));
 			return;
 		}
-		snprintf(m->why, sizeof m->why, "%s after %llu deliveries",
-		         store_strerror(e), (unsigned long long)delivered);
+		snprintf(m->why, sizeof m->why, "%s after %lld attempts",
+		         store_strerror(e), tries);
 	}
-	if (dead_letter(t, m->msg, seq, delivered, m->id, m->why) != STORE_OK) {
+	if (dead_letter(t, m->msg, seq, delivered, tries, m->id, m->why) != STORE_OK) {
 		store_log(STORE_LOG_ERROR, m->req, m->id, "cannot dead-letter from '%s' "
 		          "(%s), trying again later", t->durable, m->why);
-		bus_pull_nak(t->bus, m->msg, nak_delay(t, delivered));
+		bus_pull_nak(t->bus, m->msg, nak_delay(t, tries));
 		return;
 	}
 	store_metrics_dead_lettered(t->durable);
 	store_log(STORE_LOG_ERROR, m->req, m->id, "dead-lettered from '%s' to '%s%s': %s",
 	          t->durable, STORE_DEAD_PREFIX, natsMsg_GetSubject(m->msg), m->why);
 	bus_pull_ack(t->bus, m->msg);
+	m->final = true;
 }
 
 /* Handles m alone: the handler's own transaction, then the answer. */
@@ -500,7 +616,7 @@ run_batch(struct lthread *t, struct lmsg *m, size_t from, size_t to,
  * when a failure cannot be pinned on one message, the rest are handled one
  * at a time, each in its own transaction, as without a database. */
 static void
-handle_all(struct lthread *t, struct lmsg *m, size_t n)
+handle_run(struct lthread *t, struct lmsg *m, size_t n)
 {
 	size_t i = 0, k, end, failed;
 	store_err fe, fe2;
@@ -526,6 +642,15 @@ handle_all(struct lthread *t, struct lmsg *m, size_t n)
 singles:
 	for (; i < n; i++)
 		lmsg_single(t, &m[i]);
+}
+
+/* A fetch: its attempts counted, handled, its counts dropped. */
+static void
+handle_all(struct lthread *t, struct lmsg *m, size_t n)
+{
+	attempts_count(t, m, n);
+	handle_run(t, m, n);
+	attempts_forget(t, m, n);
 }
 
 /* ---- the fetch loop ----------------------------------------------------- */

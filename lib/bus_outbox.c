@@ -663,6 +663,9 @@ prune_all(store_bus *bus)
 		prune(bus, "outbox", published, OUTBOX_KEEP_S);
 	prune(bus, "processed", NULL,
 	      bus->cfg.max_age_days * 86400LL + PROCESSED_MARGIN_S);
+	/* Counts a crash left behind (bus_attempts.c). */
+	prune(bus, BUS_ATTEMPTS, NULL,
+	      bus->cfg.max_age_days * 86400LL + PROCESSED_MARGIN_S);
 	json_decref(published);
 }
 

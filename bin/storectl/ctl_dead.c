@@ -16,11 +16,12 @@ const char ctl_help_dead[] =
 	"       storectl dead drop ID...\n"
 	"\n"
 	"Dead letters are events a service gave up on after STORE_MAX_DELIVER\n"
-	"deliveries (or at once, when malformed), kept on store.dead.<subject> with\n"
+	"attempts (or at once, when malformed), kept on store.dead.<subject> with\n"
 	"why. ID is a dead letter's stream sequence: the id column of dead ls.\n"
 	"\n"
 	"  ls      one line per dead letter: {id, time, subject, event_id, consumer,\n"
-	"          error, delivered, original_seq, request_id, payload}\n"
+	"          error, delivered, attempts, original_seq, request_id, payload}:\n"
+	"          delivered is JetStream's count, attempts the handler's runs\n"
 	"  retry   fix the cause first. Re-publishes each dead letter on its original\n"
 	"          subject with its payload, headers and original event id, then\n"
 	"          deletes it. Every listener of the subject gets it again; those that\n"
@@ -42,6 +43,7 @@ const char ctl_help_dead[] =
 static const ctl_col dead_cols[] = {
 	{ "id", "ID", 0 }, { "time", "TIME", 0 }, { "subject", "SUBJECT", 0 },
 	{ "consumer", "CONSUMER", 0 }, { "delivered", "DELIVERED", 0 },
+	{ "attempts", "ATTEMPTS", 0 },
 	{ "event_id", "EVENT ID", 0 }, { "error", "ERROR", 0 },
 };
 

@@ -17,12 +17,16 @@
  *   STORE_OK      ack (after the handler's own transaction committed);
  *   STORE_ELATER  nak with a delay (an earlier version is missing);
  *   other errors  nak with a delay too (a dependency may be back soon);
- *   and on the max_deliver-th delivery, instead of a nak, the message is
+ *   and on the max_deliver-th attempt, instead of a nak, the message is
  *   copied to store.dead.<subject> with its headers and the error, and
- *   acked. The delay is nak_delay_ms on the first delivery, doubling on each
- *   one up to 64 times that. The bound is kept by the listener (the server
- *   consumer has no MaxDeliver), so a message whose handler never answered
- *   (the process crashed on it) is dead-lettered on its next delivery.
+ *   acked. The delay is nak_delay_ms after the first attempt, doubling on
+ *   each one up to 64 times that. The bound is kept by the listener (the
+ *   server consumer has no MaxDeliver), so a message whose handler never
+ *   answered (the process crashed on it) is dead-lettered on its next
+ *   delivery. Attempts are the handler's runs, counted in the bus's
+ *   database when it has one (bus_attempts.c): JetStream's delivery count
+ *   also counts deliveries lost on the way, which must not use up a good
+ *   event's attempts. Without a database the delivery count is used.
  * Malformed payloads (not a JSON object) and messages without a
  * Nats-Msg-Id go straight to the dead letters.
  * The event id a handler sees is the Store-Event-Id header when the
@@ -55,7 +59,7 @@
  * ("store.dead.store.product.created"), with the original body and
  * headers, except Nats-Msg-Id, which becomes "dead-<consumer>-<seq>" (so a
  * second dead-lettering of one delivery is dropped as a duplicate), plus
- * the STORE_HDR_EVENT_ID ... STORE_HDR_DELIVERED headers below. */
+ * the STORE_HDR_EVENT_ID ... STORE_HDR_ATTEMPTS headers below. */
 #define STORE_DEAD_PREFIX "store.dead."
 
 /* Message headers. Nats-Msg-Id carries the event id. */
@@ -66,6 +70,7 @@
 #define STORE_HDR_CONSUMER     "Store-Consumer"      /* who gave it up */
 #define STORE_HDR_ORIGINAL_SEQ "Store-Original-Seq"  /* its stream sequence */
 #define STORE_HDR_DELIVERED    "Store-Delivered"     /* deliveries it had */
+#define STORE_HDR_ATTEMPTS     "Store-Attempts"      /* of them, handler runs */
 
 typedef struct store_bus store_bus;
 
@@ -111,14 +116,16 @@ void store_bus_free(store_bus *bus);
 store_err store_bus_ping(store_bus *bus);
 
 /* The collections a service using the outbox adds to its schema:
- * "outbox" and "processed". */
+ * "outbox", "processed" and "listen_attempts" (a listener's count of its
+ * attempts at a redelivered message). */
 extern const store_collection store_bus_collections[];
 extern const size_t store_bus_ncollections;
 
-/* The same two entries, for a service's own collection table. */
+/* The same entries, for a service's own collection table. */
 #define STORE_BUS_COLLECTIONS                                               \
 	{ "outbox", NULL, (const char *const[]){ "published", NULL } },         \
-	{ "processed", (const char *const[]){ "key", NULL }, NULL }
+	{ "processed", (const char *const[]){ "key", NULL }, NULL },            \
+	{ "listen_attempts", (const char *const[]){ "key", NULL }, NULL }
 
 /* Records an event in the outbox; call inside the txn of the change.
  * subject is the full subject ("store.product.created"); payload is
@@ -330,7 +337,7 @@ store_err store_bus_redrive(store_bus *bus, const char *name, uint64_t from_seq,
 
 /* The view of an event read on a dead-letter subject (from
  * store_replay_next): {id, time, subject (the original), event_id,
- * consumer, error, delivered, original_seq, request_id, payload}. New
+ * consumer, error, delivered, attempts, original_seq, request_id, payload}. New
  * reference; NULL when ev is not a dead letter. */
 json_t *store_dead_view(const json_t *ev);
 

@@ -432,12 +432,12 @@ cart_add() {
 	id=$(ctl_json -r "select(.event_id == \"$eid\") | .id")
 	[[ -n $id ]]
 	ctl_expect --argjson i "$id" --arg p "$pid" 'select(.id == $i) | .subject == "store.cart.add"
-		and .consumer == "cart-cart-add" and .delivered == 5
-		and (.error | endswith("after 5 deliveries")) and .payload.productId == $p
+		and .consumer == "cart-cart-add" and .delivered >= 5 and .attempts == 5
+		and (.error | endswith("after 5 attempts")) and .payload.productId == $p
 		and (.original_seq | type == "number")'
 	as buyer cart_lacks "$pid"
 	run_ctl --format table dead ls --subject cart.add
-	[[ $(head -n 1 <<<"$output") == ID*TIME*SUBJECT*CONSUMER*DELIVERED*"EVENT ID"*ERROR ]]
+	[[ $(head -n 1 <<<"$output") == ID*TIME*SUBJECT*CONSUMER*DELIVERED*ATTEMPTS*"EVENT ID"*ERROR ]]
 
 	# The cause is fixed: the product reaches the replica.
 	run_ctl publish product.created "$(product_created "$pid" 0)"

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -918,6 +919,205 @@ test_listen_poison(void)
 	seen_free(s);
 }
 
+/* How many documents of the bus's "listen_attempts" collection are left. */
+static size_t
+attempt_docs(void)
+{
+	size_t n = 999999;
+
+	store_db_count(db, BUS_ATTEMPTS, NULL, &n);
+	return n;
+}
+
+/* Deliveries that never reached the listener (here taken from its
+ * consumer by another reader and naked, as a cut connection loses them)
+ * do not use up its attempts: the failing event is still run max_deliver
+ * times, then dead-lettered with both counts, and its count dropped. */
+static void
+test_listen_lost(void)
+{
+	static const store_listener ls[] = { { "t.unseen", on_fail_some } };
+	seen *s = seen_new();
+	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	json_t *bad = json_pack("{s:i,s:b}", "n", 1, "fail", 1);
+	jsConsumerInfo *ci = NULL;
+	struct bus_pull p;
+	natsMsg *msg = NULL;
+	natsMsgList l = { 0 };
+	char lost_s[32], tries_s[32], delivered_s[32];
+	size_t n;
+	int lost = 0;
+
+	lrun_start(&r);                   /* it makes the consumer */
+	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, "test-t-unseen", NULL,
+	                              NULL) == NATS_OK, 5000);
+	jsConsumerInfo_Destroy(ci);
+	lrun_stop(&r);
+	store_bus_publish(bus, "store.t.unseen", bad, NULL, NULL, NULL);
+	json_decref(bad);
+	if (bus_pull_open(&p, bus, "test-t-unseen") == STORE_OK)
+		while (lost < 2 * cfg.max_deliver &&
+		       bus_pull_next(&p, &msg, 1, &n, 3000, 0) == NATS_OK && n == 1) {
+			bus_pull_nak(bus, msg, 0);
+			natsMsg_Destroy(msg);
+			lost++;
+		}
+	bus_pull_close(&p);
+	EXPECT(lost == 2 * cfg.max_deliver, "lost deliveries: %d taken before the "
+	       "listener saw one", lost);
+
+	lrun_start(&r);
+	WAIT_UNTIL(stream_count("store.dead.store.t.unseen") == 1, 10000);
+	servers_sleep_ms(3 * cfg.nak_delay_ms);
+	lrun_stop(&r);
+	EXPECT(atomic_load(&s->calls) == cfg.max_deliver,
+	      "lost deliveries: the handler still ran max_deliver (%ld) times (%d)",
+	      cfg.max_deliver, atomic_load(&s->calls));
+	snprintf(lost_s, sizeof lost_s, "after %ld attempts", cfg.max_deliver);
+	snprintf(tries_s, sizeof tries_s, "%ld", cfg.max_deliver);
+	snprintf(delivered_s, sizeof delivered_s, "%ld", lost + cfg.max_deliver);
+	if (stream_fetch("store.dead.store.t.unseen", &l) && l.Count == 1) {
+		natsMsg *m = l.Msgs[0];
+
+		EXPECT(streq(header(m, STORE_HDR_ATTEMPTS), tries_s) &&
+		      streq(header(m, STORE_HDR_DELIVERED), delivered_s) &&
+		      strstr(header(m, STORE_HDR_ERROR), lost_s) != NULL,
+		      "lost deliveries: the dead letter says %s attempts of %s deliveries "
+		      "(%s, %s, '%s')", tries_s, delivered_s,
+		      header(m, STORE_HDR_ATTEMPTS) ? header(m, STORE_HDR_ATTEMPTS) : "-",
+		      header(m, STORE_HDR_DELIVERED) ? header(m, STORE_HDR_DELIVERED) : "-",
+		      header(m, STORE_HDR_ERROR) ? header(m, STORE_HDR_ERROR) : "-");
+	} else {
+		EXPECT(0, "lost deliveries: exactly one dead letter");
+	}
+	natsMsgList_Destroy(&l);
+	EXPECT(attempt_docs() == 0, "lost deliveries: the count went with the "
+	       "dead letter (%zu left)", attempt_docs());
+	seen_free(s);
+}
+
+/* ---- a handler that crashes its process --------------------------------- */
+
+#define CRASH_EXIT 70
+
+static volatile sig_atomic_t crash_stop;
+
+static void
+crash_on_term(int sig)
+{
+	(void)sig;
+	crash_stop = 1;
+}
+
+/* Counts its call in the file ctx, then dies as a crash would. */
+static store_err
+on_crash(void *ctx, const store_event *ev)
+{
+	int fd = open(ctx, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+	(void)ev;
+	if (fd >= 0) {
+		if (write(fd, "x", 1) != 1)
+			_exit(CRASH_EXIT + 1);
+		close(fd);
+	}
+	_exit(CRASH_EXIT);
+}
+
+/* test_bus --crash-child URL DIR: a listener program of its own (DIR/crash.db,
+ * the calls in DIR/crash.calls) whose handler of t.crash crashes it. */
+static int
+crash_child(const char *u, const char *dir)
+{
+	static const store_listener ls[] = { { "t.crash", on_crash } };
+	store_bus_config c = { u, "test", 1, 1000, 3, 20 };
+	char path[600], calls[600], err[256] = "";
+	store_db *d = NULL;
+	store_bus *b = NULL;
+	int rc = 1;
+
+	signal(SIGTERM, crash_on_term);
+	snprintf(path, sizeof path, "sqlite:%s/crash.db", dir);
+	snprintf(calls, sizeof calls, "%s/crash.calls", dir);
+	if (store_db_open(path, store_bus_collections, store_bus_ncollections, &d,
+	                  err, sizeof err) != STORE_OK ||
+	    store_bus_open(&c, d, &b, err, sizeof err) != STORE_OK) {
+		fprintf(stderr, "crash child: %s\n", err);
+		goto out;
+	}
+	rc = store_bus_listen(b, ls, 1, calls, &crash_stop) == STORE_OK ? 0 : 1;
+out:
+	store_bus_free(b);
+	store_db_free(d);
+	nats_CloseAndWait(5000);
+	return rc;
+}
+
+static long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* A handler that crashes its process on every delivery: its attempts are
+ * counted before it runs, so the program, started again after each crash,
+ * gives up on it after max_deliver counted attempts and dead-letters it
+ * as never answered. The first delivery is not counted (a first delivery
+ * writes nothing; one that never answered is taken as lost), so the
+ * handler runs once more than max_deliver: never fewer. */
+static void
+test_listen_crash(void)
+{
+	json_t *ev = json_pack("{s:i}", "n", 1);
+	char *argv[] = { "test_bus", "--crash-child", url, tmpdir, NULL };
+	char calls[600], logpath[600], no_answer[64], tries_s[32];
+	natsMsgList l = { 0 };
+	pid_t pid, w = 0;
+	int runs = 0, crashes = 0, st;
+
+	snprintf(calls, sizeof calls, "%s/crash.calls", tmpdir);
+	snprintf(logpath, sizeof logpath, "%s/crash.log", tmpdir);
+	store_bus_publish(bus, "store.t.crash", ev, NULL, NULL, NULL);
+	json_decref(ev);
+	while (runs < cfg.max_deliver + 4 && stream_count("store.dead.store.t.crash") < 1) {
+		long long until = servers_now_ms() + 10000;
+
+		if ((pid = servers_spawn("/proc/self/exe", argv, logpath)) < 0)
+			break;
+		runs++;
+		while (servers_now_ms() < until && (w = waitpid(pid, &st, WNOHANG)) == 0 &&
+		       stream_count("store.dead.store.t.crash") < 1)
+			servers_sleep_ms(20);
+		if (w == pid) {
+			crashes += WIFEXITED(st) && WEXITSTATUS(st) == CRASH_EXIT;
+			continue;
+		}
+		servers_stop(&pid);
+	}
+	EXPECT(stream_count("store.dead.store.t.crash") == 1,
+	      "crash: dead-lettered after %d runs of the program", runs);
+	EXPECT(file_size(calls) == cfg.max_deliver + 1 && crashes == cfg.max_deliver + 1,
+	      "crash: the handler ran max_deliver + 1 (%ld) times, each a crash "
+	      "(%ld calls, %d crashes)", cfg.max_deliver + 1, file_size(calls), crashes);
+	snprintf(no_answer, sizeof no_answer, "no answer after %ld attempts",
+	         cfg.max_deliver);
+	snprintf(tries_s, sizeof tries_s, "%ld", cfg.max_deliver);
+	if (stream_fetch("store.dead.store.t.crash", &l) && l.Count == 1) {
+		natsMsg *m = l.Msgs[0];
+
+		EXPECT(streq(header(m, STORE_HDR_ATTEMPTS), tries_s) &&
+		      strstr(header(m, STORE_HDR_ERROR), no_answer) != NULL,
+		      "crash: the dead letter says '%s' (%s, '%s')", no_answer,
+		      header(m, STORE_HDR_ATTEMPTS) ? header(m, STORE_HDR_ATTEMPTS) : "-",
+		      header(m, STORE_HDR_ERROR) ? header(m, STORE_HDR_ERROR) : "-");
+	} else {
+		EXPECT(0, "crash: exactly one dead letter");
+	}
+	natsMsgList_Destroy(&l);
+}
+
 /* ---- a fetch in one transaction ----------------------------------------- */
 
 /* What a handler with database effects did: an "items" document per
@@ -1220,7 +1420,7 @@ static const store_collection test_colls[] = {
 };
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	store_collection colls[8];
 	size_t ncolls = 0;
@@ -1228,6 +1428,10 @@ main(void)
 	const char *lvl = getenv("STORE_LOG_LEVEL");
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "--crash-child") == 0) {
+		store_log_init("test-bus-crash", STORE_LOG_INFO);
+		return crash_child(argv[2], argv[3]);
+	}
 	store_log_init("test-bus", lvl != NULL && store_log_level_parse(lvl) >= 0 ?
 	               (store_log_level)store_log_level_parse(lvl) : STORE_LOG_ERROR);
 	test_config();
@@ -1273,6 +1477,8 @@ main(void)
 	test_listen_later();
 	test_listen_malformed();
 	test_listen_poison();
+	test_listen_lost();
+	test_listen_crash();
 	test_listen_batch_poison();
 	test_relay_republish();
 	test_share();
