@@ -626,6 +626,13 @@ store_bus_free(store_bus *bus)
 	free(bus);
 }
 
+void
+store_bus_set_counter(store_bus *bus, const store_bus_counter *c)
+{
+	if (bus != NULL && c != NULL)
+		bus->counter = *c;
+}
+
 store_err
 store_bus_ping(store_bus *bus)
 {

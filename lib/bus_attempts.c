@@ -20,13 +20,19 @@
  * The listener decides with n what it decided with the delivery count:
  * nak, dead letter, or "no answer". The document goes when the message is
  * answered for good (acked or dead-lettered); what a crash left behind is
- * pruned with the processed marks. */
+ * pruned with the processed marks. A bus without a database counts the
+ * same way through its counter (store_bus_set_counter), given the key
+ * made here. */
 #include "bus_impl.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define ATTEMPT_KEY_MAX (BUS_DURABLE_MAX + 24)
+void
+bus_attempt_key(char out[BUS_ATTEMPT_KEY_MAX], const char *durable, uint64_t seq)
+{
+	snprintf(out, BUS_ATTEMPT_KEY_MAX, "%s:%llu", durable, (unsigned long long)seq);
+}
 
 static store_err
 attempt_write(store_db *db, const char *key, struct bus_attempt *a, bool first)
@@ -76,10 +82,10 @@ out:
 store_err
 bus_attempt_count(store_db *db, const char *durable, struct bus_attempt *a, bool first)
 {
-	char key[ATTEMPT_KEY_MAX];
+	char key[BUS_ATTEMPT_KEY_MAX];
 
 	a->id[0] = '\0';
-	snprintf(key, sizeof key, "%s:%llu", durable, (unsigned long long)a->seq);
+	bus_attempt_key(key, durable, a->seq);
 	return attempt_write(db, key, a, first);
 }
 

@@ -26,6 +26,7 @@ struct store_bus {
 	store_bus_config cfg;         /* url and service point at the copies */
 	char *url, *service;          /* owned */
 	store_db *db;                 /* borrowed; NULL: no relay */
+	store_bus_counter counter;    /* without db: attempts, when count set */
 
 	natsOptions *opts;
 	natsConnection *nc;
@@ -122,6 +123,10 @@ struct bus_attempt {
 	char id[32];                  /* the document's; "" when none */
 	long long version;            /* and its version */
 };
+
+/* "<durable>:<seq>", the key of a message's attempts. */
+#define BUS_ATTEMPT_KEY_MAX (BUS_DURABLE_MAX + 24)
+void bus_attempt_key(char out[BUS_ATTEMPT_KEY_MAX], const char *durable, uint64_t seq);
 
 /* Inside a transaction of db: counts one more attempt of consumer durable
  * at a->seq (a redelivery; n = 1 when nothing was counted yet) or, with

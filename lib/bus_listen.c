@@ -317,7 +317,8 @@ struct lmsg {
 	json_t *payload;              /* owned */
 	char why[BUS_HDR_MAX];        /* not "": dead-letter it, no handler */
 	struct bus_attempt att;       /* att.n: attempts, this one included */
-	bool recount;                 /* a redelivery: att counted in the db */
+	bool recount;                 /* a redelivery: att counted */
+	bool counted;                 /* a count of it is kept */
 	bool defer;                   /* could not be counted: nak, no handler */
 	bool final;                   /* acked or dead-lettered */
 };
@@ -375,6 +376,13 @@ lmsg_handled(const struct lmsg *m)
 
 /* ---- attempts (bus_attempts.c) ----------------------------------------- */
 
+/* Whether this listener counts attempts itself (else: deliveries). */
+static bool
+counts(const struct lthread *t)
+{
+	return t->bus->db != NULL || t->bus->counter.count != NULL;
+}
+
 struct count_ctx {
 	struct lthread *t;
 	struct lmsg *m;
@@ -398,32 +406,77 @@ count_tx(store_db *db, void *arg)
 	return STORE_OK;
 }
 
-/* Sets the attempts of a fetch's messages. Without a database they are
- * the delivery counts. With one, a first delivery is attempt 1 and a
- * redelivery one more than counted, committed before any handler runs;
- * a redelivery that cannot be counted waits (a nak, no handler). A
- * message past the bound then goes to the dead letters without its
- * handler: its last attempt never answered. */
+/* Counts the messages to recount (or, with first, m[0]'s failed first
+ * delivery): in one transaction of the database, or one by one with the
+ * counter. Sets counted on those counted. */
+static store_err
+count_some(struct lthread *t, struct lmsg *m, size_t n, bool first)
+{
+	struct count_ctx c = { t, m, n, first };
+	char key[BUS_ATTEMPT_KEY_MAX];
+	store_err e = STORE_OK;
+
+	if (t->bus->db != NULL) {
+		if ((e = store_db_txn_retry(t->bus->db, count_tx, &c)) != STORE_OK)
+			return e;
+		for (size_t i = 0; i < n; i++)
+			m[i].counted = m[i].counted || first || m[i].recount;
+		return STORE_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!first && !m[i].recount)
+			continue;
+		bus_attempt_key(key, t->durable, m[i].att.seq);
+		if ((e = t->bus->counter.count(t->bus->counter.ctx, key,
+		                               m[i].meta->NumDelivered, first,
+		                               &m[i].att.n)) != STORE_OK) {
+			m[i].defer = m[i].recount;
+			continue;
+		}
+		m[i].counted = true;
+	}
+	return e;
+}
+
+/* Why counting failed, for a log line. */
+static const char *
+count_errmsg(const struct lthread *t, store_err e)
+{
+	return t->bus->db != NULL ? store_db_errmsg(t->bus->db) : store_strerror(e);
+}
+
+/* Sets the attempts of a fetch's messages. Without a count of its own
+ * (database or counter) they are the delivery counts. With one, a first
+ * delivery is attempt 1 and a redelivery one more than counted, recorded
+ * before any handler runs; a redelivery that cannot be counted waits (a
+ * nak, no handler). A message past the bound then goes to the dead
+ * letters without its handler: its last attempt never answered. */
 static void
 attempts_count(struct lthread *t, struct lmsg *m, size_t n)
 {
-	struct count_ctx c = { t, m, n, false };
 	long long max = t->bus->cfg.max_deliver;
+	uint64_t top = 0;
+	size_t waits = 0;
 	bool any = false;
+	store_err e;
 
-	for (size_t i = 0; t->bus->db != NULL && i < n; i++) {
+	for (size_t i = 0; counts(t) && i < n; i++) {
 		if (!lmsg_handled(&m[i]))
 			continue;
 		m[i].att.n = 1;
 		m[i].recount = m[i].meta->NumDelivered > 1;
 		any = any || m[i].recount;
 	}
-	if (any && store_db_txn_retry(t->bus->db, count_tx, &c) != STORE_OK) {
-		store_warn("consumer '%s': cannot count attempts (%s), the "
-		           "redelivered messages wait", t->durable,
-		           store_db_errmsg(t->bus->db));
-		for (size_t i = 0; i < n; i++)
-			m[i].defer = m[i].recount;
+	if (any && (e = count_some(t, m, n, false)) != STORE_OK) {
+		for (size_t i = 0; i < n; i++) {
+			m[i].defer = m[i].recount && !m[i].counted;
+			if (m[i].defer && m[i].meta->NumDelivered > top)
+				top = m[i].meta->NumDelivered;
+			waits += m[i].defer;
+		}
+		store_warn("consumer '%s': cannot count attempts (%s): %zu redelivered "
+		           "messages wait (delivery %llu at most)", t->durable,
+		           count_errmsg(t, e), waits, (unsigned long long)top);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (lmsg_handled(&m[i]) && m[i].att.n > max) {
@@ -440,7 +493,7 @@ forget_tx(store_db *db, void *arg)
 	store_err e;
 
 	for (size_t i = 0; i < c->n; i++)
-		if (c->m[i].final &&
+		if (c->m[i].final && c->m[i].counted &&
 		    (e = bus_attempt_forget(db, &c->m[i].att)) != STORE_OK)
 			return e;
 	return STORE_OK;
@@ -451,11 +504,19 @@ static void
 attempts_forget(struct lthread *t, struct lmsg *m, size_t n)
 {
 	struct count_ctx c = { t, m, n, false };
+	char key[BUS_ATTEMPT_KEY_MAX];
 	bool any = false;
 
-	for (size_t i = 0; t->bus->db != NULL && i < n; i++)
-		any = any || (m[i].final && m[i].att.id[0] != '\0');
-	if (any && store_db_txn(t->bus->db, forget_tx, &c) != STORE_OK)
+	for (size_t i = 0; counts(t) && i < n; i++) {
+		if (!m[i].final || !m[i].counted)
+			continue;
+		any = true;
+		if (t->bus->db == NULL && t->bus->counter.forget != NULL) {
+			bus_attempt_key(key, t->durable, m[i].att.seq);
+			t->bus->counter.forget(t->bus->counter.ctx, key);
+		}
+	}
+	if (any && t->bus->db != NULL && store_db_txn(t->bus->db, forget_tx, &c) != STORE_OK)
 		store_warn("consumer '%s': cannot drop attempt counts (%s), pruned "
 		           "later", t->durable, store_db_errmsg(t->bus->db));
 }
@@ -476,12 +537,12 @@ lmsg_call(struct lthread *t, const struct lmsg *m)
 static void
 attempt_first(struct lthread *t, struct lmsg *m)
 {
-	struct count_ctx c = { t, m, 1, true };
+	store_err e;
 
-	if (store_db_txn_retry(t->bus->db, count_tx, &c) != STORE_OK)
+	if ((e = count_some(t, m, 1, true)) != STORE_OK)
 		store_log(STORE_LOG_WARN, m->req, m->id, "'%s': cannot count the first "
 		          "attempt (%s): the message may be tried once more",
-		          t->durable, store_db_errmsg(t->bus->db));
+		          t->durable, count_errmsg(t, e));
 }
 
 /* Answers m's delivery given the handler's answer e (ignored when m goes
@@ -515,7 +576,7 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 			          m->req, m->id, "'%s' on '%s': %s (attempt %lld of %lld, "
 			          "delivery %llu)", t->durable, natsMsg_GetSubject(m->msg),
 			          store_strerror(e), tries, max, (unsigned long long)delivered);
-			if (t->bus->db != NULL && !m->recount)
+			if (counts(t) && !m->recount)
 				attempt_first(t, m);
 			bus_pull_nak(t->bus, m->msg, nak_delay(t, tries));
 			return;

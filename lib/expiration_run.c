@@ -27,6 +27,33 @@ on_signal(int sig)
 	stopping = 1;
 }
 
+/* The listeners' attempts, counted in Redis beside the jobs (bus.h,
+ * store_bus_counter), kept as long as the stream keeps events, a day more. */
+typedef struct counter {
+	store_jobs *jobs;
+	long long ttl_ms;
+} counter;
+
+static store_err
+attempt_count(void *ctx, const char *key, uint64_t delivered, bool first, long long *n)
+{
+	counter *c = ctx;
+
+	return store_jobs_attempt(c->jobs, key, delivered, first, c->ttl_ms, n);
+}
+
+static void
+attempt_forget(void *ctx, const char *key)
+{
+	char why[256];
+	counter *c = ctx;
+
+	if (store_jobs_attempt_forget(c->jobs, key) != STORE_OK) {
+		store_jobs_last_error(c->jobs, why, sizeof why);
+		store_warn("cannot drop the attempt count '%s' (%s): it expires", key, why);
+	}
+}
+
 static void *
 fire_main(void *arg)
 {
@@ -45,6 +72,8 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 	store_jobs *jobs = NULL;
 	store_bus *bus = NULL;
 	firer f = { NULL, &stopping };
+	counter cnt = { NULL, 0 };
+	store_bus_counter bc = { attempt_count, attempt_forget, &cnt };
 	char msg[512] = "", why[256] = "";
 	struct sigaction sa;
 	pthread_t tid;
@@ -98,6 +127,9 @@ store_expiration_run(const char *name, const store_listener *listeners, size_t n
 		status = 69;
 		goto out;
 	}
+	cnt.jobs = jobs;
+	cnt.ttl_ms = (bcfg.max_age_days + 1) * 86400000LL;
+	store_bus_set_counter(bus, &bc);
 	if (store_expiration_new(jobs, bus, lease_ms, &f.x) != STORE_OK) {
 		store_error("cannot start the expiration service");
 		status = 69;

@@ -199,11 +199,19 @@ static const char lua_list[] =
 	"if got < limit then add(KEYS[2], true, limit - got) end\n"
 	"return out\n";
 
+/* ARGV: wake, attempt key, delivery, first ("1" or "0"), ttl ms. The
+ * number of deliveries the key's set holds (store_jobs_attempt). */
+static const char lua_attempt[] =
+	"if ARGV[4] == '1' then redis.call('DEL', ARGV[2]) end\n"
+	"redis.call('SADD', ARGV[2], ARGV[3])\n"
+	"redis.call('PEXPIRE', ARGV[2], ARGV[5])\n"
+	"return redis.call('SCARD', ARGV[2])\n";
+
 enum { S_SCHEDULE, S_TAKE, S_DONE, S_DONE_MANY, S_RETRY, S_NEXT, S_COUNT, S_LIST,
-       S_COUNT_ALL };
+       S_ATTEMPT, S_COUNT_ALL };
 static const char *const scripts[S_COUNT_ALL] = {
 	lua_schedule, lua_take, lua_done, lua_done_many, lua_retry, lua_next, lua_count,
-	lua_list,
+	lua_list, lua_attempt,
 };
 
 /* ---- the handle --------------------------------------------------------- */
@@ -217,6 +225,7 @@ struct store_jobs {
 	char pass[JOBS_CRED_MAX];
 	char key[K_COUNT][JOBS_KEY_MAX];
 	char wake[JOBS_KEY_MAX];
+	char attempt[JOBS_KEY_MAX];    /* "<prefix>:attempt:", then the key */
 
 	pthread_mutex_t mu;            /* the command connection */
 	redisContext *cmd;
@@ -656,6 +665,7 @@ store_jobs_open(const char *url, const char *prefix, store_jobs **out,
 	for (int k = 0; k < K_COUNT; k++)
 		snprintf(j->key[k], sizeof j->key[k], "%s:%s", prefix, key_names[k]);
 	snprintf(j->wake, sizeof j->wake, "%s:wake", prefix);
+	snprintf(j->attempt, sizeof j->attempt, "%s:attempt:", prefix);
 	if (pipe2(j->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
 		e = STORE_EIO;
@@ -701,6 +711,7 @@ store_jobs_dup(store_jobs *j, store_jobs **out)
 	memcpy(d->pass, j->pass, sizeof d->pass);
 	memcpy(d->key, j->key, sizeof d->key);
 	memcpy(d->wake, j->wake, sizeof d->wake);
+	memcpy(d->attempt, j->attempt, sizeof d->attempt);
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		e = STORE_EIO;
 		goto out;
@@ -1311,5 +1322,54 @@ store_jobs_sleep(store_jobs *j, long ms)
 		e = sub_poll(j, ms);
 	j->sub_ok = false;
 	pthread_mutex_unlock(&j->wmu);
+	return e;
+}
+
+/* ---- a bus listener's attempts ------------------------------------------ */
+
+#define ATTEMPT_TTL_MAX (4000LL * 86400000LL)     /* days of a stream, and more */
+
+store_err
+store_jobs_attempt(store_jobs *j, const char *key, unsigned long long delivery,
+                   bool first, long long ttl_ms, long long *n)
+{
+	char full[JOBS_KEY_MAX + STORE_JOBS_ID_MAX + 1], num[JOBS_NUM_MAX], ttl[JOBS_NUM_MAX];
+	const char *args[4] = { full, num, first ? "1" : "0", ttl };
+	redisReply *r = NULL;
+	store_err e = STORE_EINVAL;
+
+	if (j == NULL || n == NULL || !token_ok(key, STORE_JOBS_ID_MAX) ||
+	    ttl_ms < 1 || ttl_ms > ATTEMPT_TTL_MAX)
+		goto out;
+	snprintf(full, sizeof full, "%s%s", j->attempt, key);
+	snprintf(num, sizeof num, "%llu", delivery);
+	snprintf(ttl, sizeof ttl, "%lld", ttl_ms);
+	if ((e = run_script(j, S_ATTEMPT, 4, args, NULL, &r)) != STORE_OK)
+		goto out;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < 1)
+		e = STORE_EIO;
+	else
+		*n = r->integer;
+out:
+	freeReplyObject(r);
+	return e;
+}
+
+store_err
+store_jobs_attempt_forget(store_jobs *j, const char *key)
+{
+	char full[JOBS_KEY_MAX + STORE_JOBS_ID_MAX + 1];
+	const char *argv[2] = { "DEL", full };
+	redisReply *r = NULL;
+	store_err e = STORE_EINVAL;
+
+	if (j == NULL || !token_ok(key, STORE_JOBS_ID_MAX))
+		goto out;
+	snprintf(full, sizeof full, "%s%s", j->attempt, key);
+	pthread_mutex_lock(&j->mu);
+	e = jobs_run(j, -1, 2, argv, NULL, &r);
+	pthread_mutex_unlock(&j->mu);
+out:
+	freeReplyObject(r);
 	return e;
 }

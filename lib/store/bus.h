@@ -24,9 +24,10 @@
  *   server consumer has no MaxDeliver), so a message whose handler never
  *   answered (the process crashed on it) is dead-lettered on its next
  *   delivery. Attempts are the handler's runs, counted in the bus's
- *   database when it has one (bus_attempts.c): JetStream's delivery count
- *   also counts deliveries lost on the way, which must not use up a good
- *   event's attempts. Without a database the delivery count is used.
+ *   database when it has one (bus_attempts.c), else by its counter
+ *   (store_bus_set_counter): JetStream's delivery count also counts
+ *   deliveries lost on the way, which must not use up a good event's
+ *   attempts. With neither, the delivery count is used.
  * Malformed payloads (not a JSON object) and messages without a
  * Nats-Msg-Id go straight to the dead letters.
  * The event id a handler sees is the Store-Event-Id header when the
@@ -47,6 +48,7 @@
 #define STORE_BUS_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -114,6 +116,27 @@ void store_bus_free(store_bus *bus);
 
 /* STORE_OK when connected to NATS (readiness). */
 store_err store_bus_ping(store_bus *bus);
+
+/* Where a bus opened without a database counts its listeners' attempts
+ * at redelivered messages (EVENTS.md rule 6), for a service that keeps
+ * its state elsewhere (expirerd: Redis). key is "<consumer>:<stream
+ * sequence>". count records that delivery number delivered of key reached
+ * the handler (with first: the failed first delivery, dropping any older
+ * record of key) and sets *n to the deliveries recorded for key, at
+ * least 1; recording one twice counts it once. forget drops key's
+ * record. An error from count (the store is down) makes the message wait
+ * without running its handler. Both are called from listener threads. */
+typedef struct store_bus_counter {
+	store_err (*count)(void *ctx, const char *key, uint64_t delivered, bool first,
+	                   long long *n);
+	void (*forget)(void *ctx, const char *key);
+	void *ctx;
+} store_bus_counter;
+
+/* Sets bus's counter (c is copied, c->ctx borrowed until store_bus_free).
+ * Call before store_bus_listen, on a bus opened without a database (one
+ * with a database counts in it, and ignores this). */
+void store_bus_set_counter(store_bus *bus, const store_bus_counter *c);
 
 /* The collections a service using the outbox adds to its schema:
  * "outbox", "processed" and "listen_attempts" (a listener's count of its

@@ -191,4 +191,17 @@ store_err store_jobs_list(store_jobs *j, size_t limit, store_job **out, size_t *
 /* Frees n jobs from store_jobs_take or store_jobs_list. v may be NULL. */
 void store_jobs_list_free(store_job *v, size_t n);
 
+/* A bus listener's count of its attempts at one message (bus.h,
+ * store_bus_counter), kept in Redis beside the jobs as the set of the
+ * message's deliveries that reached its handler, at <prefix>:attempt:<key>
+ * for ttl_ms (1 ms to 4000 days): adds delivery (with first: the set then
+ * holds it alone) and sets *n to the set's size, in one atomic script. A
+ * call sent again after a lost reply adds nothing. key: 1 to
+ * STORE_JOBS_ID_MAX printable bytes without spaces (STORE_EINVAL). */
+store_err store_jobs_attempt(store_jobs *j, const char *key, unsigned long long delivery,
+                             bool first, long long ttl_ms, long long *n);
+
+/* Drops key's count (none is fine). */
+store_err store_jobs_attempt_forget(store_jobs *j, const char *key);
+
 #endif

@@ -273,6 +273,39 @@ held_selections() {
 	[[ $(dead_count store.product.selected) == 0 && $(dead_count store.expiration.complete) == 0 ]]
 }
 
+# deliveries_waited_over N: expirerd said a selection it could not count its
+# attempts for (Redis down) waits at a delivery above N; for wait_until.
+deliveries_waited_over() {
+	local top
+	top=$(grep -o 'messages wait (delivery [0-9]* at most)' "$STORE_VAR/log/expirerd.log" |
+		grep -o '[0-9]*' | sort -n | tail -n 1)
+	((${top:-0} > $1)) || {
+		echo "the highest delivery waiting is ${top:-none}, not above $1" >&2
+		return 1
+	}
+}
+
+@test "redis-server down for more deliveries than STORE_MAX_DELIVER: the selections wait, then fire once Redis is back, none dead-lettered" {
+	# Attempts are counted in Redis (EVENTS.md rule 6). With Redis down a
+	# redelivery cannot be counted, so it waits instead of using up the
+	# attempts: counted by deliveries, these were dead-lettered after 5 and
+	# their holds would never have run out.
+	local ids="$BATS_TEST_TMPDIR/ids" dead0
+	dead0=$(dead_count store.product.selected)
+	new_ids 3 "$ids"
+	redis_stop
+	publish_selections "$ids" $(($(now_ms) + 1000)) 10
+	wait_until 60 deliveries_waited_over "${STORE_MAX_DELIVER:-5}"
+	[[ $(dead_count store.product.selected) == "$dead0" ]]
+	redis_start
+
+	wait_until 60 all_fired "$ids"
+	fired_once "$ids"
+	[[ $(dead_count store.product.selected) == "$dead0" ]]
+	# Each count went with its message.
+	[[ -z $(redis_cli --scan --pattern "$JOBS:attempt:*") ]]
+}
+
 @test "redis-server restarted with jobs pending: they survive it and fire, once each" {
 	# Due in 4 s; and others due in an hour, to see them all come back.
 	local soon="$BATS_TEST_TMPDIR/soon" later="$BATS_TEST_TMPDIR/later" at

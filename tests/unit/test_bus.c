@@ -919,7 +919,61 @@ test_listen_poison(void)
 	seen_free(s);
 }
 
-/* How many documents of the bus's "listen_attempts" collection are left. */
+/* A store_bus_counter in memory, for a bus without a database: per key,
+ * the distinct deliveries recorded (bus.h). */
+#define MEMC_KEYS 8
+typedef struct memc {
+	pthread_mutex_t mu;
+	char key[MEMC_KEYS][BUS_ATTEMPT_KEY_MAX];
+	uint64_t seen[MEMC_KEYS][32];
+	int nseen[MEMC_KEYS];
+	int forgets;
+} memc;
+
+static memc mem_counter = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static store_err
+memc_count(void *ctx, const char *key, uint64_t delivered, bool first, long long *n)
+{
+	memc *c = ctx;
+	int k = 0, i;
+
+	pthread_mutex_lock(&c->mu);
+	while (k < MEMC_KEYS && c->key[k][0] != '\0' && strcmp(c->key[k], key) != 0)
+		k++;
+	if (k == MEMC_KEYS) {
+		pthread_mutex_unlock(&c->mu);
+		return STORE_ENOMEM;
+	}
+	snprintf(c->key[k], sizeof c->key[k], "%s", key);
+	if (first)
+		c->nseen[k] = 0;
+	for (i = 0; i < c->nseen[k] && c->seen[k][i] != delivered; i++)
+		;
+	if (i == c->nseen[k] && i < 32)
+		c->seen[k][c->nseen[k]++] = delivered;
+	*n = c->nseen[k];
+	pthread_mutex_unlock(&c->mu);
+	return STORE_OK;
+}
+
+static void
+memc_forget(void *ctx, const char *key)
+{
+	memc *c = ctx;
+
+	pthread_mutex_lock(&c->mu);
+	for (int k = 0; k < MEMC_KEYS; k++)
+		if (strcmp(c->key[k], key) == 0) {
+			c->key[k][0] = '\0';
+			c->nseen[k] = 0;
+			c->forgets++;
+		}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* How many counts are kept: the "listen_attempts" documents of the bus's
+ * database, or the keys of the memory counter. */
 static size_t
 attempt_docs(void)
 {
@@ -929,71 +983,110 @@ attempt_docs(void)
 	return n;
 }
 
-/* Deliveries that never reached the listener (here taken from its
- * consumer by another reader and naked, as a cut connection loses them)
- * do not use up its attempts: the failing event is still run max_deliver
- * times, then dead-lettered with both counts, and its count dropped. */
-static void
-test_listen_lost(void)
+static size_t
+memc_keys(void)
 {
-	static const store_listener ls[] = { { "t.unseen", on_fail_some } };
+	size_t n = 0;
+
+	pthread_mutex_lock(&mem_counter.mu);
+	for (int k = 0; k < MEMC_KEYS; k++)
+		n += mem_counter.key[k][0] != '\0';
+	pthread_mutex_unlock(&mem_counter.mu);
+	return n;
+}
+
+/* Deliveries that never reached the listener of bus b on event (here
+ * taken from its consumer by another reader and naked, as a cut
+ * connection loses them) do not use up its attempts: the failing event is
+ * still run max_deliver times, then dead-lettered with both counts, and
+ * its count dropped (kept() is how many are left). */
+static void
+listen_lost(store_bus *b, const char *event, const char *how, size_t (*kept)(void))
+{
+	const store_listener ls[] = { { event, on_fail_some } };
 	seen *s = seen_new();
-	lrun r = { bus, ls, 1, s, 0, 0, 0 };
+	lrun r = { b, ls, 1, s, 0, 0, 0 };
 	json_t *bad = json_pack("{s:i,s:b}", "n", 1, "fail", 1);
 	jsConsumerInfo *ci = NULL;
 	struct bus_pull p;
 	natsMsg *msg = NULL;
 	natsMsgList l = { 0 };
-	char lost_s[32], tries_s[32], delivered_s[32];
+	char subject[64], dead[80], durable[64], lost_s[32], tries_s[32], delivered_s[32];
 	size_t n;
 	int lost = 0;
 
+	snprintf(subject, sizeof subject, "store.%s", event);
+	snprintf(dead, sizeof dead, "store.dead.%s", subject);
+	snprintf(durable, sizeof durable, "test-%s", event);
+	for (char *c = durable; *c != '\0'; c++)
+		if (*c == '.')
+			*c = '-';
 	lrun_start(&r);                   /* it makes the consumer */
-	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, "test-t-unseen", NULL,
+	WAIT_UNTIL(js_GetConsumerInfo(&ci, insp_js, STORE_STREAM, durable, NULL,
 	                              NULL) == NATS_OK, 5000);
 	jsConsumerInfo_Destroy(ci);
 	lrun_stop(&r);
-	store_bus_publish(bus, "store.t.unseen", bad, NULL, NULL, NULL);
+	store_bus_publish(b, subject, bad, NULL, NULL, NULL);
 	json_decref(bad);
-	if (bus_pull_open(&p, bus, "test-t-unseen") == STORE_OK)
+	if (bus_pull_open(&p, b, durable) == STORE_OK)
 		while (lost < 2 * cfg.max_deliver &&
 		       bus_pull_next(&p, &msg, 1, &n, 3000, 0) == NATS_OK && n == 1) {
-			bus_pull_nak(bus, msg, 0);
+			bus_pull_nak(b, msg, 0);
 			natsMsg_Destroy(msg);
 			lost++;
 		}
 	bus_pull_close(&p);
-	EXPECT(lost == 2 * cfg.max_deliver, "lost deliveries: %d taken before the "
-	       "listener saw one", lost);
+	EXPECT(lost == 2 * cfg.max_deliver, "lost deliveries (%s): %d taken before "
+	       "the listener saw one", how, lost);
 
 	lrun_start(&r);
-	WAIT_UNTIL(stream_count("store.dead.store.t.unseen") == 1, 10000);
+	WAIT_UNTIL(stream_count(dead) == 1, 10000);
 	servers_sleep_ms(3 * cfg.nak_delay_ms);
 	lrun_stop(&r);
 	EXPECT(atomic_load(&s->calls) == cfg.max_deliver,
-	      "lost deliveries: the handler still ran max_deliver (%ld) times (%d)",
-	      cfg.max_deliver, atomic_load(&s->calls));
+	      "lost deliveries (%s): the handler still ran max_deliver (%ld) times (%d)",
+	      how, cfg.max_deliver, atomic_load(&s->calls));
 	snprintf(lost_s, sizeof lost_s, "after %ld attempts", cfg.max_deliver);
 	snprintf(tries_s, sizeof tries_s, "%ld", cfg.max_deliver);
 	snprintf(delivered_s, sizeof delivered_s, "%ld", lost + cfg.max_deliver);
-	if (stream_fetch("store.dead.store.t.unseen", &l) && l.Count == 1) {
+	if (stream_fetch(dead, &l) && l.Count == 1) {
 		natsMsg *m = l.Msgs[0];
 
 		EXPECT(streq(header(m, STORE_HDR_ATTEMPTS), tries_s) &&
 		      streq(header(m, STORE_HDR_DELIVERED), delivered_s) &&
 		      strstr(header(m, STORE_HDR_ERROR), lost_s) != NULL,
-		      "lost deliveries: the dead letter says %s attempts of %s deliveries "
-		      "(%s, %s, '%s')", tries_s, delivered_s,
+		      "lost deliveries (%s): the dead letter says %s attempts of %s "
+		      "deliveries (%s, %s, '%s')", how, tries_s, delivered_s,
 		      header(m, STORE_HDR_ATTEMPTS) ? header(m, STORE_HDR_ATTEMPTS) : "-",
 		      header(m, STORE_HDR_DELIVERED) ? header(m, STORE_HDR_DELIVERED) : "-",
 		      header(m, STORE_HDR_ERROR) ? header(m, STORE_HDR_ERROR) : "-");
 	} else {
-		EXPECT(0, "lost deliveries: exactly one dead letter");
+		EXPECT(0, "lost deliveries (%s): exactly one dead letter", how);
 	}
 	natsMsgList_Destroy(&l);
-	EXPECT(attempt_docs() == 0, "lost deliveries: the count went with the "
-	       "dead letter (%zu left)", attempt_docs());
+	EXPECT(kept() == 0, "lost deliveries (%s): the count went with the dead "
+	       "letter (%zu left)", how, kept());
 	seen_free(s);
+}
+
+/* Counted in the bus's database, and by the counter of a bus without one. */
+static void
+test_listen_lost(void)
+{
+	store_bus_counter c = { memc_count, memc_forget, &mem_counter };
+	store_bus *b = NULL;
+	char err[256] = "";
+
+	listen_lost(bus, "t.unseen", "database", attempt_docs);
+	if (store_bus_open(&cfg, NULL, &b, err, sizeof err) != STORE_OK) {
+		EXPECT(0, "a bus without a database opens (%s)", err);
+		return;
+	}
+	store_bus_set_counter(b, &c);
+	listen_lost(b, "t.unseen2", "counter", memc_keys);
+	EXPECT(mem_counter.forgets == 1, "lost deliveries (counter): forgotten once (%d)",
+	       mem_counter.forgets);
+	store_bus_free(b);
 }
 
 /* ---- a handler that crashes its process --------------------------------- */

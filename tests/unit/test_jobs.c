@@ -280,6 +280,52 @@ test_idempotent(void)
 	store_jobs_free(j);
 }
 
+/* ---- a bus listener's attempts ------------------------------------------ */
+
+/* The count a listener keeps of a message's deliveries that reached its
+ * handler (bus.h, store_bus_counter): distinct deliveries, so a resend
+ * counts once; first starts over; it expires; forget drops it. */
+static void
+test_attempts(void)
+{
+	store_jobs *j = open_jobs("t:att");
+	redisContext *c = raw_connect(NULL);
+	redisReply *r = NULL;
+	long long n = 0, ttl = -9;
+
+	if (j == NULL || c == NULL)
+		goto out;
+	CHECK(store_jobs_attempt(j, "cart-add:7", 2, false, 60000, &n) == STORE_OK && n == 1,
+	      "attempts: a redelivery with nothing counted is attempt 1 (%lld)", n);
+	CHECK(store_jobs_attempt(j, "cart-add:7", 3, false, 60000, &n) == STORE_OK && n == 2,
+	      "attempts: the next delivery is attempt 2 (%lld)", n);
+	CHECK(store_jobs_attempt(j, "cart-add:7", 3, false, 60000, &n) == STORE_OK && n == 2,
+	      "attempts: the same delivery sent again (a lost reply) counts once (%lld)", n);
+	CHECK(store_jobs_attempt(j, "cart-add:8", 1, false, 60000, &n) == STORE_OK && n == 1,
+	      "attempts: each key its own count (%lld)", n);
+	if ((r = redisCommand(c, "PTTL t:att:attempt:cart-add:7")) != NULL &&
+	    r->type == REDIS_REPLY_INTEGER)
+		ttl = r->integer;
+	freeReplyObject(r);
+	CHECK(ttl > 0 && ttl <= 60000, "attempts: the count expires (%lld ms left)", ttl);
+	CHECK(store_jobs_attempt(j, "cart-add:7", 1, true, 60000, &n) == STORE_OK && n == 1,
+	      "attempts: a failed first delivery starts the count over (%lld)", n);
+	CHECK(store_jobs_attempt_forget(j, "cart-add:7") == STORE_OK &&
+	      store_jobs_attempt_forget(j, "cart-add:7") == STORE_OK &&
+	      store_jobs_attempt(j, "cart-add:7", 5, false, 60000, &n) == STORE_OK && n == 1,
+	      "attempts: forget drops the count, twice is fine (%lld)", n);
+	CHECK(store_jobs_attempt(j, "bad key", 2, false, 60000, &n) == STORE_EINVAL &&
+	      store_jobs_attempt(j, "k", 2, false, 0, &n) == STORE_EINVAL &&
+	      store_jobs_attempt(j, "k", 2, false, 60000, NULL) == STORE_EINVAL &&
+	      store_jobs_attempt_forget(j, "") == STORE_EINVAL,
+	      "attempts: a bad key, ttl or result is refused");
+	CHECK(empty(j), "attempts: no job was made");
+out:
+	if (c != NULL)
+		redisFree(c);
+	store_jobs_free(j);
+}
+
 /* ---- batches: a full take, done_many ------------------------------------- */
 
 #define BATCH_JOBS (STORE_JOBS_TAKE_MAX + 5)
@@ -1004,6 +1050,7 @@ main(void)
 	test_args();
 	test_due();
 	test_idempotent();
+	test_attempts();
 	test_batch();
 	test_take_next();
 	test_sleep();
