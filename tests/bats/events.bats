@@ -187,7 +187,7 @@ stream_over() {
 @test "NATS connections cut up to 3 times while the relay publishes 2,000 updates: the cart ends at the last, each published once" {
 	[[ -z ${STORE_TEST_NATS_CUTS:-} ]] || skip "STORE_TEST_NATS_CUTS: this file's connections are cut already"
 	held_product 10 10
-	local n=2000 v r at last jar
+	local n=2000 v at last jar cut=0
 	jar="$(_jars)/seller.jar"
 
 	# 2,000 PUTs of the product, 8 at a time, through nginx like any
@@ -222,21 +222,22 @@ stream_over() {
 	# versions out of order, and must keep the highest (EVENTS.md rule 4):
 	# one that took only the next version crawled here, 3 runs in 4 far
 	# short of the last after 120 s.
+	# The first cut is asked for before anyone reconnects: it comes once the
+	# clients have sent 128 KB, some 280 events of the relay's. Then, while
+	# the relay publishes again (the stream grows), a cut after 128 KB more;
+	# none once all are published.
 	nats_behind_cutter 131072
-	at=$(stream_messages)
-	for ((r = 0; r < 3; r++)); do
-		# Once the relay publishes again (the stream grows), a cut when the
-		# clients have sent 128 KB more, some 280 events; none once all are
-		# published.
-		wait_until 10 stream_over "$at" 2>/dev/null || break
-		cut_after
-		wait_until 10 cuts_over "$r" 2>/dev/null || break
+	cut_after
+	while ((cut < 3)) && wait_until 10 cuts_over "$cut" 2>/dev/null; do
+		cut=$((cut + 1))
 		at=$(stream_messages)
-		echo "# cut $((r + 1)): the stream at $at messages" >&3
+		echo "# cut $cut: the stream at $at messages" >&3
+		((cut < 3)) && wait_until 10 stream_over "$at" 2>/dev/null || break
+		cut_after
 	done
 	cut_withdrawn
 	# The first cut comes in the middle of 2,000 events (about 900 KB).
-	((r >= 1))
+	((cut >= 1))
 
 	# The last PUT to commit is the product's version n + 1 (8 at a time,
 	# they commit in any order).

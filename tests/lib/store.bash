@@ -476,6 +476,9 @@ _cutter_stop() {
 	for f in "$STORE_VAR/run/cutter-loop.pid" "$STORE_VAR/run/cutter.pid"; do
 		[[ -s $f ]] || continue
 		pid=$(<"$f")
+		# Wanted, as svc_stop's: bin/store-run watches DIR/run/*.pid and
+		# notes a death it sees before the pid file goes.
+		printf '%s\n' "$pid" >>"$STORE_VAR/run/expected-exits"
 		kill "$pid" 2>/dev/null || true
 		while _alive "$pid"; do sleep 0.05; done
 		rm -f "$f"
