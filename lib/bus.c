@@ -542,6 +542,8 @@ store_bus_open(const store_bus_config *cfg, store_db *db, store_bus **out,
 	bus->cfg.url = bus->url;
 	bus->cfg.service = bus->service;
 	bus->db = db;
+	if (db != NULL)
+		bus_attempts_db(&bus->counter, db);
 
 	if ((s = options_make(bus)) != NATS_OK) {
 		snprintf(err, errlen, "bad nats settings: %s", natsStatus_GetText(s));
@@ -629,7 +631,7 @@ store_bus_free(store_bus *bus)
 void
 store_bus_set_counter(store_bus *bus, const store_bus_counter *c)
 {
-	if (bus != NULL && c != NULL)
+	if (bus != NULL && c != NULL && bus->db == NULL)
 		bus->counter = *c;
 }
 

@@ -20,13 +20,16 @@
  * The listener decides with n what it decided with the delivery count:
  * nak, dead letter, or "no answer". The document goes when the message is
  * answered for good (acked or dead-lettered); what a crash left behind is
- * pruned with the processed marks. A bus without a database counts the
- * same way through its counter (store_bus_set_counter), given the key
- * made here. */
+ * pruned with the processed marks. This is the counter (bus.h,
+ * store_bus_counter) store_bus_open gives a bus with a database; a bus
+ * without one gets its counter from store_bus_set_counter (expirerd's
+ * counts in Redis). The listener uses either the same way. */
 #include "bus_impl.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "store/log.h"
 
 void
 bus_attempt_key(char out[BUS_ATTEMPT_KEY_MAX], const char *durable, uint64_t seq)
@@ -34,68 +37,90 @@ bus_attempt_key(char out[BUS_ATTEMPT_KEY_MAX], const char *durable, uint64_t seq
 	snprintf(out, BUS_ATTEMPT_KEY_MAX, "%s:%llu", durable, (unsigned long long)seq);
 }
 
+struct attempt {
+	const char *key;
+	bool first;
+	long long n;                  /* out */
+};
+
+/* Re-runnable: n = 1 with first or when key has no document, else one
+ * more than its n. */
 static store_err
-attempt_write(store_db *db, const char *key, struct bus_attempt *a, bool first)
+count_tx(store_db *db, void *arg)
 {
+	struct attempt *a = arg;
 	json_t *filter = NULL, *doc = NULL, *fields = NULL;
-	long long n = 1;
+	json_int_t old;
 	store_err e;
 
-	if ((filter = json_pack("{s:s}", "key", key)) == NULL)
+	a->n = 1;
+	if ((filter = json_pack("{s:s}", "key", a->key)) == NULL)
 		return STORE_ENOMEM;
 	e = store_db_find_one(db, BUS_ATTEMPTS, filter, &doc);
 	if (e == STORE_ENOTFOUND) {
-		json_decref(doc);
-		doc = json_pack("{s:s,s:I}", "key", key, "n", (json_int_t)1);
-		if (doc == NULL) {
-			e = STORE_ENOMEM;
-			goto out;
-		}
+		doc = json_pack("{s:s,s:I}", "key", a->key, "n", (json_int_t)1);
+		e = doc == NULL ? STORE_ENOMEM : store_db_insert(db, BUS_ATTEMPTS, doc, NULL);
 		/* A second copy of the program counted it first: run again. */
-		if ((e = store_db_insert(db, BUS_ATTEMPTS, doc, NULL)) == STORE_EDUPLICATE)
+		if (e == STORE_EDUPLICATE)
 			e = STORE_ECONFLICT;
-		a->version = 0;
 	} else if (e == STORE_OK) {
-		json_int_t old = json_integer_value(json_object_get(doc, "n"));
-
-		if (!first && old >= 1)
-			n = (long long)old + 1;
-		a->version = json_integer_value(json_object_get(doc, "version"));
-		fields = json_pack("{s:I}", "n", (json_int_t)n);
+		old = json_integer_value(json_object_get(doc, "n"));
+		if (!a->first && old >= 1)
+			a->n = (long long)old + 1;
+		fields = json_pack("{s:I}", "n", (json_int_t)a->n);
 		e = fields == NULL ? STORE_ENOMEM :
-		    store_db_set(db, BUS_ATTEMPTS,
-		                 json_string_value(json_object_get(doc, "id")),
-		                 a->version, fields, NULL);
-		a->version++;
+		    store_db_set(db, BUS_ATTEMPTS, json_string_value(json_object_get(doc, "id")),
+		                 json_integer_value(json_object_get(doc, "version")), fields, NULL);
 	}
-	if (e != STORE_OK)
-		goto out;
-	snprintf(a->id, sizeof a->id, "%s", json_string_value(json_object_get(doc, "id")));
-	a->n = n;
-out:
 	json_decref(fields);
 	json_decref(doc);
 	json_decref(filter);
 	return e;
 }
 
-store_err
-bus_attempt_count(store_db *db, const char *durable, struct bus_attempt *a, bool first)
+static store_err
+db_count(void *ctx, const char *key, uint64_t delivered, bool first, long long *n)
 {
-	char key[BUS_ATTEMPT_KEY_MAX];
-
-	a->id[0] = '\0';
-	bus_attempt_key(key, durable, a->seq);
-	return attempt_write(db, key, a, first);
-}
-
-store_err
-bus_attempt_forget(store_db *db, const struct bus_attempt *a)
-{
+	struct attempt a = { key, first, 0 };
 	store_err e;
 
-	if (a->id[0] == '\0')
-		return STORE_OK;
-	e = store_db_delete(db, BUS_ATTEMPTS, a->id, a->version);
+	(void)delivered;
+	if ((e = store_db_txn_retry(ctx, count_tx, &a)) != STORE_OK) {
+		store_warn("cannot count attempts '%s': %s", key, store_db_errmsg(ctx));
+		return e;
+	}
+	*n = a.n;
+	return STORE_OK;
+}
+
+/* Drops key's document; one changed since (another copy counted) stays,
+ * for the relay's pruning. */
+static store_err
+forget_tx(store_db *db, void *arg)
+{
+	json_t *filter = json_pack("{s:s}", "key", (const char *)arg), *doc = NULL;
+	store_err e;
+
+	if (filter == NULL)
+		return STORE_ENOMEM;
+	if ((e = store_db_find_one(db, BUS_ATTEMPTS, filter, &doc)) == STORE_OK)
+		e = store_db_delete(db, BUS_ATTEMPTS, json_string_value(json_object_get(doc, "id")),
+		                    json_integer_value(json_object_get(doc, "version")));
+	json_decref(doc);
+	json_decref(filter);
 	return e == STORE_ENOTFOUND || e == STORE_ECONFLICT ? STORE_OK : e;
+}
+
+static void
+db_forget(void *ctx, const char *key)
+{
+	if (store_db_txn(ctx, forget_tx, (void *)key) != STORE_OK)
+		store_warn("cannot drop the attempt count '%s' (%s): pruned later", key,
+		           store_db_errmsg(ctx));
+}
+
+void
+bus_attempts_db(store_bus_counter *out, store_db *db)
+{
+	*out = (store_bus_counter){ db_count, db_forget, db };
 }

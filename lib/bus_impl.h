@@ -26,7 +26,8 @@ struct store_bus {
 	store_bus_config cfg;         /* url and service point at the copies */
 	char *url, *service;          /* owned */
 	store_db *db;                 /* borrowed; NULL: no relay */
-	store_bus_counter counter;    /* without db: attempts, when count set */
+	store_bus_counter counter;    /* attempts, when count is set: db's, or
+	                               * store_bus_set_counter's */
 
 	natsOptions *opts;
 	natsConnection *nc;
@@ -114,31 +115,16 @@ json_t *bus_event_json(natsMsg *msg, uint64_t seq, int64_t time_ns);
  * characters replaced by spaces. */
 void bus_header_value(char out[BUS_HDR_MAX], const char *s);
 
-/* A listener's count of its attempts at one message (bus_attempts.c), in
- * the BUS_ATTEMPTS collection of the bus's database. */
+/* A listener's count of its attempts at a message (bus_attempts.c): the
+ * BUS_ATTEMPTS collection of a bus's database, keyed bus_attempt_key. */
 #define BUS_ATTEMPTS "listen_attempts"
-struct bus_attempt {
-	uint64_t seq;                 /* the message's stream sequence */
-	long long n;                  /* attempts, the current one included */
-	char id[32];                  /* the document's; "" when none */
-	long long version;            /* and its version */
-};
+#define BUS_ATTEMPT_KEY_MAX (BUS_DURABLE_MAX + 24)
 
 /* "<durable>:<seq>", the key of a message's attempts. */
-#define BUS_ATTEMPT_KEY_MAX (BUS_DURABLE_MAX + 24)
 void bus_attempt_key(char out[BUS_ATTEMPT_KEY_MAX], const char *durable, uint64_t seq);
 
-/* Inside a transaction of db: counts one more attempt of consumer durable
- * at a->seq (a redelivery; n = 1 when nothing was counted yet) or, with
- * first, the failed first delivery (n = 1). Sets a->n, a->id, a->version.
- * STORE_ECONFLICT when another copy of the program counted at the same
- * time (store_db_txn_retry runs it again). */
-store_err bus_attempt_count(store_db *db, const char *durable, struct bus_attempt *a,
-                            bool first);
-
-/* Inside a transaction of db: drops a's document (none, or one changed
- * since: STORE_OK, the relay prunes it later). */
-store_err bus_attempt_forget(store_db *db, const struct bus_attempt *a);
+/* The counter of a bus with a database: counts in db (borrowed). */
+void bus_attempts_db(store_bus_counter *out, store_db *db);
 
 /* A durable pull consumer's reader (bus_pull.c): one request for messages
  * kept open on the consumer, its answers on an inbox of its own. */

@@ -11,10 +11,11 @@
  * the last failing attempt is dead-lettered and acked by us, and a
  * message whose handler never answers (the process crashed or hung on it)
  * comes back once more and goes straight to the dead letters, instead of
- * being silently dropped by the server after its last delivery. With a
- * database, attempts are counted in it (bus_attempts.c), as JetStream's
- * delivery count also counts deliveries lost on the way; without one,
- * they are the delivery count.
+ * being silently dropped by the server after its last delivery. Attempts
+ * are counted by the bus's counter (its database's, bus_attempts.c, or
+ * store_bus_set_counter's), as JetStream's delivery count also counts
+ * deliveries lost on the way; without a counter they are the delivery
+ * count.
  *
  * Failed attempts (STORE_ELATER and errors alike) are naked with a delay
  * that starts at nak_delay_ms and doubles per attempt up to 64 times that,
@@ -316,9 +317,8 @@ struct lmsg {
 	const char *id, *req;         /* in msg's headers */
 	json_t *payload;              /* owned */
 	char why[BUS_HDR_MAX];        /* not "": dead-letter it, no handler */
-	struct bus_attempt att;       /* att.n: attempts, this one included */
-	bool recount;                 /* a redelivery: att counted */
-	bool counted;                 /* a count of it is kept */
+	long long tries;              /* attempts, this one included */
+	bool counted;                 /* the counter keeps a count of it */
 	bool defer;                   /* could not be counted: nak, no handler */
 	bool final;                   /* acked or dead-lettered */
 };
@@ -337,8 +337,7 @@ lmsg_read(struct lthread *t, natsMsg *msg, struct lmsg *m)
 		m->meta = NULL;
 		return;
 	}
-	m->att.seq = m->meta->Sequence.Stream;
-	m->att.n = (long long)m->meta->NumDelivered;   /* attempts_count */
+	m->tries = (long long)m->meta->NumDelivered;   /* attempts_count */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &m->id) != NATS_OK)
 		m->id = NULL;
 	/* A re-published dead letter carries its event id here (bus.h). */
@@ -374,151 +373,79 @@ lmsg_handled(const struct lmsg *m)
 	return m->meta != NULL && m->why[0] == '\0' && !m->defer;
 }
 
-/* ---- attempts (bus_attempts.c) ----------------------------------------- */
+/* ---- attempts (the bus's counter) --------------------------------------- */
 
 /* Whether this listener counts attempts itself (else: deliveries). */
 static bool
 counts(const struct lthread *t)
 {
-	return t->bus->db != NULL || t->bus->counter.count != NULL;
+	return t->bus->counter.count != NULL;
 }
 
-struct count_ctx {
-	struct lthread *t;
-	struct lmsg *m;
-	size_t n;
-	bool first;                   /* m[0]'s failed first delivery */
-};
-
-/* Re-runnable: counts the attempts of the messages to recount, or the
- * first one's failed first delivery. */
+/* Counts m's delivery (first: its failed first delivery) with the bus's
+ * counter, setting m->tries. */
 static store_err
-count_tx(store_db *db, void *arg)
+count_one(struct lthread *t, struct lmsg *m, bool first)
 {
-	struct count_ctx *c = arg;
+	char key[BUS_ATTEMPT_KEY_MAX];
 	store_err e;
 
-	for (size_t i = 0; i < c->n; i++)
-		if ((c->first || c->m[i].recount) &&
-		    (e = bus_attempt_count(db, c->t->durable, &c->m[i].att,
-		                           c->first)) != STORE_OK)
-			return e;
-	return STORE_OK;
-}
-
-/* Counts the messages to recount (or, with first, m[0]'s failed first
- * delivery): in one transaction of the database, or one by one with the
- * counter. Sets counted on those counted. */
-static store_err
-count_some(struct lthread *t, struct lmsg *m, size_t n, bool first)
-{
-	struct count_ctx c = { t, m, n, first };
-	char key[BUS_ATTEMPT_KEY_MAX];
-	store_err e = STORE_OK;
-
-	if (t->bus->db != NULL) {
-		if ((e = store_db_txn_retry(t->bus->db, count_tx, &c)) != STORE_OK)
-			return e;
-		for (size_t i = 0; i < n; i++)
-			m[i].counted = m[i].counted || first || m[i].recount;
-		return STORE_OK;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!first && !m[i].recount)
-			continue;
-		bus_attempt_key(key, t->durable, m[i].att.seq);
-		if ((e = t->bus->counter.count(t->bus->counter.ctx, key,
-		                               m[i].meta->NumDelivered, first,
-		                               &m[i].att.n)) != STORE_OK) {
-			m[i].defer = m[i].recount;
-			continue;
-		}
-		m[i].counted = true;
-	}
+	bus_attempt_key(key, t->durable, m->meta->Sequence.Stream);
+	e = t->bus->counter.count(t->bus->counter.ctx, key, m->meta->NumDelivered,
+	                          first, &m->tries);
+	m->counted = m->counted || e == STORE_OK;
 	return e;
 }
 
-/* Why counting failed, for a log line. */
-static const char *
-count_errmsg(const struct lthread *t, store_err e)
-{
-	return t->bus->db != NULL ? store_db_errmsg(t->bus->db) : store_strerror(e);
-}
-
-/* Sets the attempts of a fetch's messages. Without a count of its own
- * (database or counter) they are the delivery counts. With one, a first
- * delivery is attempt 1 and a redelivery one more than counted, recorded
- * before any handler runs; a redelivery that cannot be counted waits (a
- * nak, no handler). A message past the bound then goes to the dead
- * letters without its handler: its last attempt never answered. */
+/* Sets the attempts of a fetch's messages. Without a counter they are the
+ * delivery counts. With one, a first delivery is attempt 1 and a
+ * redelivery one more than counted, recorded before any handler runs; a
+ * redelivery that cannot be counted waits (a nak, no handler). A message
+ * past the bound then goes to the dead letters without its handler: its
+ * last attempt never answered. */
 static void
 attempts_count(struct lthread *t, struct lmsg *m, size_t n)
 {
 	long long max = t->bus->cfg.max_deliver;
 	uint64_t top = 0;
 	size_t waits = 0;
-	bool any = false;
-	store_err e;
+	store_err e = STORE_OK;
 
 	for (size_t i = 0; counts(t) && i < n; i++) {
 		if (!lmsg_handled(&m[i]))
 			continue;
-		m[i].att.n = 1;
-		m[i].recount = m[i].meta->NumDelivered > 1;
-		any = any || m[i].recount;
-	}
-	if (any && (e = count_some(t, m, n, false)) != STORE_OK) {
-		for (size_t i = 0; i < n; i++) {
-			m[i].defer = m[i].recount && !m[i].counted;
-			if (m[i].defer && m[i].meta->NumDelivered > top)
+		m[i].tries = 1;
+		if (m[i].meta->NumDelivered > 1 && (e = count_one(t, &m[i], false)) != STORE_OK) {
+			m[i].defer = true;
+			waits++;
+			if (m[i].meta->NumDelivered > top)
 				top = m[i].meta->NumDelivered;
-			waits += m[i].defer;
 		}
+	}
+	if (waits > 0)
 		store_warn("consumer '%s': cannot count attempts (%s): %zu redelivered "
 		           "messages wait (delivery %llu at most)", t->durable,
-		           count_errmsg(t, e), waits, (unsigned long long)top);
-	}
+		           store_strerror(e), waits, (unsigned long long)top);
 	for (size_t i = 0; i < n; i++)
-		if (lmsg_handled(&m[i]) && m[i].att.n > max) {
-			m[i].att.n--;       /* this one is not attempted */
+		if (lmsg_handled(&m[i]) && m[i].tries > max) {
+			m[i].tries--;       /* this one is not attempted */
 			snprintf(m[i].why, sizeof m[i].why, "no answer after %lld attempts "
-			         "(the handler crashed or hung)", m[i].att.n);
+			         "(the handler crashed or hung)", m[i].tries);
 		}
-}
-
-static store_err
-forget_tx(store_db *db, void *arg)
-{
-	struct count_ctx *c = arg;
-	store_err e;
-
-	for (size_t i = 0; i < c->n; i++)
-		if (c->m[i].final && c->m[i].counted &&
-		    (e = bus_attempt_forget(db, &c->m[i].att)) != STORE_OK)
-			return e;
-	return STORE_OK;
 }
 
 /* Drops the counts of the messages answered for good. */
 static void
 attempts_forget(struct lthread *t, struct lmsg *m, size_t n)
 {
-	struct count_ctx c = { t, m, n, false };
 	char key[BUS_ATTEMPT_KEY_MAX];
-	bool any = false;
 
-	for (size_t i = 0; counts(t) && i < n; i++) {
-		if (!m[i].final || !m[i].counted)
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].final || !m[i].counted || t->bus->counter.forget == NULL)
 			continue;
-		any = true;
-		if (t->bus->db == NULL && t->bus->counter.forget != NULL) {
-			bus_attempt_key(key, t->durable, m[i].att.seq);
-			t->bus->counter.forget(t->bus->counter.ctx, key);
-		}
+		bus_attempt_key(key, t->durable, m[i].meta->Sequence.Stream);
+		t->bus->counter.forget(t->bus->counter.ctx, key);
 	}
-	if (any && t->bus->db != NULL && store_db_txn(t->bus->db, forget_tx, &c) != STORE_OK)
-		store_warn("consumer '%s': cannot drop attempt counts (%s), pruned "
-		           "later", t->durable, store_db_errmsg(t->bus->db));
 }
 
 /* Calls the handler on m. */
@@ -539,10 +466,10 @@ attempt_first(struct lthread *t, struct lmsg *m)
 {
 	store_err e;
 
-	if ((e = count_some(t, m, 1, true)) != STORE_OK)
+	if ((e = count_one(t, m, true)) != STORE_OK)
 		store_log(STORE_LOG_WARN, m->req, m->id, "'%s': cannot count the first "
 		          "attempt (%s): the message may be tried once more",
-		          t->durable, count_errmsg(t, e));
+		          t->durable, store_strerror(e));
 }
 
 /* Answers m's delivery given the handler's answer e (ignored when m goes
@@ -552,7 +479,7 @@ static void
 lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 {
 	uint64_t seq, delivered;
-	long long max = t->bus->cfg.max_deliver, tries = m->att.n;
+	long long max = t->bus->cfg.max_deliver, tries = m->tries;
 
 	if (m->meta == NULL)
 		return;
@@ -576,7 +503,7 @@ lmsg_answer(struct lthread *t, struct lmsg *m, store_err e)
 			          m->req, m->id, "'%s' on '%s': %s (attempt %lld of %lld, "
 			          "delivery %llu)", t->durable, natsMsg_GetSubject(m->msg),
 			          store_strerror(e), tries, max, (unsigned long long)delivered);
-			if (counts(t) && !m->recount)
+			if (counts(t) && !m->counted)
 				attempt_first(t, m);
 			bus_pull_nak(t->bus, m->msg, nak_delay(t, tries));
 			return;
