@@ -723,8 +723,13 @@ worker(void *arg)
 	struct epoll_event ev;
 	int n;
 
+	/* Request lines are held while requests keep coming and written
+	 * before the worker waits: one write for many lines under load. */
+	store_log_hold(true);
 	while (!srv->stopping) {
-		n = epoll_wait(srv->epfd, &ev, 1, -1);
+		n = epoll_wait(srv->epfd, &ev, 1, store_log_holding() ? 0 : -1);
+		if (n == 0)
+			store_log_flush();
 		if (n <= 0 || srv->stopping)
 			continue;
 		if (ev.data.ptr == &srv->fd) {
@@ -737,6 +742,7 @@ worker(void *arg)
 		if (!conn_serve(srv, c) || srv->stopping || !conn_arm(srv, c, EPOLL_CTL_MOD))
 			conn_drop(srv, c);
 	}
+	store_log_hold(false);
 	return NULL;
 }
 

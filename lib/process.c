@@ -2,6 +2,8 @@
  * at start (process.h). */
 #include "store/process.h"
 
+#include "store/log.h"
+
 #include <errno.h>
 #include <execinfo.h>
 #include <malloc.h>
@@ -57,6 +59,9 @@ on_crash(int sig)
 	do
 		*--p = (char)('0' + v % 10);
 	while ((v /= 10) > 0 && p > num);
+	/* The lines this thread held (log.h), before the report: one
+	 * write(2) of its own buffer. */
+	store_log_flush();
 	crash_write(program_invocation_short_name);
 	crash_write(": fatal signal ");
 	crash_write(p);

@@ -477,6 +477,23 @@ expect_signed_out() {
 			((.ts | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) - ($now | tonumber) | fabs) < 60)'
 }
 
+@test "many requests at once: each has its line in the program's log, once and whole (lines held under load, written before the worker waits)" {
+	local tag="burst-$BATS_TEST_NUMBER-$RANDOM" n=300
+	seq "$n" | xargs -P 16 -I{} curl -s -o /dev/null -H "X-Request-Id: $tag-{}" \
+		"$STORE_URL/api/users/currentuser"
+	# Nothing else is asked for: the held lines must come out on their own.
+	wait_until 10 bash -c '[[ $(grep -c "\"req_id\":\"$1-" "$2") -ge $3 ]]' _ \
+		"$tag" "$STORE_VAR/log/auth.log" "$n"
+	grep -F "\"req_id\":\"$tag-" "$STORE_VAR/log/auth.log" |
+		jq -e -s --arg tag "$tag" --argjson n "$n" '
+			length == $n and
+			([.[].req_id] | unique | length) == $n and
+			all(.[]; .level == "info" and
+				(.msg | test("^GET /api/users/currentuser 200 [0-9]+\\.[0-9]ms$")))'
+	# Every line of the log is whole JSON: no write cut another's line.
+	jq -e -s 'length > 0' "$STORE_VAR/log/auth.log" >/dev/null
+}
+
 @test "the launcher generated a JWT key of 32 characters or more, readable only by its owner" {
 	[[ ${#JWT_KEY} -ge 32 ]]
 	[[ $(stat -c %a "$STORE_VAR/jwt.key") == 600 ]]

@@ -1,11 +1,15 @@
 /* test_log.c - the JSON lines of store_log: captured from stderr (a pipe
  * in its place) and parsed with jansson, for plain text, quotes and
  * backslashes, control characters, bytes that are not UTF-8, and
- * messages and ids over their bounds. */
+ * messages and ids over their bounds; and a thread's held lines
+ * (store_log_hold): when they are written, whole and in order. */
+#include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -35,6 +39,158 @@ static size_t captured_len;
 	captured[captured_len] = '\0';                                     \
 	close(fds_[0]);                                                    \
 } while (0)
+
+/* Stderr into a SOCK_SEQPACKET socket across several calls, so that each
+ * write(2) is read back as one message: capture_start, then capture_take
+ * (what was written since, into captured, without waiting), capture_end. */
+static int cap_fd = -1, cap_saved = -1;
+static size_t cap_longest;      /* the longest write capture_take read */
+static bool cap_whole;          /* every write it read ended a line */
+
+static void
+capture_start(void)
+{
+	int fds[2];
+
+	cap_saved = dup(STDERR_FILENO);
+	if (cap_saved < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, fds) != 0)
+		abort();
+	dup2(fds[1], STDERR_FILENO);
+	close(fds[1]);
+	cap_fd = fds[0];
+}
+
+/* Reads what was written into captured; returns the number of writes. */
+static int
+capture_take(void)
+{
+	ssize_t n;
+	int writes = 0;
+
+	captured_len = 0;
+	cap_longest = 0;
+	cap_whole = true;
+	while ((n = read(cap_fd, captured + captured_len,
+	                 sizeof captured - 1 - captured_len)) > 0) {
+		cap_whole = cap_whole && captured[captured_len + (size_t)n - 1] == '\n';
+		if ((size_t)n > cap_longest)
+			cap_longest = (size_t)n;
+		captured_len += (size_t)n;
+		writes++;
+	}
+	captured[captured_len] = '\0';
+	return writes;
+}
+
+static void
+capture_end(void)
+{
+	dup2(cap_saved, STDERR_FILENO);
+	close(cap_saved);
+	close(cap_fd);
+}
+
+/* The number of lines in captured when each is a JSON object whose msg
+ * starts with prefix, else -1. */
+static int
+captured_lines(const char *prefix)
+{
+	int lines = 0;
+
+	for (char *p = captured, *nl; *p != '\0'; p = nl + 1) {
+		json_error_t err;
+		json_t *o;
+		const char *msg;
+		bool ok;
+
+		if ((nl = strchr(p, '\n')) == NULL)
+			return -1;
+		o = json_loadb(p, (size_t)(nl - p), 0, &err);
+		msg = json_string_value(json_object_get(o, "msg"));
+		ok = msg != NULL && strncmp(msg, prefix, strlen(prefix)) == 0;
+		json_decref(o);
+		if (!ok)
+			return -1;
+		lines++;
+	}
+	return lines;
+}
+
+static void *
+log_from_thread(void *arg)
+{
+	(void)arg;
+	store_log(STORE_LOG_INFO, NULL, NULL, "from another thread");
+	return NULL;
+}
+
+/* A thread's held lines: written on flush, before a warn line, when the
+ * buffer is full (whole lines, one write of at most 4096 bytes each), when
+ * the oldest is STORE_LOG_HOLD_MS old; other threads not held. */
+static void
+test_hold(void)
+{
+	pthread_t t;
+	int writes, lines;
+
+	capture_start();
+	CHECK(store_log_hold(true), "a thread starts holding its lines");
+	store_log(STORE_LOG_INFO, "r1", NULL, "held 1");
+	store_log(STORE_LOG_INFO, "r2", NULL, "held 2");
+	store_log(STORE_LOG_DEBUG, NULL, NULL, "held debug (under the minimum)");
+	CHECK(capture_take() == 0 && store_log_holding(),
+	      "info lines are held: nothing written yet");
+	pthread_create(&t, NULL, log_from_thread, NULL);
+	pthread_join(t, NULL);
+	CHECK(capture_take() == 1 && captured_lines("from another thread") == 1,
+	      "another thread's line is written at once, not held");
+	store_log_flush();
+	writes = capture_take();
+	CHECK(writes == 1 && captured_lines("held ") == 2 &&
+	      strstr(captured, "held 1") < strstr(captured, "held 2") &&
+	      !store_log_holding(),
+	      "flush writes the held lines in one write, in order");
+	store_log_flush();
+	CHECK(capture_take() == 0, "a flush with nothing held writes nothing");
+
+	store_log(STORE_LOG_INFO, NULL, NULL, "held before the warning");
+	store_log(STORE_LOG_WARN, NULL, NULL, "held: the warning");
+	CHECK(capture_take() >= 1 && captured_lines("held") == 2 &&
+	      strstr(captured, "before the warning") < strstr(captured, "held: the warning") &&
+	      !store_log_holding(),
+	      "a warn line writes the held lines first, then itself");
+
+	for (int i = 0; i < 100; i++)
+		store_log(STORE_LOG_INFO, NULL, NULL, "held line %03d of a full buffer", i);
+	writes = capture_take();
+	lines = captured_lines("held line");
+	CHECK(writes >= 1 && lines > 0 && lines < 100 && cap_whole && cap_longest <= 4096 &&
+	      strstr(captured, "held line 000") != NULL,
+	      "a full buffer is written as whole lines, at most 4096 bytes a write");
+	store_log_flush();
+	capture_take();
+	CHECK(captured_lines("held line") == 100 - lines && strstr(captured, "held line 099"),
+	      "the rest are written by the flush: every line once");
+
+	store_log(STORE_LOG_INFO, NULL, NULL, "held old");
+	usleep((STORE_LOG_HOLD_MS + 20) * 1000);
+	CHECK(capture_take() == 0, "held lines wait for the next line or a flush");
+	store_log(STORE_LOG_INFO, NULL, NULL, "held new");
+	capture_take();
+	CHECK(captured_lines("held") == 2 && !store_log_holding(),
+	      "a line logged when the oldest held one is STORE_LOG_HOLD_MS old writes both");
+
+	store_log(STORE_LOG_INFO, NULL, NULL, "held at the end");
+	store_log_hold(false);
+	capture_take();
+	CHECK(captured_lines("held at the end") == 1 && !store_log_holding(),
+	      "store_log_hold(false) writes what is held");
+	store_log(STORE_LOG_INFO, NULL, NULL, "not held");
+	CHECK(capture_take() == 1 && captured_lines("not held") == 1,
+	      "after store_log_hold(false), each line is written at once");
+	capture_end();
+}
 
 /* The captured output as one line of JSON: an object, or NULL when it is
  * not exactly one line ending in a newline or does not parse. */
@@ -183,6 +339,8 @@ main(void)
 	CHECK(captured_len == 0, "a level under the minimum writes nothing");
 	CAPTURE(STORE_LOG_INFO, NULL, NULL, "%s", "");
 	CHECK(line_is("info", "", NULL, NULL), "an empty message is an empty string");
+
+	test_hold();
 
 	return CHECK_DONE();
 }
