@@ -154,17 +154,22 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBSTORE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# make run and make test build with JOBS jobs, one per CPU: the three builds
+# of make test took 105 s one file at a time, 63 s with two jobs.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+JOBS_FLAG = -j$(JOBS)
+
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) all
 	@BUILD=$(BUILD) bin/store-run
 
 # The whole suite, twice: plain, then under AddressSanitizer and
 # UndefinedBehaviorSanitizer, then the fuzz targets over their corpora.
 # One closing line counts all.
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory SAN=1 all
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) all
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) SAN=1 all
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) fuzz-build
 	@STORE_FUZZ_BUILD=$(FUZZ_BUILD) tests/run build build-san
 
 test-plain: all
