@@ -1,23 +1,19 @@
 /* log.c - JSON-lines logging to stderr, one write(2) per line, or per
- * buffer of lines for a thread that holds them (a server's worker: under
- * load a write per request line was 10-15% of a service's CPU).
+ * buffer of lines for a thread that holds them (log_hold.c).
  *
  * The line is built by hand in a buffer on the stack, large enough for the
  * longest line (every field bounded, every byte escaped at worst to six),
  * so logging allocates nothing. Strings are escaped as RFC 8259 asks
  * (quote, backslash, control characters) and bytes that are not UTF-8
  * become '?', so every line is valid JSON whatever a message holds. */
-#include "store/log.h"
+#include "log_impl.h"
 
 #include "store/time.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #define MSG_MAX 2048        /* a message's bytes, before escaping */
 #define ID_MAX 128          /* req_id and event_id, before escaping */
@@ -28,77 +24,10 @@
 #define LINE_MAX_LEN (128 + ESCAPED(TS_MAX) + ESCAPED(SVC_MAX) + ESCAPED(MSG_MAX) + \
                       2 * ESCAPED(ID_MAX))
 
-/* A held buffer is written with one write(2): at most PIPE_BUF bytes, so
- * that a pipe (a container's stderr) takes it whole, never interleaved
- * with another thread's lines. */
-#define HOLD_BYTES PIPE_BUF
-
 static char log_svc[SVC_MAX] = "store";
 static store_log_level log_min = STORE_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
-
-/* The calling thread's held lines (store_log_hold). */
-static __thread struct {
-	char *buf;              /* HOLD_BYTES while the thread holds, else NULL */
-	size_t len;
-	long long first_ms;     /* when the oldest held line was logged */
-} held;
-
-static void
-write_out(const char *p, size_t n)
-{
-	if (write(STDERR_FILENO, p, n) < 0) {
-		/* Nowhere left to report it. */
-	}
-}
-
-bool
-store_log_hold(bool on)
-{
-	if (!on) {
-		store_log_flush();
-		free(held.buf);
-		held.buf = NULL;
-		return true;
-	}
-	if (held.buf == NULL)
-		held.buf = malloc(HOLD_BYTES);
-	return held.buf != NULL;
-}
-
-bool
-store_log_holding(void)
-{
-	return held.len > 0;
-}
-
-void
-store_log_flush(void)
-{
-	if (held.len == 0)
-		return;
-	write_out(held.buf, held.len);
-	held.len = 0;
-}
-
-/* Keeps the line (len bytes) in the thread's buffer; false when it is
- * not to be held. */
-static bool
-hold_line(store_log_level lvl, const char *line, size_t len, long long now)
-{
-	if (held.buf == NULL || lvl > STORE_LOG_INFO || len > HOLD_BYTES)
-		return false;
-	if (held.len + len > HOLD_BYTES)
-		store_log_flush();
-	if (held.len == 0)
-		held.first_ms = now;
-	memcpy(held.buf + held.len, line, len);
-	held.len += len;
-	if (now - held.first_ms >= STORE_LOG_HOLD_MS)
-		store_log_flush();
-	return true;
-}
 
 void
 store_log_init(const char *svc, store_log_level min)
@@ -245,8 +174,8 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 		at = put_string(at, event_id, ID_MAX);
 	}
 	at = put_raw(at, "}\n");
-	if (hold_line(lvl, line, (size_t)(at - line), now))
+	if (log_hold_line(lvl, line, (size_t)(at - line), now))
 		return;
 	store_log_flush();
-	write_out(line, (size_t)(at - line));
+	log_write(line, (size_t)(at - line));
 }

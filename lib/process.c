@@ -2,7 +2,7 @@
  * at start (process.h). */
 #include "store/process.h"
 
-#include "store/log.h"
+#include "log_impl.h"
 
 #include <errno.h>
 #include <execinfo.h>
@@ -60,8 +60,8 @@ on_crash(int sig)
 		*--p = (char)('0' + v % 10);
 	while ((v /= 10) > 0 && p > num);
 	/* The lines this thread held (log.h), before the report: one
-	 * write(2) of its own buffer. */
-	store_log_flush();
+	 * write(2) of its own buffer, taking no lock. */
+	log_hold_crash_flush();
 	crash_write(program_invocation_short_name);
 	crash_write(": fatal signal ");
 	crash_write(p);

@@ -33,7 +33,10 @@ void store_log(store_log_level lvl, const char *req_id, const char *event_id,
  * PIPE_BUF bytes (atomic on a pipe beside other threads' writes):
  *   - by store_log_flush (a server calls it before it waits for work);
  *   - when the next line does not fit;
- *   - when the oldest held line is STORE_LOG_HOLD_MS old, at the next line;
+ *   - when the oldest held line is STORE_LOG_HOLD_MS old, by a flusher
+ *     thread of the process (started with the first holder, awake every
+ *     STORE_LOG_HOLD_MS / 2), so that no line waits for a long call of its
+ *     thread (a request waiting on a card provider);
  *   - before a warn or error line of the thread, so order is kept.
  * Lines of other threads are not held, and may come before older held ones.
  * A fatal signal writes the held lines of the thread it hit (process.h);
@@ -43,6 +46,10 @@ void store_log(store_log_level lvl, const char *req_id, const char *event_id,
  * cannot be allocated. */
 #define STORE_LOG_HOLD_MS 100
 bool store_log_hold(bool on);
+
+/* Sets the age at which the flusher writes held lines, process-wide
+ * (STORE_LOG_HOLD_MS when ms <= 0). For tests that must see lines held. */
+void store_log_hold_ms(long long ms);
 
 /* True when the calling thread has lines held. */
 bool store_log_holding(void);
