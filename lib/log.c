@@ -144,7 +144,6 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 {
 	char msg[MSG_MAX + 1], ts[TS_MAX], line[LINE_MAX_LEN];
 	char *at = line;
-	long long now;
 	va_list ap;
 
 	if (lvl < log_min || lvl > STORE_LOG_ERROR)
@@ -154,8 +153,7 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 		msg[0] = '\0';
 	va_end(ap);
 
-	now = store_time_now_ms();
-	store_time_format(now, true, ts);
+	store_time_format(store_time_now_ms(), true, ts);
 
 	at = put_raw(at, "{\"ts\":");
 	at = put_string(at, ts, sizeof ts);
@@ -174,7 +172,7 @@ store_log(store_log_level lvl, const char *req_id, const char *event_id,
 		at = put_string(at, event_id, ID_MAX);
 	}
 	at = put_raw(at, "}\n");
-	if (log_hold_line(lvl, line, (size_t)(at - line), now))
+	if (log_hold_line(lvl, line, (size_t)(at - line)))
 		return;
 	store_log_flush();
 	log_write(line, (size_t)(at - line));

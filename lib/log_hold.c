@@ -2,13 +2,13 @@
  *
  * Each holding thread has a buffer, in a list of the process's holders.
  * The thread writes it itself (a flush, a full buffer, a warn line), and a
- * flusher thread
- * of the process, started with the first holder, writes every buffer whose
- * oldest line is STORE_LOG_HOLD_MS old (store_log_hold_ms), looking every
- * STORE_LOG_HOLD_MS / 2: so a line
+ * flusher thread of the process, started with the first holder, writes
+ * every buffer whose oldest line is STORE_LOG_HOLD_MS old
+ * (store_log_hold_ms), looking every STORE_LOG_HOLD_MS / 2: so a line
  * never waits for a long call of its thread (a request waiting on a card
- * provider). A buffer's mutex is taken by its thread on each line and by
- * the flusher; the list's mutex before any buffer's. */
+ * provider). Ages are on the monotonic clock. A buffer's mutex is taken by
+ * its thread on each line and by the flusher; the list's mutex before any
+ * buffer's. */
 #include "log_impl.h"
 
 #include <limits.h>
@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/time.h"
-
 /* One write(2): at most PIPE_BUF bytes, so that a pipe (a container's
  * stderr) takes it whole, never interleaved with another thread's lines. */
 #define HOLD_BYTES PIPE_BUF
@@ -28,7 +26,7 @@
 struct holder {
 	pthread_mutex_t mu;
 	size_t len;
-	long long first_ms;             /* when the oldest held line was logged */
+	long long first_ms;             /* when the oldest was held (monotonic) */
 	struct holder *prev, *next;     /* in holders, under holders_mu */
 	char buf[HOLD_BYTES];
 };
@@ -45,6 +43,15 @@ log_write(const char *p, size_t n)
 	if (write(STDERR_FILENO, p, n) < 0) {
 		/* Nowhere left to report it. */
 	}
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Writes h's lines (h->mu held). */
@@ -68,7 +75,7 @@ flusher(void *arg)
 		pthread_mutex_lock(&holders_mu);
 		for (struct holder *h = holders; h != NULL; h = h->next) {
 			pthread_mutex_lock(&h->mu);
-			if (h->len > 0 && store_time_now_ms() - h->first_ms >= hold_ms)
+			if (h->len > 0 && mono_ms() - h->first_ms >= hold_ms)
 				holder_write(h);
 			pthread_mutex_unlock(&h->mu);
 		}
@@ -179,7 +186,7 @@ store_log_flush(void)
 }
 
 bool
-log_hold_line(store_log_level lvl, const char *line, size_t len, long long now_ms)
+log_hold_line(store_log_level lvl, const char *line, size_t len)
 {
 	struct holder *h = mine;
 
@@ -189,7 +196,7 @@ log_hold_line(store_log_level lvl, const char *line, size_t len, long long now_m
 	if (h->len + len > HOLD_BYTES)
 		holder_write(h);
 	if (h->len == 0)
-		h->first_ms = now_ms;
+		h->first_ms = mono_ms();
 	memcpy(h->buf + h->len, line, len);
 	h->len += len;
 	pthread_mutex_unlock(&h->mu);
