@@ -155,7 +155,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBSTORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # make run and make test build with JOBS jobs, one per CPU: the three builds
-# of make test took 105 s one file at a time, 63 s with two jobs.
+# of make test took 105 s one file at a time, 53-63 s with two jobs.
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 JOBS_FLAG = -j$(JOBS)
 

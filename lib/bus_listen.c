@@ -400,9 +400,10 @@ count_one(struct lthread *t, struct lmsg *m, bool first)
 /* Sets the attempts of a fetch's messages. Without a counter they are the
  * delivery counts. With one, a first delivery is attempt 1 and a
  * redelivery one more than counted, recorded before any handler runs; a
- * redelivery that cannot be counted waits (a nak, no handler). A message
- * past the bound then goes to the dead letters without its handler: its
- * last attempt never answered. */
+ * redelivery that cannot be counted waits (a nak, no handler), and so do
+ * the fetch's later ones, not tried against a counter that just failed. A
+ * message past the bound then goes to the dead letters without its
+ * handler: its last attempt never answered. */
 static void
 attempts_count(struct lthread *t, struct lmsg *m, size_t n)
 {
@@ -415,7 +416,8 @@ attempts_count(struct lthread *t, struct lmsg *m, size_t n)
 		if (!lmsg_handled(&m[i]))
 			continue;
 		m[i].tries = 1;
-		if (m[i].meta->NumDelivered > 1 && (e = count_one(t, &m[i], false)) != STORE_OK) {
+		if (m[i].meta->NumDelivered > 1 &&
+		    (waits > 0 || (e = count_one(t, &m[i], false)) != STORE_OK)) {
 			m[i].defer = true;
 			waits++;
 			if (m[i].meta->NumDelivered > top)

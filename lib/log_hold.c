@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/time.h"
+
 /* One write(2): at most PIPE_BUF bytes, so that a pipe (a container's
  * stderr) takes it whole, never interleaved with another thread's lines. */
 #define HOLD_BYTES PIPE_BUF
@@ -45,15 +47,6 @@ log_write(const char *p, size_t n)
 	}
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Writes h's lines (h->mu held). */
 static void
 holder_write(struct holder *h)
@@ -75,7 +68,7 @@ flusher(void *arg)
 		pthread_mutex_lock(&holders_mu);
 		for (struct holder *h = holders; h != NULL; h = h->next) {
 			pthread_mutex_lock(&h->mu);
-			if (h->len > 0 && mono_ms() - h->first_ms >= hold_ms)
+			if (h->len > 0 && store_time_mono_ms() - h->first_ms >= hold_ms)
 				holder_write(h);
 			pthread_mutex_unlock(&h->mu);
 		}
@@ -196,7 +189,7 @@ log_hold_line(store_log_level lvl, const char *line, size_t len)
 	if (h->len + len > HOLD_BYTES)
 		holder_write(h);
 	if (h->len == 0)
-		h->first_ms = mono_ms();
+		h->first_ms = store_time_mono_ms();
 	memcpy(h->buf + h->len, line, len);
 	h->len += len;
 	pthread_mutex_unlock(&h->mu);

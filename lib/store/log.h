@@ -2,8 +2,9 @@
  *
  * One object per line: {"ts","level","svc","msg"[,"req_id"][,"event_id"]}.
  * Thread-safe: each line is written with a single write(2), built on the
- * stack (no allocation), unless its thread holds lines (store_log_hold). Always valid JSON: strings escaped as RFC 8259 asks,
- * bytes that are not UTF-8 written as '?'. Bounded: the message at 2048
+ * stack (no allocation), unless its thread holds lines (store_log_hold).
+ * Always valid JSON: strings escaped as RFC 8259 asks, bytes that are not
+ * UTF-8 written as '?'. Bounded: the message at 2048
  * bytes, req_id and event_id at 128, svc at 63; longer ones are cut. Never
  * log secrets, passwords, tokens or card numbers. */
 #ifndef STORE_LOG_H

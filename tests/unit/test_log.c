@@ -1,9 +1,8 @@
-/* test_log.c - the JSON lines of store_log: captured from stderr (a pipe
- * in its place) and parsed with jansson, for plain text, quotes and
+/* test_log.c - the JSON lines of store_log: captured from stderr (a
+ * socket in its place) and parsed with jansson, for plain text, quotes and
  * backslashes, control characters, bytes that are not UTF-8, and
  * messages and ids over their bounds; and a thread's held lines
  * (store_log_hold): when they are written, whole and in order. */
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,27 +17,6 @@
 
 static char captured[65536];
 static size_t captured_len;
-
-/* Runs store_log with stderr going into a pipe; what it wrote lands in
- * captured (NUL-terminated). */
-#define CAPTURE(...) do {                                               \
-	int fds_[2], saved_ = dup(STDERR_FILENO);                          \
-	ssize_t n_;                                                        \
-	captured_len = 0;                                                  \
-	captured[0] = '\0';                                                \
-	if (saved_ < 0 || pipe(fds_) != 0)                                 \
-		break;                                                     \
-	dup2(fds_[1], STDERR_FILENO);                                      \
-	store_log(__VA_ARGS__);                                            \
-	dup2(saved_, STDERR_FILENO);                                       \
-	close(saved_);                                                     \
-	close(fds_[1]);                                                    \
-	while ((n_ = read(fds_[0], captured + captured_len,                \
-	                  sizeof captured - 1 - captured_len)) > 0)        \
-		captured_len += (size_t)n_;                                \
-	captured[captured_len] = '\0';                                     \
-	close(fds_[0]);                                                    \
-} while (0)
 
 /* Stderr into a SOCK_SEQPACKET socket across several calls, so that each
  * write(2) is read back as one message: capture_start, then capture_take
@@ -90,6 +68,15 @@ capture_end(void)
 	close(cap_saved);
 	close(cap_fd);
 }
+
+/* Runs one store_log with stderr captured; what it wrote lands in
+ * captured (NUL-terminated). */
+#define CAPTURE(...) do {                                               \
+	capture_start();                                                   \
+	store_log(__VA_ARGS__);                                            \
+	capture_take();                                                    \
+	capture_end();                                                     \
+} while (0)
 
 /* The number of lines in captured when each is a JSON object whose msg
  * starts with prefix, else -1. */
